@@ -1,0 +1,46 @@
+# Front door.  The real build is meson + ninja; these targets also install
+# whatever Debian packages are missing (scripts/install-deps.sh).
+BUILD      ?= build
+BUILD_SAN  ?= build-sanitize
+BUILD_REL  ?= build-release
+MESON_TEST ?= meson test --print-errorlogs --num-processes 2
+
+.PHONY: all build check check-fast check-sanitize demo bench deps clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+build: deps
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	ninja -C $(BUILD)
+
+# Every test: unit, rig (VM-less, against the real binary) and real guests,
+# then the same again with AddressSanitizer + UndefinedBehaviorSanitizer.
+check: check-fast check-sanitize
+
+check-fast: build
+	@scripts/install-deps.sh test
+	$(MESON_TEST) -C $(BUILD)
+
+check-sanitize: deps
+	@scripts/install-deps.sh test
+	@[ -f $(BUILD_SAN)/build.ninja ] || \
+		meson setup $(BUILD_SAN) -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(BUILD_SAN)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(MESON_TEST) -C $(BUILD_SAN)
+
+demo: build
+	@scripts/install-deps.sh guest
+	scripts/demo.sh
+
+bench: deps
+	@[ -f $(BUILD_REL)/build.ninja ] || meson setup $(BUILD_REL) --buildtype=release
+	ninja -C $(BUILD_REL)
+	scripts/bench.sh $(BUILD_REL)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_REL)

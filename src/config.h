@@ -1,0 +1,56 @@
+/* Daemon configuration: parsed once from the command line (single-VM flags,
+ * repeated --vm, or --config FILE), validated completely, and turned into
+ * plain structs before any socket is created. */
+#ifndef VSOCK_CONFIG_H
+#define VSOCK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+
+#define CONFIG_DEFAULT_GUEST_CID 3
+#define CONFIG_DEFAULT_TX_BUFFER_SIZE 65536
+#define CONFIG_DEFAULT_QUEUE_SIZE 1024
+#define CONFIG_MAX_QUEUE_SIZE 32768
+#define CONFIG_DEFAULT_GROUP "default"
+
+enum backend_kind {
+	BACKEND_UDS,   /* --uds-path: hybrid vsock over Unix sockets */
+	BACKEND_VSOCK, /* --forward-cid / --forward-listen: host AF_VSOCK */
+};
+
+struct vm_config {
+	uint32_t guest_cid;
+	char *socket_path;
+	enum backend_kind backend;
+	char *uds_path;             /* BACKEND_UDS */
+	uint32_t forward_cid;       /* BACKEND_VSOCK */
+	uint32_t *forward_listen;   /* BACKEND_VSOCK, may be empty */
+	size_t n_forward_listen;
+	uint32_t tx_buffer_size;
+	uint32_t queue_size;
+	char **groups;              /* at least one */
+	size_t n_groups;
+};
+
+struct daemon_config {
+	struct vm_config *vms;
+	size_t n_vms;
+	enum log_level log_level;
+	bool log_level_set;
+};
+
+enum config_result {
+	CONFIG_OK,        /* *out filled; run the daemon */
+	CONFIG_EXIT_OK,   /* --help or --version printed; exit 0 */
+	CONFIG_ERROR,     /* message printed to err; exit non-zero */
+};
+
+enum config_result config_parse_args(int argc, char **argv,
+				     struct daemon_config *out, FILE *err);
+void config_free(struct daemon_config *cfg);
+
+#endif
