@@ -44,13 +44,17 @@ struct daemon_config {
 };
 
 enum config_result {
-	CONFIG_OK,        /* *out filled; run the daemon */
-	CONFIG_EXIT_OK,   /* --help or --version printed; exit 0 */
-	CONFIG_ERROR,     /* message printed to err; exit non-zero */
+	CONFIG_OK,        /* *cfg filled; run the daemon */
+	CONFIG_EXIT_OK,   /* --help or --version printed to out; exit 0 */
+	CONFIG_ERROR,     /* message printed to err; exit 1 */
 };
 
-enum config_result config_parse_args(int argc, char **argv,
-				     struct daemon_config *out, FILE *err);
+/* Parses and validates the whole command line (reading --config FILE if
+ * given).  Every problem is one line on err naming the VM ("command line",
+ * "--vm #2", "FILE vms[1] (line 7)"), the key and what is wrong; nothing is
+ * created on disk.  On CONFIG_OK the caller owns *cfg (config_free). */
+enum config_result config_parse_args(int argc, char **argv, struct daemon_config *cfg,
+				     FILE *out, FILE *err);
 void config_free(struct daemon_config *cfg);
 
 #endif

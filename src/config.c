@@ -1,0 +1,292 @@
+/* Command line: options, the three mutually exclusive ways to describe VMs
+ * (single-VM flags, repeated --vm, --config FILE), --help and --version. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_vm.h"
+#include "config_yaml.h"
+
+static const char help_text[] =
+	"Usage: vhost-device-vsock [OPTIONS]\n"
+	"\n"
+	"vhost-user virtio-vsock device for QEMU (-device vhost-user-vsock-pci).\n"
+	"Describe the VMs in exactly one of three ways:\n"
+	"\n"
+	"  One VM with flags (--flag VALUE or --flag=VALUE):\n"
+	"    --guest-cid CID         guest CID (default 3; 0, 1, 2 and 4294967295 are reserved)\n"
+	"    --socket PATH           vhost-user socket the VMM connects to (required)\n"
+	"    --uds-path PATH         Unix socket backend: host apps connect to PATH and send\n"
+	"                            \"CONNECT <port>\\n\"; guest connects go to PATH_<port>\n"
+	"    --forward-cid CID       AF_VSOCK backend: guest connects go to host CID\n"
+	"    --forward-listen P1+P2  AF_VSOCK ports forwarded to the guest (needs --forward-cid)\n"
+	"    --tx-buffer-size BYTES  per-connection buffer, 4096..67108864 (default 65536)\n"
+	"    --queue-size N          largest virtqueue size, a power of two <= 32768\n"
+	"                            (default 1024)\n"
+	"    --groups G1+G2          sibling groups (default \"default\"); VMs served by this\n"
+	"                            process talk to each other when they share a group\n"
+	"    Exactly one of --uds-path and --forward-cid is required.\n"
+	"\n"
+	"  Several VMs, one --vm per VM:\n"
+	"    --vm KEY=VALUE[,KEY=VALUE...]\n"
+	"    keys: guest-cid, socket, uds-path, forward-cid, forward-listen, tx-buffer-size,\n"
+	"    queue-size, groups (underscores may replace dashes: guest_cid=4)\n"
+	"\n"
+	"  A YAML file:\n"
+	"    --config FILE           top-level 'vms:' list of maps with the same keys\n"
+	"\n"
+	"Other options:\n"
+	"    --log-level LEVEL       error, warn, info or debug (default warn; the\n"
+	"                            environment variable " LOG_ENV_VAR " does the same)\n"
+	"    -h, --help              print this help and exit\n"
+	"    -V, --version           print the version and exit\n"
+	"\n"
+	"Exit status: 0 after SIGINT, SIGTERM or SIGHUP (socket files removed); 1 for any\n"
+	"invalid command line or configuration, a start-up failure or a fatal error.\n";
+
+enum option_id {
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_CONFIG,
+	OPT_VM,
+	OPT_LOG_LEVEL,
+	OPT_VM_KEY, /* a single-VM flag; which one is in option_def.key */
+};
+
+struct option_def {
+	const char *name; /* as written, with its dashes */
+	enum option_id id;
+	enum vm_key key;
+	bool takes_value;
+};
+
+static const struct option_def options[] = {
+	{"-h", OPT_HELP, 0, false},
+	{"--help", OPT_HELP, 0, false},
+	{"-V", OPT_VERSION, 0, false},
+	{"--version", OPT_VERSION, 0, false},
+	{"--config", OPT_CONFIG, 0, true},
+	{"--vm", OPT_VM, 0, true},
+	{"--log-level", OPT_LOG_LEVEL, 0, true},
+	{"--guest-cid", OPT_VM_KEY, VM_KEY_GUEST_CID, true},
+	{"--socket", OPT_VM_KEY, VM_KEY_SOCKET, true},
+	{"--uds-path", OPT_VM_KEY, VM_KEY_UDS_PATH, true},
+	{"--forward-cid", OPT_VM_KEY, VM_KEY_FORWARD_CID, true},
+	{"--forward-listen", OPT_VM_KEY, VM_KEY_FORWARD_LISTEN, true},
+	{"--tx-buffer-size", OPT_VM_KEY, VM_KEY_TX_BUFFER_SIZE, true},
+	{"--queue-size", OPT_VM_KEY, VM_KEY_QUEUE_SIZE, true},
+	{"--groups", OPT_VM_KEY, VM_KEY_GROUPS, true},
+};
+
+/* The first option that chose how VMs are described; later options must
+ * agree with it. */
+struct parse_state {
+	struct vm_list list;
+	struct vm_entry *single; /* the VM built from single-VM flags */
+	const struct option_def *mode;
+	const char *config_path;
+	unsigned n_vm_args;
+	bool help, version;
+};
+
+static const struct option_def *find_option(const char *arg, size_t name_len)
+{
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (strlen(options[i].name) == name_len &&
+		    strncmp(options[i].name, arg, name_len) == 0)
+			return &options[i];
+	return NULL;
+}
+
+static bool same_mode(const struct option_def *a, const struct option_def *b)
+{
+	return a->id == b->id;
+}
+
+static bool enter_mode(struct parse_state *st, const struct option_def *opt, FILE *err)
+{
+	if (!st->mode) {
+		st->mode = opt;
+		return true;
+	}
+	if (same_mode(st->mode, opt))
+		return true;
+	return config_error(err, "%s cannot be combined with %s", opt->name, st->mode->name);
+}
+
+/* One "key=value" item of a --vm value (item is modified). */
+static bool parse_vm_item(struct vm_entry *e, char *item, FILE *err)
+{
+	char *eq = strchr(item, '=');
+	enum vm_key key;
+
+	if (*item == '\0')
+		return config_error(err, "%s: empty item (stray ',')", e->label);
+	if (!eq)
+		return config_error(err, "%s: '%s' is not key=value", e->label, item);
+	*eq = '\0';
+	if (!vm_key_lookup(item, &key))
+		return config_error(err, "%s: %s: unknown key (valid: guest-cid, socket, "
+				    "uds-path, forward-cid, forward-listen, tx-buffer-size, "
+				    "queue-size, groups)", e->label, item);
+	return vm_entry_set(e, key, item, eq + 1, err);
+}
+
+/* One --vm value: "key=value,key=value"; a value may contain '=' but not ','. */
+static bool parse_vm_arg(struct parse_state *st, const char *arg, FILE *err)
+{
+	struct vm_entry *e = vm_list_add(&st->list, err, "--vm #%u", ++st->n_vm_args);
+	size_t len = strlen(arg);
+	char *copy, *item;
+	bool ok = true;
+
+	if (!e)
+		return false;
+	while (len && isspace((unsigned char)arg[len - 1]))
+		len--;
+	while (len && isspace((unsigned char)*arg)) {
+		arg++;
+		len--;
+	}
+	if (len == 0)
+		return config_error(err, "%s: empty value (expected key=value,...)", e->label);
+	copy = strndup(arg, len);
+	if (!copy)
+		return config_error(err, "out of memory");
+	for (item = copy; ok && item; ) {
+		char *comma = strchr(item, ',');
+
+		if (comma)
+			*comma = '\0';
+		ok = parse_vm_item(e, item, err);
+		item = comma ? comma + 1 : NULL;
+	}
+	free(copy);
+	return ok && vm_entry_finish(e, err);
+}
+
+static bool parse_log_level(struct daemon_config *cfg, const char *value, FILE *err)
+{
+	if (cfg->log_level_set)
+		return config_error(err, "--log-level: given more than once");
+	if (!log_parse_level(value, &cfg->log_level))
+		return config_error(err, "--log-level: '%s' is not a level (error, warn, info, "
+				    "debug)", value);
+	cfg->log_level_set = true;
+	return true;
+}
+
+static bool apply_option(struct parse_state *st, struct daemon_config *cfg,
+			 const struct option_def *opt, const char *value, FILE *err)
+{
+	switch (opt->id) {
+	case OPT_HELP:
+		st->help = true;
+		return true;
+	case OPT_VERSION:
+		st->version = true;
+		return true;
+	case OPT_LOG_LEVEL:
+		return parse_log_level(cfg, value, err);
+	case OPT_CONFIG:
+		if (!enter_mode(st, opt, err))
+			return false;
+		if (st->config_path)
+			return config_error(err, "--config: given more than once");
+		st->config_path = value;
+		return true;
+	case OPT_VM:
+		return enter_mode(st, opt, err) && parse_vm_arg(st, value, err);
+	case OPT_VM_KEY:
+		if (!enter_mode(st, opt, err))
+			return false;
+		if (!st->single) {
+			st->single = vm_list_add(&st->list, err, "command line");
+			if (!st->single)
+				return false;
+			st->single->key_prefix = "--";
+		}
+		return vm_entry_set(st->single, opt->key, opt->name, value, err);
+	}
+	return false;
+}
+
+/* Walks argv; stops at the first error, or as soon as --help or --version
+ * is seen. */
+static bool parse_argv(struct parse_state *st, struct daemon_config *cfg, int argc,
+		       char **argv, FILE *err)
+{
+	for (int i = 1; i < argc && !st->help && !st->version; i++) {
+		const char *arg = argv[i];
+		const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+		size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+		const struct option_def *opt = find_option(arg, name_len);
+		const char *value = eq ? eq + 1 : NULL;
+
+		if (!opt) {
+			if (arg[0] == '-')
+				return config_error(err, "unknown option '%.*s' (see --help)",
+						    (int)name_len, arg);
+			return config_error(err, "unexpected argument '%s' (see --help)", arg);
+		}
+		if (!opt->takes_value && value)
+			return config_error(err, "%s takes no value", opt->name);
+		if (opt->takes_value && !value) {
+			/* "--socket --uds-path x" is a forgotten value, not a
+			 * path named "--uds-path". */
+			if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
+				return config_error(err, "%s needs a value", opt->name);
+			value = argv[++i];
+		}
+		if (!apply_option(st, cfg, opt, value, err))
+			return false;
+	}
+	return true;
+}
+
+static bool build_vms(struct parse_state *st, FILE *err)
+{
+	if (!st->mode)
+		return config_error(err, "no VM given: use --socket with --uds-path or "
+				    "--forward-cid, or --vm, or --config FILE (see --help)");
+	if (st->single && !vm_entry_finish(st->single, err))
+		return false;
+	if (st->config_path && !config_yaml_load(st->config_path, &st->list, err))
+		return false;
+	return vm_list_check(&st->list, err);
+}
+
+enum config_result config_parse_args(int argc, char **argv, struct daemon_config *cfg,
+				     FILE *out, FILE *err)
+{
+	struct parse_state st = {0};
+	enum config_result result = CONFIG_ERROR;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!parse_argv(&st, cfg, argc, argv, err))
+		goto out;
+	if (st.help) {
+		fputs(help_text, out);
+		result = CONFIG_EXIT_OK;
+	} else if (st.version) {
+		fprintf(out, "vhost-device-vsock %s\n", VHOST_DEVICE_VSOCK_VERSION);
+		result = CONFIG_EXIT_OK;
+	} else if (build_vms(&st, err) && vm_list_move_to(&st.list, cfg, err)) {
+		result = CONFIG_OK;
+	}
+out:
+	vm_list_free(&st.list);
+	if (result != CONFIG_OK)
+		config_free(cfg);
+	return result;
+}
+
+void config_free(struct daemon_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_vms; i++)
+		vm_config_clear(&cfg->vms[i]);
+	free(cfg->vms);
+	memset(cfg, 0, sizeof(*cfg));
+}

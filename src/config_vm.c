@@ -1,0 +1,344 @@
+/* One VM's settings: key names, value parsing and per-VM rules. */
+#include "config_vm.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse_num.h"
+
+#define CID_HYPERVISOR 0u
+#define CID_LOCAL 1u
+#define CID_HOST 2u
+#define CID_ANY 0xffffffffu
+#define PORT_ANY 0xffffffffu
+
+static const char *const key_names[VM_KEY_COUNT] = {
+	[VM_KEY_GUEST_CID] = "guest-cid",
+	[VM_KEY_SOCKET] = "socket",
+	[VM_KEY_UDS_PATH] = "uds-path",
+	[VM_KEY_FORWARD_CID] = "forward-cid",
+	[VM_KEY_FORWARD_LISTEN] = "forward-listen",
+	[VM_KEY_TX_BUFFER_SIZE] = "tx-buffer-size",
+	[VM_KEY_QUEUE_SIZE] = "queue-size",
+	[VM_KEY_GROUPS] = "groups",
+};
+
+const char *vm_key_name(enum vm_key key) { return key_names[key]; }
+
+bool vm_key_lookup(const char *name, enum vm_key *out)
+{
+	for (int k = 0; k < VM_KEY_COUNT; k++) {
+		const char *want = key_names[k];
+		const char *p = name;
+
+		while (*want && (*p == *want || (*p == '_' && *want == '-'))) {
+			p++;
+			want++;
+		}
+		if (*want == '\0' && *p == '\0') {
+			*out = (enum vm_key)k;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool vm_key_is_list(enum vm_key key)
+{
+	return key == VM_KEY_FORWARD_LISTEN || key == VM_KEY_GROUPS;
+}
+
+bool config_error(FILE *err, const char *fmt, ...)
+{
+	char message[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	fprintf(err, "vhost-device-vsock: error: %s\n", message);
+	return false;
+}
+
+/* Parses a number for key; on failure prints
+ * "<label>: <key>: '<value>' <problem>" and returns false. */
+static bool parse_number(const struct vm_entry *e, const char *spelling,
+			 const char *value, uint64_t max, uint64_t *out, FILE *err)
+{
+	enum parse_num_result r = parse_num_u64(value, max, out);
+
+	if (r == PARSE_NUM_OK)
+		return true;
+	if (r == PARSE_NUM_TOO_LARGE)
+		return config_error(err, "%s: %s: '%s' is too large (maximum %llu)",
+				    e->label, spelling, value, (unsigned long long)max);
+	return config_error(err, "%s: %s: '%s' %s", e->label, spelling, value,
+			    parse_num_problem(r));
+}
+
+static bool set_guest_cid(struct vm_entry *e, const char *spelling, const char *value,
+			  FILE *err)
+{
+	static const char *const reserved[] = {
+		[CID_HYPERVISOR] = "VMADDR_CID_HYPERVISOR",
+		[CID_LOCAL] = "VMADDR_CID_LOCAL",
+		[CID_HOST] = "VMADDR_CID_HOST",
+	};
+	uint64_t cid;
+
+	if (!parse_number(e, spelling, value, UINT64_MAX, &cid, err))
+		return false;
+	if (cid > UINT32_MAX)
+		return config_error(err, "%s: %s: %llu does not fit in 32 bits", e->label,
+				    spelling, (unsigned long long)cid);
+	if (cid <= CID_HOST)
+		return config_error(err, "%s: %s: %llu is reserved (%s)", e->label, spelling,
+				    (unsigned long long)cid, reserved[cid]);
+	if (cid == CID_ANY)
+		return config_error(err, "%s: %s: %llu is reserved (VMADDR_CID_ANY)",
+				    e->label, spelling, (unsigned long long)cid);
+	e->vm.guest_cid = (uint32_t)cid;
+	return true;
+}
+
+static bool set_forward_cid(struct vm_entry *e, const char *spelling, const char *value,
+			    FILE *err)
+{
+	uint64_t cid;
+
+	if (!parse_number(e, spelling, value, UINT32_MAX, &cid, err))
+		return false;
+	if (cid == CID_ANY)
+		return config_error(err, "%s: %s: %llu is VMADDR_CID_ANY, not a destination",
+				    e->label, spelling, (unsigned long long)cid);
+	e->vm.forward_cid = (uint32_t)cid;
+	return true;
+}
+
+static bool set_tx_buffer_size(struct vm_entry *e, const char *spelling, const char *value,
+			       FILE *err)
+{
+	uint64_t size;
+
+	if (!parse_number(e, spelling, value, UINT64_MAX, &size, err))
+		return false;
+	if (size < CONFIG_MIN_TX_BUFFER_SIZE || size > CONFIG_MAX_TX_BUFFER_SIZE)
+		return config_error(err, "%s: %s: %llu is outside %u..%u", e->label, spelling,
+				    (unsigned long long)size, CONFIG_MIN_TX_BUFFER_SIZE,
+				    CONFIG_MAX_TX_BUFFER_SIZE);
+	e->vm.tx_buffer_size = (uint32_t)size;
+	return true;
+}
+
+static bool set_queue_size(struct vm_entry *e, const char *spelling, const char *value,
+			   FILE *err)
+{
+	uint64_t size;
+
+	if (!parse_number(e, spelling, value, UINT64_MAX, &size, err))
+		return false;
+	if (size == 0 || size > CONFIG_MAX_QUEUE_SIZE || (size & (size - 1)) != 0)
+		return config_error(err,
+				    "%s: %s: %llu is not a power of two between 1 and %u",
+				    e->label, spelling, (unsigned long long)size,
+				    CONFIG_MAX_QUEUE_SIZE);
+	e->vm.queue_size = (uint32_t)size;
+	return true;
+}
+
+static bool set_path(struct vm_entry *e, const char *spelling, const char *value,
+		     char **slot, FILE *err)
+{
+	if (*value == '\0')
+		return config_error(err, "%s: %s: the path is empty", e->label, spelling);
+	if (strlen(value) > CONFIG_UNIX_PATH_MAX)
+		return config_error(err,
+				    "%s: %s: '%s' is longer than a Unix socket path can be "
+				    "(%u bytes)",
+				    e->label, spelling, value, CONFIG_UNIX_PATH_MAX);
+	*slot = strdup(value);
+	if (!*slot)
+		return config_error(err, "out of memory");
+	return true;
+}
+
+static bool add_port(struct vm_entry *e, const char *spelling, const char *item, FILE *err)
+{
+	struct vm_config *vm = &e->vm;
+	uint64_t port;
+
+	if (!parse_number(e, spelling, item, UINT32_MAX, &port, err))
+		return false;
+	if (port == PORT_ANY)
+		return config_error(err, "%s: %s: %llu is VMADDR_PORT_ANY, not a port",
+				    e->label, spelling, (unsigned long long)port);
+	for (size_t i = 0; i < vm->n_forward_listen; i++)
+		if (vm->forward_listen[i] == port)
+			return config_error(err, "%s: %s: port %llu is listed twice", e->label,
+					    spelling, (unsigned long long)port);
+	if (vm->n_forward_listen >= CONFIG_MAX_LIST_ITEMS)
+		return config_error(err, "%s: %s: more than %u ports", e->label, spelling,
+				    CONFIG_MAX_LIST_ITEMS);
+	uint32_t *grown = realloc(vm->forward_listen,
+				  (vm->n_forward_listen + 1) * sizeof(*grown));
+	if (!grown)
+		return config_error(err, "out of memory");
+	vm->forward_listen = grown;
+	vm->forward_listen[vm->n_forward_listen++] = (uint32_t)port;
+	return true;
+}
+
+static bool add_group(struct vm_entry *e, const char *spelling, const char *item, FILE *err)
+{
+	struct vm_config *vm = &e->vm;
+
+	if (*item == '\0')
+		return config_error(err, "%s: %s: empty group name", e->label, spelling);
+	for (size_t i = 0; i < vm->n_groups; i++)
+		if (strcmp(vm->groups[i], item) == 0)
+			return config_error(err, "%s: %s: group '%s' is listed twice",
+					    e->label, spelling, item);
+	if (vm->n_groups >= CONFIG_MAX_LIST_ITEMS)
+		return config_error(err, "%s: %s: more than %u groups", e->label, spelling,
+				    CONFIG_MAX_LIST_ITEMS);
+	char **grown = realloc(vm->groups, (vm->n_groups + 1) * sizeof(*grown));
+	if (!grown)
+		return config_error(err, "out of memory");
+	vm->groups = grown;
+	vm->groups[vm->n_groups] = strdup(item);
+	if (!vm->groups[vm->n_groups])
+		return config_error(err, "out of memory");
+	vm->n_groups++;
+	return true;
+}
+
+static bool add_list_item(struct vm_entry *e, enum vm_key key, const char *spelling,
+			  const char *item, FILE *err)
+{
+	if (key == VM_KEY_FORWARD_LISTEN)
+		return add_port(e, spelling, item, err);
+	return add_group(e, spelling, item, err);
+}
+
+/* Splits a '+' list; surrounding whitespace of the whole list is ignored
+ * (as the reference does for --groups). */
+static bool set_list(struct vm_entry *e, enum vm_key key, const char *spelling,
+		     const char *value, FILE *err)
+{
+	size_t len = strlen(value);
+	char *copy, *item;
+	bool ok = true;
+
+	while (len && isspace((unsigned char)value[len - 1]))
+		len--;
+	while (len && isspace((unsigned char)*value)) {
+		value++;
+		len--;
+	}
+	if (len == 0)
+		return config_error(err, "%s: %s: the list is empty", e->label, spelling);
+	copy = strndup(value, len);
+	if (!copy)
+		return config_error(err, "out of memory");
+	item = copy;
+	for (;;) {
+		char *plus = strchr(item, '+');
+
+		if (plus)
+			*plus = '\0';
+		ok = add_list_item(e, key, spelling, item, err);
+		if (!ok || !plus)
+			break;
+		item = plus + 1;
+	}
+	free(copy);
+	return ok;
+}
+
+static bool mark_given(struct vm_entry *e, enum vm_key key, const char *spelling, FILE *err)
+{
+	if (e->given & (1u << key))
+		return config_error(err, "%s: %s: given more than once", e->label, spelling);
+	e->given |= 1u << key;
+	return true;
+}
+
+bool vm_entry_set(struct vm_entry *e, enum vm_key key, const char *spelling,
+		  const char *value, FILE *err)
+{
+	if (!mark_given(e, key, spelling, err))
+		return false;
+	switch (key) {
+	case VM_KEY_GUEST_CID:
+		return set_guest_cid(e, spelling, value, err);
+	case VM_KEY_SOCKET:
+		return set_path(e, spelling, value, &e->vm.socket_path, err);
+	case VM_KEY_UDS_PATH:
+		return set_path(e, spelling, value, &e->vm.uds_path, err);
+	case VM_KEY_FORWARD_CID:
+		return set_forward_cid(e, spelling, value, err);
+	case VM_KEY_TX_BUFFER_SIZE:
+		return set_tx_buffer_size(e, spelling, value, err);
+	case VM_KEY_QUEUE_SIZE:
+		return set_queue_size(e, spelling, value, err);
+	case VM_KEY_FORWARD_LISTEN:
+	case VM_KEY_GROUPS:
+		return set_list(e, key, spelling, value, err);
+	case VM_KEY_COUNT:
+		break;
+	}
+	return config_error(err, "%s: %s: unknown key", e->label, spelling);
+}
+
+bool vm_entry_set_items(struct vm_entry *e, enum vm_key key, const char *spelling,
+			const char *const *items, size_t n_items, FILE *err)
+{
+	if (!vm_key_is_list(key))
+		return config_error(err, "%s: %s: takes one value, not a list", e->label,
+				    spelling);
+	if (n_items == 0)
+		return config_error(err, "%s: %s: the list is empty", e->label, spelling);
+	if (!mark_given(e, key, spelling, err))
+		return false;
+	for (size_t i = 0; i < n_items; i++)
+		if (!add_list_item(e, key, spelling, items[i], err))
+			return false;
+	return true;
+}
+
+static bool has(const struct vm_entry *e, enum vm_key key)
+{
+	return e->given & (1u << key);
+}
+
+bool vm_entry_finish(struct vm_entry *e, FILE *err)
+{
+	struct vm_config *vm = &e->vm;
+	const char *pre = e->key_prefix ? e->key_prefix : "";
+
+	if (!has(e, VM_KEY_SOCKET))
+		return config_error(err, "%s: %ssocket: missing (the vhost-user socket path "
+				    "is required)", e->label, pre);
+	if (has(e, VM_KEY_UDS_PATH) && has(e, VM_KEY_FORWARD_CID))
+		return config_error(err, "%s: %suds-path and %sforward-cid cannot be used "
+				    "together", e->label, pre, pre);
+	if (has(e, VM_KEY_FORWARD_LISTEN) && !has(e, VM_KEY_FORWARD_CID))
+		return config_error(err, "%s: %sforward-listen needs %sforward-cid", e->label,
+				    pre, pre);
+	if (!has(e, VM_KEY_UDS_PATH) && !has(e, VM_KEY_FORWARD_CID))
+		return config_error(err, "%s: needs %suds-path (Unix socket backend) or "
+				    "%sforward-cid (AF_VSOCK backend)", e->label, pre, pre);
+
+	vm->backend = has(e, VM_KEY_UDS_PATH) ? BACKEND_UDS : BACKEND_VSOCK;
+	if (!has(e, VM_KEY_GUEST_CID))
+		vm->guest_cid = CONFIG_DEFAULT_GUEST_CID;
+	if (!has(e, VM_KEY_TX_BUFFER_SIZE))
+		vm->tx_buffer_size = CONFIG_DEFAULT_TX_BUFFER_SIZE;
+	if (!has(e, VM_KEY_QUEUE_SIZE))
+		vm->queue_size = CONFIG_DEFAULT_QUEUE_SIZE;
+	if (vm->n_groups == 0)
+		return add_group(e, "groups", CONFIG_DEFAULT_GROUP, err);
+	return true;
+}
