@@ -52,8 +52,21 @@ struct vu_dev {
 	bool owned;
 	struct guest_mem mem;
 	struct virtq vq[VU_NUM_QUEUES];
-	uint16_t stopped_avail_idx[VU_NUM_QUEUES]; /* for driver_reset detection */
+	int err_fd[VU_NUM_QUEUES];  /* SET_VRING_ERR, kept only to be closed */
+	bool live[VU_NUM_QUEUES];   /* queue_started told, queue_stopped not yet */
+	bool used_idx_stale[VU_NUM_QUEUES]; /* re-read used->idx once translated */
+
+	/* Driver reset detection.  QEMU stops rings with GET_VRING_BASE both on
+	 * a VM pause and on a virtio reset (guest reboot, driver reload).  On
+	 * resume it gives back the index we returned; after a reset it sends
+	 * SET_VRING_BASE 0, the new driver's start.  So a queue restarted with
+	 * a base different from the one returned at GET_VRING_BASE belongs to a
+	 * new driver instance: hooks->driver_reset runs once, before the first
+	 * queue_started.  (A reset that happens exactly at a multiple of 65536
+	 * consumed buffers is indistinguishable from a resume.) */
+	uint16_t stopped_avail_idx[VU_NUM_QUEUES];
 	bool was_stopped[VU_NUM_QUEUES];
+	bool reset_pending;
 };
 
 void vu_dev_init(struct vu_dev *dev, const struct vu_dev_config *cfg,

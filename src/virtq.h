@@ -35,6 +35,8 @@ struct virtq {
 	bool enabled;            /* SET_VRING_ENABLE */
 	bool started;            /* has a kick fd and was not stopped since */
 	bool event_idx;          /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;           /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool notify_on_empty;    /* VIRTIO_F_NOTIFY_ON_EMPTY negotiated */
 	bool broken;             /* guest corrupted the ring; do not touch */
 
 	/* Translated ring pointers, valid while memory is mapped. */
@@ -47,6 +49,7 @@ struct virtq {
 	uint16_t signalled_used; /* used_idx at the last interrupt */
 	bool signalled_used_valid;
 	bool pending_signal;     /* pushed since last virtq_notify() */
+	uint16_t inflight;       /* popped but not yet pushed (NOTIFY_ON_EMPTY) */
 
 	const struct guest_mem *mem;
 	const char *name;        /* "rx", "tx", "event", for logs */
@@ -76,6 +79,10 @@ void virtq_init(struct virtq *vq, const char *name);
 /* Recomputes desc/avail/used pointers from the uvas (after SET_VRING_ADDR or a
  * memory table change).  Returns false if a ring part is not mapped. */
 bool virtq_translate(struct virtq *vq, const struct guest_mem *mem);
+/* Makes the device's next used index the one the guest sees in used->idx:
+ * after SET_VRING_ADDR the ring may belong to a new driver instance (guest
+ * reboot) whose used ring starts over.  Needs translated addresses. */
+void virtq_sync_used_idx(struct virtq *vq);
 /* Ready = started, enabled, addresses translated, not broken. */
 bool virtq_ready(const struct virtq *vq);
 
