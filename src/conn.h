@@ -1,0 +1,86 @@
+/* One vsock stream connection between the guest and a host socket: its
+ * state, its flow-control counters, the replies it owes the guest and its
+ * overflow buffer.  Pure bookkeeping: the device does the I/O and decides
+ * which fds to watch. */
+#ifndef VSOCK_CONN_H
+#define VSOCK_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ev.h"
+#include "txbuf.h"
+
+struct vsock_device;
+
+enum conn_state {
+	CONN_CONNECTING,   /* guest REQUEST: host connect() in progress */
+	CONN_REQUESTING,   /* host client: REQUEST sent or queued, awaiting RESPONSE */
+	CONN_ESTABLISHED,
+	CONN_CLOSING,      /* host side closed; only our RST is left to send */
+};
+
+/* Packets owed to the guest, one bit each so duplicates merge and memory
+ * stays bounded however much the guest asks. */
+enum conn_pending {
+	CONN_PEND_RST = 1u << 0,
+	CONN_PEND_REQUEST = 1u << 1,
+	CONN_PEND_RESPONSE = 1u << 2,
+	CONN_PEND_RW = 1u << 3,
+	CONN_PEND_CREDIT_UPDATE = 1u << 4,
+};
+
+struct conn_key {
+	uint32_t local_cid;
+	uint32_t local_port;
+	uint32_t peer_port;
+};
+
+struct conn {
+	struct ev_source ev;       /* the host socket */
+	struct vsock_device *dev;
+	struct conn *hash_next;    /* conn_table chain */
+	struct conn *rx_next;      /* device FIFO of connections with replies */
+	struct conn_key key;
+
+	uint32_t peer_buf_alloc;   /* from the guest's latest header */
+	uint32_t peer_fwd_cnt;
+	uint32_t rx_cnt;           /* payload bytes sent to the guest */
+	uint32_t fwd_cnt;          /* guest payload bytes written to the host */
+	uint32_t advertised_fwd_cnt; /* fwd_cnt in the last packet we sent */
+	struct txbuf txbuf;
+
+	uint8_t state;             /* enum conn_state */
+	uint8_t pending;           /* enum conn_pending bits */
+	bool in_rx_fifo;
+	bool guest_shut_send;      /* guest SHUTDOWN(SEND): no more data from it */
+	bool guest_shut_rcv;       /* guest SHUTDOWN(RCV): send it no more data */
+	bool host_eof;             /* host socket read side reached EOF */
+	bool host_shut_wr;         /* shutdown(SHUT_WR) done on the host socket */
+};
+
+void conn_init(struct conn *c, struct vsock_device *dev, const struct conn_key *key,
+	       int fd, uint32_t tx_buffer_size);
+
+/* The next reply to send, by priority: RST (the connection is going away),
+ * then REQUEST and RESPONSE (the handshake must precede data), then RW, then
+ * CREDIT_UPDATE.  0 if nothing is pending. */
+enum conn_pending conn_next_pending(const struct conn *c);
+
+/* Records buf_alloc/fwd_cnt from a guest header. */
+void conn_update_peer_credit(struct conn *c, uint32_t buf_alloc, uint32_t fwd_cnt);
+/* Bytes the guest can still take from us. */
+uint32_t conn_peer_credit(const struct conn *c);
+/* Guest payload bytes received and not yet written to the host. */
+static inline uint32_t conn_received(const struct conn *c)
+{
+	return c->fwd_cnt + c->txbuf.len;
+}
+/* Accounts n bytes written to the host; queues a CREDIT_UPDATE if the
+ * guest's view of our free space got small. */
+void conn_account_forwarded(struct conn *c, uint32_t n, uint32_t buf_alloc);
+/* Every packet we send carries fwd_cnt: note it as advertised, and drop a
+ * pending CREDIT_UPDATE that the packet made redundant. */
+void conn_account_sent_header(struct conn *c);
+
+#endif

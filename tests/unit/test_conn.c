@@ -1,0 +1,72 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "conn.h"
+
+static void init(struct conn *c)
+{
+	const struct conn_key k = {2, 1u << 30, 1234};
+
+	conn_init(c, NULL, &k, -1, 65536);
+}
+
+static void test_pending_priority(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	init(&c);
+	assert_int_equal(conn_next_pending(&c), 0);
+	c.pending = CONN_PEND_CREDIT_UPDATE | CONN_PEND_RW | CONN_PEND_RESPONSE;
+	assert_int_equal(conn_next_pending(&c), CONN_PEND_RESPONSE);
+	c.pending |= CONN_PEND_RST;
+	assert_int_equal(conn_next_pending(&c), CONN_PEND_RST);
+	c.pending = CONN_PEND_RW | CONN_PEND_REQUEST;
+	assert_int_equal(conn_next_pending(&c), CONN_PEND_REQUEST);
+	c.pending = CONN_PEND_RW | CONN_PEND_CREDIT_UPDATE;
+	assert_int_equal(conn_next_pending(&c), CONN_PEND_RW);
+}
+
+static void test_credit_tracking(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	init(&c);
+	assert_int_equal(conn_peer_credit(&c), 0);
+	conn_update_peer_credit(&c, 262144, 0);
+	assert_int_equal(conn_peer_credit(&c), 262144);
+	c.rx_cnt = 262144 - 10;
+	assert_int_equal(conn_peer_credit(&c), 10);
+	conn_update_peer_credit(&c, 4096, 0); /* shrink: no credit, not a huge one */
+	assert_int_equal(conn_peer_credit(&c), 0);
+}
+
+static void test_forwarding_queues_credit_update(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	init(&c);
+	conn_account_forwarded(&c, 1000, 1u << 20);
+	assert_int_equal(c.fwd_cnt, 1000);
+	assert_false(c.pending & CONN_PEND_CREDIT_UPDATE);
+	conn_account_forwarded(&c, 800 * 1024, 1u << 20);
+	assert_true(c.pending & CONN_PEND_CREDIT_UPDATE);
+	conn_account_sent_header(&c);
+	assert_false(c.pending & CONN_PEND_CREDIT_UPDATE);
+	assert_int_equal(c.advertised_fwd_cnt, c.fwd_cnt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pending_priority),
+		cmocka_unit_test(test_credit_tracking),
+		cmocka_unit_test(test_forwarding_queues_credit_update),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

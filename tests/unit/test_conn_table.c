@@ -1,0 +1,62 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "conn_table.h"
+
+#define N 5000
+
+static void test_insert_find_remove_many(void **state)
+{
+	struct conn_table t;
+	struct conn *conns = calloc(N, sizeof(*conns));
+
+	(void)state;
+	assert_non_null(conns);
+	assert_int_equal(conn_table_init(&t), 0);
+	for (unsigned i = 0; i < N; i++) {
+		struct conn_key k = {.local_cid = 2, .local_port = 1000 + i, .peer_port = i % 7};
+
+		conn_init(&conns[i], NULL, &k, -1, 4096);
+		conn_table_insert(&t, &conns[i]);
+	}
+	assert_int_equal(t.count, N);
+	assert_true(t.nbuckets >= N);
+	for (unsigned i = 0; i < N; i++) {
+		struct conn_key k = {2, 1000 + i, i % 7};
+
+		assert_ptr_equal(conn_table_find(&t, &k), &conns[i]);
+	}
+	/* every field of the key matters */
+	{
+		struct conn_key k1 = {3, 1000, 0}, k2 = {2, 1000, 1}, k3 = {2, 999, 0};
+
+		assert_null(conn_table_find(&t, &k1));
+		assert_null(conn_table_find(&t, &k2));
+		assert_null(conn_table_find(&t, &k3));
+	}
+	for (unsigned i = 0; i < N; i += 2)
+		conn_table_remove(&t, &conns[i]);
+	assert_int_equal(t.count, N / 2);
+	for (unsigned i = 0; i < N; i++) {
+		struct conn_key k = {2, 1000 + i, i % 7};
+
+		assert_ptr_equal(conn_table_find(&t, &k), i % 2 ? &conns[i] : NULL);
+	}
+	while (conn_table_any(&t))
+		conn_table_remove(&t, conn_table_any(&t));
+	assert_int_equal(t.count, 0);
+	conn_table_destroy(&t);
+	free(conns);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_insert_find_remove_many),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

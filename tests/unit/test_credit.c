@@ -1,0 +1,64 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "credit.h"
+
+static void test_peer_free_basic(void **state)
+{
+	(void)state;
+	assert_int_equal(credit_peer_free(0, 0, 0), 0);
+	assert_int_equal(credit_peer_free(65536, 0, 0), 65536);
+	assert_int_equal(credit_peer_free(65536, 0, 32768), 32768);
+	assert_int_equal(credit_peer_free(65536, 0, 65536), 0);
+	assert_int_equal(credit_peer_free(65536, 1024, 65536), 1024);
+}
+
+static void test_peer_free_wraps(void **state)
+{
+	(void)state;
+	/* counters straddle 2^32 */
+	assert_int_equal(credit_peer_free(262144, 0xfffff000u, 0x00001000u), 262144 - 0x2000);
+	assert_int_equal(credit_peer_free(4096, 0xffffffffu, 0xffffffffu), 4096);
+	assert_int_equal(credit_peer_free(4096, 0xfffffff0u, 0x00000ff0u), 0);
+}
+
+static void test_peer_free_saturates(void **state)
+{
+	(void)state;
+	/* guest shrank buf_alloc below what is in flight */
+	assert_int_equal(credit_peer_free(1000, 0, 5000), 0);
+	/* guest claims to have consumed more than we sent */
+	assert_int_equal(credit_peer_free(65536, 100, 50), 0);
+}
+
+static void test_update_due(void **state)
+{
+	(void)state;
+	/* nothing new to say */
+	assert_false(credit_update_due(65536, 65536, 0, 0));
+	/* 64 KiB buffer: due as soon as the guest's view is under one packet */
+	assert_true(credit_update_due(65536, 4096, 4096, 0));
+	assert_false(credit_update_due(65536, 0, 0, 0));
+	/* 1 MiB buffer: threshold is a quarter */
+	assert_false(credit_update_due(1u << 20, 512 * 1024, 512 * 1024, 0));
+	assert_true(credit_update_due(1u << 20, 800 * 1024, 100, 0));
+	/* after an advertisement the guest's view is full again */
+	assert_false(credit_update_due(1u << 20, 800 * 1024, 800 * 1024, 800 * 1024));
+	/* wrap-around */
+	assert_true(credit_update_due(1u << 20, 0x00080000u, 0x00080000u, 0xfff80000u));
+	assert_false(credit_update_due(1u << 20, 0x00010000u, 0x00010000u, 0xfffc0000u));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_peer_free_basic),
+		cmocka_unit_test(test_peer_free_wraps),
+		cmocka_unit_test(test_peer_free_saturates),
+		cmocka_unit_test(test_update_due),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
