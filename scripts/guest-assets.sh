@@ -48,15 +48,27 @@ resolve_kernel_pkg() {
 	echo "$pkg"
 }
 
+# Prints the path of the downloaded .deb.  Stale apt lists name versions the mirror has
+# dropped, so a failed download refreshes the lists (as root) and tries once more.
+download_deb() {
+	local pkg=$1 work=$2 deb
+	echo "guest-assets: downloading $pkg" >&2
+	if ! (cd "$work" && apt-get download -qq "$pkg" >&2); then
+		[ "$(id -u)" -eq 0 ] || die "apt-get download $pkg failed"
+		apt-get update -qq >&2 || true
+		(cd "$work" && apt-get download -qq "$pkg" >&2) || die "apt-get download $pkg failed"
+	fi
+	deb=$(find "$work" -maxdepth 1 -name '*.deb' | head -n1)
+	[ -n "$deb" ] || die "no .deb downloaded for $pkg"
+	echo "$deb"
+}
+
 fetch_kernel() {
 	local pkg=$1 dir=$2 work deb kver name src
 	work=$(mktemp -d "$cache_root/.work.XXXXXX")
 	work_dir=$work # removed by the EXIT trap, whatever happens
 	chmod 755 "$work" # apt-get download runs as _apt
-	echo "guest-assets: downloading $pkg" >&2
-	(cd "$work" && apt-get download -qq "$pkg" >&2) || die "apt-get download $pkg failed"
-	deb=$(find "$work" -maxdepth 1 -name '*.deb' | head -n1)
-	[ -n "$deb" ] || die "no .deb downloaded for $pkg"
+	deb=$(download_deb "$pkg" "$work")
 	dpkg -x "$deb" "$work/root"
 
 	kver=$(find "$work/root/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | head -n1)

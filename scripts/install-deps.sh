@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages a make target needs, only those missing.
+# Installs the Debian packages a make target needs, only those missing; for targets that
+# boot guests, also fetches the guest kernel into the cache (scripts/guest-assets.sh).
 # Usage: install-deps.sh build|test|guest|bench
 set -euo pipefail
 
-build_pkgs=(gcc meson ninja-build pkg-config libyaml-dev libcmocka-dev)
+# libc6-dev is only a Recommends of gcc; static libc.a builds the guest program.
+build_pkgs=(gcc libc6-dev meson ninja-build pkg-config libyaml-dev libcmocka-dev)
 guest_pkgs=(qemu-system-x86 busybox-static cpio xz-utils)
 test_pkgs=("${guest_pkgs[@]}")
 bench_pkgs=(gnuplot-nox)
@@ -15,13 +17,25 @@ guest) wanted=("${build_pkgs[@]}" "${guest_pkgs[@]}") ;;
 bench) wanted=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
 *) echo "usage: $0 build|test|guest|bench" >&2; exit 2 ;;
 esac
+case "${1:-build}" in
+test | guest) needs_guest_kernel=yes ;;
+*) needs_guest_kernel=no ;;
+esac
+
+fetch_guest_kernel() {
+	[ "$needs_guest_kernel" = yes ] || return 0
+	"$(dirname "$0")/guest-assets.sh" >/dev/null
+}
 
 missing=()
 for p in "${wanted[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	fetch_guest_kernel
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
@@ -31,3 +45,4 @@ echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fetch_guest_kernel
