@@ -230,6 +230,10 @@ int rig_poll(struct rig *rig, struct pollfd *extra, unsigned n_extra,
 int rig_wait(struct rig *rig, bool (*cond)(struct rig *rig, void *arg),
 	     void *arg, int timeout_ms);
 
+/* Monotonic milliseconds, and what is left of a deadline (>= 0). */
+int64_t rig_now_ms(void);
+int rig_left_ms(int64_t deadline);
+
 /* ---- Sockets (the guest application's part) ------------------------------ */
 
 int rig_listen(struct rig *rig, uint32_t port);

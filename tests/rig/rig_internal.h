@@ -38,10 +38,6 @@ void rig_refill_rx(struct rig *rig);
 /* Frees the buffers' bookkeeping after the rings were zeroed. */
 void rig_forget_buffers(struct rig *rig);
 
-/* Monotonic milliseconds, and what is left of a deadline (>= 0). */
-int64_t rig_now_ms(void);
-int rig_left_ms(int64_t deadline);
-
 /* rig_sock.c: acts on one packet from the device. */
 void rig_dispatch(struct rig *rig, const struct rig_hdr *h,
 		  const uint8_t *payload);

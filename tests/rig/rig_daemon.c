@@ -1,0 +1,219 @@
+#include "rig_daemon.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 10000
+
+static bool is_socket(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void child_exec(const struct rig_daemon *d, const char *bin, unsigned cid,
+		       const char *const *extra)
+{
+	const char *argv[64];
+	char cid_str[16];
+	unsigned n = 0;
+	int log_fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (log_fd >= 0) {
+		dup2(log_fd, STDERR_FILENO);
+		close(log_fd);
+	}
+	snprintf(cid_str, sizeof(cid_str), "%u", cid);
+	argv[n++] = bin;
+	argv[n++] = "--guest-cid";
+	argv[n++] = cid_str;
+	argv[n++] = "--socket";
+	argv[n++] = d->socket_path;
+	argv[n++] = "--uds-path";
+	argv[n++] = d->uds_path;
+	for (; extra && *extra && n < 63; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	execv(bin, (char *const *)argv);
+	_exit(127);
+}
+
+/* Waits until both sockets exist, watching the directory for creations. */
+static int wait_sockets(struct rig_daemon *d, int inotify_fd)
+{
+	struct pollfd pfds[2] = {{.fd = inotify_fd, .events = POLLIN},
+				 {.fd = d->pidfd, .events = POLLIN}};
+	char buf[4096];
+
+	while (!is_socket(d->socket_path) || !is_socket(d->uds_path)) {
+		int n = poll(pfds, 2, START_TIMEOUT_MS);
+
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (pfds[1].revents)
+			return -ECHILD;
+		if (pfds[0].revents && read(inotify_fd, buf, sizeof(buf)) < 0 &&
+		    errno != EAGAIN)
+			return -errno;
+	}
+	return 0;
+}
+
+int rig_daemon_start(struct rig_daemon *d, unsigned cid,
+		     const char *const *extra)
+{
+	const char *bin = getenv(RIG_DAEMON_ENV);
+	const char *tmp = getenv("TMPDIR");
+	int inotify_fd, err;
+
+	memset(d, 0, sizeof(*d));
+	d->pid = -1;
+	d->pidfd = -1;
+	if (!bin)
+		return -ENOENT;
+	if (snprintf(d->dir, sizeof(d->dir), "%s/rig-XXXXXX", tmp ? tmp : "/tmp") >=
+	    (int)sizeof(d->dir))
+		return -ENAMETOOLONG;
+	if (!mkdtemp(d->dir))
+		return -errno;
+	snprintf(d->socket_path, sizeof(d->socket_path), "%s/vhost.socket", d->dir);
+	snprintf(d->uds_path, sizeof(d->uds_path), "%s/vm.vsock", d->dir);
+	snprintf(d->log_path, sizeof(d->log_path), "%s/daemon.log", d->dir);
+	inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (inotify_fd < 0 || inotify_add_watch(inotify_fd, d->dir, IN_CREATE) < 0)
+		return -errno;
+	d->pid = fork();
+	if (d->pid < 0) {
+		close(inotify_fd);
+		return -errno;
+	}
+	if (d->pid == 0)
+		child_exec(d, bin, cid, extra);
+	d->pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
+	err = d->pidfd < 0 ? -errno : wait_sockets(d, inotify_fd);
+	close(inotify_fd);
+	return err;
+}
+
+static int wait_exit(struct rig_daemon *d, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = d->pidfd, .events = POLLIN};
+	int status;
+
+	if (d->pidfd >= 0 && poll(&pfd, 1, timeout_ms) == 0)
+		return -ETIMEDOUT;
+	if (waitpid(d->pid, &status, 0) < 0)
+		return -errno;
+	d->pid = -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 256 + WTERMSIG(status);
+}
+
+static void remove_dir(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX];
+
+	if (!dp)
+		return;
+	while ((e = readdir(dp))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(dp);
+	rmdir(dir);
+}
+
+int rig_daemon_stop(struct rig_daemon *d, int timeout_ms)
+{
+	int status = 0;
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		status = wait_exit(d, timeout_ms);
+		if (status == -ETIMEDOUT) {
+			kill(d->pid, SIGKILL);
+			wait_exit(d, -1);
+		}
+	}
+	if (d->pidfd >= 0)
+		close(d->pidfd);
+	d->pidfd = -1;
+	if (d->dir[0])
+		remove_dir(d->dir);
+	d->dir[0] = '\0';
+	return status;
+}
+
+bool rig_daemon_alive(struct rig_daemon *d)
+{
+	struct pollfd pfd = {.fd = d->pidfd, .events = POLLIN};
+
+	return d->pid > 0 && poll(&pfd, 1, 0) == 0;
+}
+
+int rig_daemon_fd_count(const struct rig_daemon *d)
+{
+	char path[64];
+	DIR *dp;
+	struct dirent *e;
+	int count = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d->pid);
+	dp = opendir(path);
+	if (!dp)
+		return -errno;
+	while ((e = readdir(dp)))
+		if (e->d_name[0] != '.')
+			count++;
+	closedir(dp);
+	return count;
+}
+
+void rig_daemon_dump_log(const struct rig_daemon *d)
+{
+	FILE *f = fopen(d->log_path, "r");
+	char line[1024];
+
+	if (!f)
+		return;
+	fprintf(stderr, "---- daemon log (%s) ----\n", d->log_path);
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	fprintf(stderr, "---- end of daemon log ----\n");
+	fclose(f);
+}
+
+int rig_daemon_log_count(const struct rig_daemon *d, const char *needle)
+{
+	FILE *f = fopen(d->log_path, "r");
+	char line[1024];
+	int count = 0;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			count++;
+	fclose(f);
+	return count;
+}

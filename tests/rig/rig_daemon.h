@@ -1,0 +1,40 @@
+/* Runs the real daemon binary for a test or a benchmark: a private temp
+ * directory, fixed paths inside it, start-up and shut-down waited for on
+ * events (inotify, pidfd), never on sleeps. */
+#ifndef RIG_DAEMON_H
+#define RIG_DAEMON_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Environment variable naming the daemon binary (meson sets it). */
+#define RIG_DAEMON_ENV "VHOST_DEVICE_VSOCK"
+
+struct rig_daemon {
+	pid_t pid;
+	int pidfd;
+	char dir[80];        /* private, removed by rig_daemon_stop */
+	char socket_path[96]; /* dir/vhost.socket (fits a sun_path) */
+	char uds_path[96];    /* dir/vm.vsock */
+	char log_path[96];    /* the daemon's stderr */
+};
+
+/* Starts `$VHOST_DEVICE_VSOCK --guest-cid CID --socket S --uds-path U
+ * [extra...]` (extra is NULL-terminated, may be NULL) and waits until both
+ * sockets exist.  Returns 0 or -errno (-ECHILD if the daemon exited). */
+int rig_daemon_start(struct rig_daemon *d, unsigned cid,
+		     const char *const *extra);
+/* SIGTERM, then waits for the exit.  Returns the exit status (0..255), 256
+ * + signal number if it was killed, or -ETIMEDOUT (then it is SIGKILLed).
+ * Removes the temp directory. */
+int rig_daemon_stop(struct rig_daemon *d, int timeout_ms);
+/* True while the process runs. */
+bool rig_daemon_alive(struct rig_daemon *d);
+/* Open fds of the daemon (/proc/PID/fd), or -errno. */
+int rig_daemon_fd_count(const struct rig_daemon *d);
+/* Copies the daemon's log to stderr (for failed tests). */
+void rig_daemon_dump_log(const struct rig_daemon *d);
+/* Counts lines of the daemon's log that contain needle. */
+int rig_daemon_log_count(const struct rig_daemon *d, const char *needle);
+
+#endif

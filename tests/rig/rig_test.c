@@ -1,0 +1,111 @@
+#include "rig_test.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fixture_setup_daemon_only(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	int err;
+
+	if (!f)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	err = rig_daemon_start(&f->d, T_CID, NULL);
+	if (err) {
+		fprintf(stderr, "cannot start the daemon ($%s): %s\n", RIG_DAEMON_ENV,
+			strerror(-err));
+		rig_daemon_dump_log(&f->d);
+		rig_daemon_stop(&f->d, T_MS);
+		free(f);
+		return -1;
+	}
+	rig_opts_default(&f->opts);
+	f->opts.socket_path = f->d.socket_path;
+	*state = f;
+	return 0;
+}
+
+void fixture_open_rig(struct fixture *f)
+{
+	int err = rig_open(&f->rig, &f->opts);
+
+	if (err)
+		fprintf(stderr, "rig_open: %s\n", strerror(-err));
+	assert_int_equal(err, 0);
+	assert_int_equal(f->rig->cid, T_CID);
+}
+
+int fixture_setup(void **state)
+{
+	if (fixture_setup_daemon_only(state))
+		return -1;
+	fixture_open_rig(*state);
+	return 0;
+}
+
+int fixture_teardown(void **state)
+{
+	struct fixture *f = *state;
+	bool alive = rig_daemon_alive(&f->d);
+	uint64_t violations = f->rig ? f->rig->stats.violations : 0;
+	bool violations_ok = !violations || f->expect_violations;
+	int status;
+
+	if (violations && !f->expect_violations)
+		fprintf(stderr, "rig saw %llu violations, last: %s\n",
+			(unsigned long long)violations, f->rig->last_violation);
+	rig_destroy(f->rig);
+	rig_daemon_dump_log(&f->d);
+	status = rig_daemon_stop(&f->d, T_MS);
+	free(f);
+	if (!alive)
+		fprintf(stderr, "the daemon died during the test\n");
+	if (status != 0)
+		fprintf(stderr, "daemon exit status %d after SIGTERM\n", status);
+	return alive && status == 0 && violations_ok ? 0 : -1;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ULL;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+void fill_pattern(uint8_t *buf, size_t len, uint64_t seed)
+{
+	uint64_t s = seed;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(xorshift(&s) >> 24);
+}
+
+uint32_t rnd_below(uint64_t *state, uint32_t bound)
+{
+	return (uint32_t)(xorshift(state) % bound);
+}
+
+int wait_fd_count(struct fixture *f, int want, int timeout_ms)
+{
+	int64_t deadline = rig_now_ms() + timeout_ms;
+	int count;
+
+	/* The daemon closes fds in its own time: re-check on every loop turn
+	 * (10 ms steps) until the deadline. */
+	while ((count = rig_daemon_fd_count(&f->d)) != want &&
+	       rig_now_ms() < deadline) {
+		if (f->rig && !f->rig->disconnected && f->rig->vu.fd >= 0)
+			rig_poll(f->rig, NULL, 0, 10);
+		else
+			poll(NULL, 0, 10);
+	}
+	return count;
+}

@@ -1,0 +1,45 @@
+/* Shared fixture of the rig integration suite: each test gets its own
+ * daemon (fresh temp dir) and, usually, a started rig.  Teardown checks
+ * that the daemon never broke the protocol, is still alive, and exits 0
+ * on SIGTERM. */
+#ifndef RIG_TEST_H
+#define RIG_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "rig.h"
+#include "rig_daemon.h"
+#include "rig_host.h"
+
+#define T_MS 10000   /* generous timeout for any single wait */
+#define T_CID 3
+
+struct fixture {
+	struct rig_daemon d;
+	struct rig_opts opts;
+	struct rig *rig;
+	bool expect_violations; /* a test that provokes them on purpose */
+};
+
+/* cmocka setup: daemon + rig_open with default options. */
+int fixture_setup(void **state);
+/* cmocka setup: daemon only (f->opts holds defaults with the socket path). */
+int fixture_setup_daemon_only(void **state);
+/* Starts the rig with f->opts (for tests that tune the options). */
+void fixture_open_rig(struct fixture *f);
+int fixture_teardown(void **state);
+
+/* Deterministic pseudo-random bytes and sizes (xorshift), so a failure
+ * reproduces. */
+void fill_pattern(uint8_t *buf, size_t len, uint64_t seed);
+uint32_t rnd_below(uint64_t *state, uint32_t bound);
+
+/* Waits, running the rig, until the daemon has exactly want fds open.
+ * Returns the last count seen. */
+int wait_fd_count(struct fixture *f, int want, int timeout_ms);
+
+#endif
