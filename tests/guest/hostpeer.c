@@ -2,7 +2,7 @@
  * the guest through the daemon's Unix sockets (CONNECT <port> on --uds-path for host->guest,
  * a listener on <uds-path>_<port> for guest->host).  Its peer in the guest is guestapp.c; the
  * transfer protocol is in xfer.h.  Exit status 0 means the scenario behaved as required.
- * Every socket has a receive/send timeout (HOSTPEER_TIMEOUT seconds, default 120), so a
+ * Every socket has a receive/send timeout (HOSTPEER_TIMEOUT seconds, default 60), so a
  * broken daemon makes a scenario fail, never hang. */
 #include "pattern.h"
 #include "xfer.h"
@@ -25,7 +25,7 @@
 #define AGENT_CTL_PORT 999
 #define MAX_CONNS 256
 
-static int io_timeout_s = 120;
+static int io_timeout_s = 60;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -208,6 +208,7 @@ static void *g2h_job(void *arg)
 	struct job *j = arg;
 
 	j->rc = xfer_run_receiver(j->fd, &j->got, j->err, sizeof(j->err));
+	j->params = j->got; /* for the byte count in report_jobs */
 	close(j->fd);
 	return NULL;
 }
@@ -222,8 +223,9 @@ static int report_jobs(const char *name, struct job *jobs, unsigned n, double st
 		if (jobs[i].rc != 0) {
 			fprintf(stderr, "%s: connection %u: %s\n", name, i, jobs[i].err);
 			failed++;
+		} else {
+			bytes += jobs[i].params.len + jobs[i].params.reply_len;
 		}
-		bytes += jobs[i].params.len + jobs[i].params.reply_len;
 	}
 	printf("%s: %u of %u connections ok, %" PRIu64 " bytes checked in %.2f s (%.1f MiB/s)\n",
 	       name, n - failed, n, bytes, secs, (double)bytes / (1 << 20) / secs);
