@@ -24,45 +24,84 @@ static uint8_t *pattern(size_t len, uint64_t seed)
 	return p;
 }
 
-/* Guest → host: the rig sends in random chunk sizes, the host reads and
- * compares; then host → guest the same way. */
+/* One direction at a time, both ends moving at once: the sender writes
+ * random chunk sizes, the receiver reads random sizes, bytes compared. */
+static void pump_guest_to_host(struct fixture *f, struct rig_conn *c, int hfd,
+			       const uint8_t *out, uint8_t *got, uint64_t *rs)
+{
+	size_t sent = 0, recvd = 0;
+
+	while (recvd < XFER) {
+		struct pollfd pfd = {.fd = hfd, .events = POLLIN};
+		bool progress = false;
+		ssize_t n;
+
+		if (sent < XFER) {
+			size_t chunk = 1 + rnd_below(rs, 70000);
+
+			n = rig_send(f->rig, c, out + sent,
+				     chunk < XFER - sent ? chunk : XFER - sent);
+			assert_true(n >= 0);
+			sent += (size_t)n;
+			progress = n > 0;
+		}
+		n = recv(hfd, got + recvd, 1 + rnd_below(rs, 100000), MSG_DONTWAIT);
+		if (n > 0) {
+			recvd += (size_t)n;
+			if (recvd > XFER)
+				fail_msg("host received more than was sent");
+			continue;
+		}
+		assert_true(n < 0 && errno == EAGAIN);
+		if (!progress)
+			assert_true(rig_poll(f->rig, &pfd, 1, T_MS) >= 0);
+	}
+}
+
+static void pump_host_to_guest(struct fixture *f, struct rig_conn *c, int hfd,
+			       const uint8_t *out, uint8_t *got, uint64_t *rs)
+{
+	size_t sent = 0, recvd = 0;
+
+	while (recvd < XFER) {
+		struct pollfd pfd = {.fd = hfd, .events = POLLOUT};
+		bool progress = false;
+		ssize_t n;
+
+		if (sent < XFER) {
+			size_t chunk = 1 + rnd_below(rs, 70000);
+
+			n = send(hfd, out + sent, chunk < XFER - sent ? chunk : XFER - sent,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+			assert_true(n > 0 || errno == EAGAIN);
+			if (n > 0) {
+				sent += (size_t)n;
+				progress = true;
+			}
+		}
+		n = rig_recv(f->rig, c, got + recvd, 1 + rnd_below(rs, 9000));
+		if (n > 0) {
+			recvd += (size_t)n;
+			continue;
+		}
+		assert_int_equal(n, -EAGAIN);
+		if (!progress)
+			assert_true(rig_poll(f->rig, &pfd, sent < XFER, T_MS) >= 0);
+	}
+}
+
 static void exchange(struct fixture *f, struct rig_conn *c, int host_fd,
 		     uint64_t seed)
 {
 	uint8_t *out = pattern(XFER, seed), *back = pattern(XFER, seed + 1);
 	uint8_t *got = malloc(XFER);
 	uint64_t rs = seed;
-	size_t off;
 
 	assert_non_null(got);
-	for (off = 0; off < XFER;) {
-		size_t chunk = 1 + rnd_below(&rs, 70000);
-
-		if (chunk > XFER - off)
-			chunk = XFER - off;
-		assert_int_equal(rig_send_all(f->rig, c, out + off, chunk, T_MS), 0);
-		off += chunk;
-	}
-	assert_int_equal(rig_host_read_full(f->rig, host_fd, got, XFER, T_MS), XFER);
+	pump_guest_to_host(f, c, host_fd, out, got, &rs);
 	assert_memory_equal(got, out, XFER);
-
 	memset(got, 0, XFER);
-	for (off = 0; off < XFER;) {
-		size_t chunk = 1 + rnd_below(&rs, 70000);
-
-		if (chunk > XFER - off)
-			chunk = XFER - off;
-		assert_int_equal(rig_host_write_all(f->rig, host_fd, back + off, chunk,
-						    T_MS), 0);
-		off += chunk;
-	}
-	for (off = 0; off < XFER;) {
-		ssize_t n = rig_recv_wait(f->rig, c, got + off,
-					  1 + rnd_below(&rs, 9000), T_MS);
-
-		assert_true(n > 0);
-		off += (size_t)n;
-	}
+	pump_host_to_guest(f, c, host_fd, back, got, &rs);
 	assert_memory_equal(got, back, XFER);
 	assert_int_equal(f->rig->stats.credit_violations, 0);
 	free(out);
