@@ -10,6 +10,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$repo/build}" && pwd)
+# shellcheck source=tests/guest/lib.sh
 . "$repo/tests/guest/lib.sh"
 
 daemon=$build/vhost-device-vsock

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the real-guest tests and scripts/demo.sh (source it; bash only).
 #
 # A guest is Debian's cloud kernel plus an initramfs made of two concatenated cpio archives:
@@ -94,7 +95,7 @@ guest_make_initrd() {
 # guest_start_daemon DAEMON ARGS...: starts the daemon, logging to daemon.log, and waits
 # for the socket files named by its --socket and --uds-path arguments.
 guest_start_daemon() {
-	local daemon=$1 arg prev= sockets=()
+	local daemon=$1 arg prev='' sockets=()
 	shift
 	for arg in "$@"; do
 		case "$prev" in --socket | --uds-path) sockets+=("$arg") ;; esac

@@ -2,9 +2,14 @@
 # Data scenarios against one booted guest (TAP).  Usage: test-data.sh DAEMON GUESTAPP HOSTPEER
 # The guest agent listens on 999 (commands) and 1000 (transfers); see guestapp.c and xfer.h.
 set -uo pipefail
+# shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/lib.sh"
 [ $# -eq 3 ] || guest_die "usage: $0 DAEMON GUESTAPP HOSTPEER"
 daemon=$1 guestapp=$2 hostpeer=$3
+
+small_traffic() {
+	"$hostpeer" h2g "$uds" 1000 2 64K 64K && "$hostpeer" g2h "$uds" 7002 2 64K 64K
+}
 
 guest_setup vsock-guest-data
 guest_make_initrd "$guestapp"
@@ -29,8 +34,7 @@ tap_case "half-close: host SHUT_WR, guest sees EOF and still sends 4 MiB back" \
 	"$hostpeer" h2g "$uds" 1000 1 1M 4M
 tap_case "host data in the same write as the CONNECT line is delivered" \
 	"$hostpeer" h2g "$uds" 1000 4 1M 4K coalesce
-tap_case "new connections both ways still work after all of the above" \
-	eval '"$hostpeer" h2g "$uds" 1000 2 64K 64K && "$hostpeer" g2h "$uds" 7002 2 64K 64K'
+tap_case "new connections both ways still work after all of the above" small_traffic
 tap_case "daemon exits 0 on SIGTERM with QEMU attached and removes its sockets" \
 	guest_stop_daemon "$sock" "$uds"
 tap_done

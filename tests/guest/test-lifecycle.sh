@@ -2,6 +2,7 @@
 # Guest reboot and VMM crash/restart against one daemon (TAP).
 # Usage: test-lifecycle.sh DAEMON GUESTAPP HOSTPEER
 set -uo pipefail
+# shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/lib.sh"
 [ $# -eq 3 ] || guest_die "usage: $0 DAEMON GUESTAPP HOSTPEER"
 daemon=$1 guestapp=$2 hostpeer=$3
