@@ -18,6 +18,7 @@ enum conn_state {
 	CONN_REQUESTING,   /* host client: REQUEST sent or queued, awaiting RESPONSE */
 	CONN_ESTABLISHED,
 	CONN_CLOSING,      /* host side closed; only our RST is left to send */
+	CONN_DEAD,         /* freed at the end of the current event batch */
 };
 
 /* Packets owed to the guest, one bit each so duplicates merge and memory
@@ -40,7 +41,8 @@ struct conn {
 	struct ev_source ev;       /* the host socket */
 	struct vsock_device *dev;
 	struct conn *hash_next;    /* conn_table chain */
-	struct conn *rx_next;      /* device FIFO of connections with replies */
+	struct conn *rx_prev;      /* device FIFO of connections with replies */
+	struct conn *rx_next;
 	struct conn_key key;
 
 	uint32_t peer_buf_alloc;   /* from the guest's latest header */

@@ -1,0 +1,35 @@
+/* The host side of a device's connections, behind a small table of
+ * operations so that hybrid vsock over Unix sockets (backend_uds.c) and a
+ * host AF_VSOCK backend can share the whole device.  A backend owns its
+ * listeners; it hands each host-initiated connection to the device with
+ * vsock_device_host_connect(). */
+#ifndef VSOCK_BACKEND_H
+#define VSOCK_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vsock_device;
+struct backend;
+
+struct backend_ops {
+	/* Starts a non-blocking connection to the host service for a guest
+	 * REQUEST to port.  Returns the fd (with *done set if it completed
+	 * at once; otherwise EPOLLOUT signals completion) or -errno. */
+	int (*connect)(struct backend *be, uint32_t port, bool *done);
+	/* The guest accepted a host-initiated connection on guest_port: tell
+	 * the host client if the protocol says so.  Returns 0 or -errno. */
+	int (*accepted)(struct backend *be, int fd, uint32_t guest_port);
+	/* Closes the listeners and handshakes in progress; frees be. */
+	void (*destroy)(struct backend *be);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+};
+
+/* Called by a backend for a host client that wants guest port guest_port.
+ * Takes ownership of fd (closed on failure). */
+void vsock_device_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port);
+
+#endif

@@ -1,0 +1,202 @@
+#include "backend_uds.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "connect_line.h"
+#include "ev.h"
+#include "log.h"
+#include "unix_sock.h"
+
+#define UDS_BACKLOG 1024
+
+/* A host client that has not finished its CONNECT line yet. */
+struct uds_handshake {
+	struct ev_source ev;
+	struct backend_uds *be;
+	struct uds_handshake *prev, *next;
+	struct connect_line line;
+};
+
+struct backend_uds {
+	struct backend base;
+	struct vsock_device *dev;
+	int epfd;
+	struct ev_source listen_ev;
+	struct unix_listener listener;
+	struct uds_handshake *handshakes;
+	unsigned n_handshakes;
+};
+
+static void handshake_free(struct uds_handshake *hs, bool close_fd)
+{
+	struct backend_uds *be = hs->be;
+
+	ev_set(be->epfd, &hs->ev, 0);
+	if (close_fd)
+		close(hs->ev.fd);
+	if (hs->prev)
+		hs->prev->next = hs->next;
+	else
+		be->handshakes = hs->next;
+	if (hs->next)
+		hs->next->prev = hs->prev;
+	be->n_handshakes--;
+	free(hs);
+}
+
+/* Peeks, then consumes exactly the bytes the parser took, so that data the
+ * client sent after the newline stays in the socket for the guest. */
+static void handshake_readable(struct ev_source *src, uint32_t events)
+{
+	struct uds_handshake *hs = (struct uds_handshake *)src;
+	char buf[CONNECT_LINE_MAX];
+	size_t consumed;
+	uint32_t port;
+	ssize_t n;
+	int fd = hs->ev.fd;
+
+	(void)events;
+	n = recv(fd, buf, CONNECT_LINE_MAX - hs->line.len, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		log_info_rl("uds: host client left before its CONNECT line");
+		handshake_free(hs, true);
+		return;
+	}
+	switch (connect_line_feed(&hs->line, buf, (size_t)n, &consumed, &port)) {
+	case CONNECT_LINE_MORE:
+		if (recv(fd, buf, consumed, MSG_DONTWAIT) != (ssize_t)consumed)
+			handshake_free(hs, true);
+		return;
+	case CONNECT_LINE_BAD:
+		log_warn_rl("uds: malformed or oversized CONNECT line; closing the client");
+		handshake_free(hs, true);
+		return;
+	case CONNECT_LINE_DONE:
+		break;
+	}
+	if (recv(fd, buf, consumed, MSG_DONTWAIT) != (ssize_t)consumed) {
+		handshake_free(hs, true);
+		return;
+	}
+	{
+		struct backend_uds *be = hs->be;
+
+		handshake_free(hs, false);
+		vsock_device_host_connect(be->dev, fd, port);
+	}
+}
+
+static void listener_readable(struct ev_source *src, uint32_t events)
+{
+	struct backend_uds *be = (struct backend_uds *)((char *)src -
+						       offsetof(struct backend_uds, listen_ev));
+	struct uds_handshake *hs;
+	int fd;
+
+	(void)events;
+	fd = accept4(be->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn_rl("uds: accept on %s: %s", be->listener.path, strerror(errno));
+		return;
+	}
+	if (be->n_handshakes >= UDS_MAX_HANDSHAKES) {
+		log_warn_rl("uds: %u clients already owe a CONNECT line; refusing one",
+			    be->n_handshakes);
+		close(fd);
+		return;
+	}
+	hs = calloc(1, sizeof(*hs));
+	if (!hs) {
+		close(fd);
+		return;
+	}
+	hs->ev = (struct ev_source){.handler = handshake_readable, .fd = fd};
+	hs->be = be;
+	connect_line_init(&hs->line);
+	if (ev_set(be->epfd, &hs->ev, EPOLLIN) < 0) {
+		close(fd);
+		free(hs);
+		return;
+	}
+	hs->next = be->handshakes;
+	if (hs->next)
+		hs->next->prev = hs;
+	be->handshakes = hs;
+	be->n_handshakes++;
+}
+
+static int uds_connect(struct backend *base, uint32_t port, bool *done)
+{
+	struct backend_uds *be = (struct backend_uds *)base;
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s_%u", be->listener.path, port) >= sizeof(path))
+		return -ENAMETOOLONG;
+	return unix_connect_nb(path, done);
+}
+
+static int uds_accepted(struct backend *base, int fd, uint32_t guest_port)
+{
+	char line[24];
+	int len = snprintf(line, sizeof(line), "OK %u\n", guest_port);
+	ssize_t n;
+
+	(void)base;
+	n = send(fd, line, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0)
+		return -errno;
+	/* The client has read nothing yet, so its socket buffer has room; a
+	 * short write would mean a broken peer. */
+	return n == len ? 0 : -EIO;
+}
+
+static void uds_destroy(struct backend *base)
+{
+	struct backend_uds *be = (struct backend_uds *)base;
+
+	while (be->handshakes)
+		handshake_free(be->handshakes, true);
+	ev_set(be->epfd, &be->listen_ev, 0);
+	unix_listener_close(&be->listener);
+	free(be);
+}
+
+static const struct backend_ops uds_ops = {
+	.connect = uds_connect,
+	.accepted = uds_accepted,
+	.destroy = uds_destroy,
+};
+
+struct backend *backend_uds_create(struct vsock_device *dev, int epfd,
+				   const char *uds_path)
+{
+	struct backend_uds *be = calloc(1, sizeof(*be));
+
+	if (!be)
+		return NULL;
+	be->base.ops = &uds_ops;
+	be->dev = dev;
+	be->epfd = epfd;
+	if (unix_listener_open(&be->listener, uds_path, UDS_BACKLOG) < 0) {
+		free(be);
+		return NULL;
+	}
+	be->listen_ev = (struct ev_source){.handler = listener_readable,
+					   .fd = be->listener.fd};
+	if (ev_set(epfd, &be->listen_ev, EPOLLIN) < 0) {
+		log_err("%s: epoll: %s", uds_path, strerror(errno));
+		unix_listener_close(&be->listener);
+		free(be);
+		return NULL;
+	}
+	return &be->base;
+}

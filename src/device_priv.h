@@ -1,0 +1,117 @@
+/* Inside one vsock device: the state its thread owns, shared by
+ * vsock_device.c (thread, front-end, hooks), device_conn.c (connection
+ * lifecycle and host sockets), device_tx.c (guest->device packets) and
+ * device_rx.c (device->guest packets).  Only the device thread touches it. */
+#ifndef VSOCK_DEVICE_PRIV_H
+#define VSOCK_DEVICE_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "conn_table.h"
+#include "ctrl_queue.h"
+#include "ev.h"
+#include "port_alloc.h"
+#include "unix_sock.h"
+#include "vhost_user.h"
+#include "vsock_device.h"
+
+/* Most connections one device serves; more are refused (RST, or the host
+ * client closed) with a log line. */
+#define DEVICE_MAX_CONNS (256u * 1024)
+/* Most RX chains filled by one readv from a host socket. */
+#define RX_BATCH_CHAINS 64
+/* Most bytes read from one host socket per readv (a few 4 KiB buffers
+ * apiece, bounded so one busy connection does not hog a pass). */
+#define RX_BATCH_BYTES (256u * 1024)
+
+struct kick_source {
+	struct ev_source ev;
+	struct vsock_device *dev;
+	unsigned idx;
+};
+
+/* Chains popped for one readv: their writable iovecs (header first) live
+ * in iov[first .. first+count). */
+struct rx_slot {
+	uint16_t head;
+	unsigned first;
+	unsigned count;
+	size_t payload_cap;
+};
+
+struct rx_batch {
+	unsigned n;
+	unsigned n_iov;
+	struct rx_slot slot[RX_BATCH_CHAINS];
+	struct iovec iov[VQ_CHAIN_MAX_SEGS];
+	struct iovec payload[VQ_CHAIN_MAX_SEGS];
+};
+
+struct vsock_device {
+	uint64_t guest_cid;
+	uint32_t tx_buffer_size;
+	struct router *router;    /* sibling routing: later issue */
+
+	int epfd;
+	struct ev_source stop_ev;
+	struct ev_source listen_ev;
+	struct ev_source frontend_ev;
+	struct kick_source kick[VU_NUM_QUEUES];
+	struct unix_listener vu_listener;
+	struct vu_dev vu;
+	struct backend *backend;
+
+	struct conn_table conns;
+	struct port_alloc ports;
+	struct ctrl_queue ctrl;
+	struct conn *rx_head, *rx_tail; /* connections owing the guest a packet */
+	struct conn *dead;              /* freed after the current event batch */
+	bool tx_due;                    /* TX kicked or started: process it */
+	bool tx_blocked;                /* TX paused until ctrl replies drain */
+	bool stopping;
+
+	pthread_t thread;
+	bool thread_started;
+
+	struct vq_chain chain;          /* scratch for one popped chain */
+	struct iovec tx_payload[VQ_CHAIN_MAX_SEGS]; /* a TX chain's payload */
+	struct iovec tx_rest[VQ_CHAIN_MAX_SEGS];    /* what the host socket refused */
+	struct rx_batch rx;
+};
+
+/* device_conn.c */
+struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd);
+/* Frees at once without telling the guest (guest RST, driver reset). */
+void device_conn_drop(struct vsock_device *dev, struct conn *c);
+/* Closes the host side and owes the guest an RST; freed once it is sent. */
+void device_conn_reset(struct vsock_device *dev, struct conn *c);
+void device_conn_drop_all(struct vsock_device *dev);
+void device_conn_free_dead(struct vsock_device *dev);
+/* Re-computes which host socket events the connection needs. */
+void device_conn_sync_interest(struct vsock_device *dev, struct conn *c);
+/* Queues the connection for an RX pass if it owes the guest something. */
+void device_conn_schedule(struct vsock_device *dev, struct conn *c);
+void device_conn_unschedule(struct vsock_device *dev, struct conn *c);
+/* Writes guest payload to the host socket, buffering what it refuses. */
+void device_conn_write(struct vsock_device *dev, struct conn *c,
+		       const struct iovec *iov, unsigned n);
+/* Guest SHUTDOWN flags, accumulated. */
+void device_conn_guest_shutdown(struct vsock_device *dev, struct conn *c, uint32_t flags);
+/* The guest accepted our REQUEST. */
+void device_conn_guest_accepted(struct vsock_device *dev, struct conn *c);
+
+/* device_tx.c */
+void device_process_tx(struct vsock_device *dev);
+/* Owes the guest an RST for a packet with no connection. */
+void device_reply_rst(struct vsock_device *dev, const struct vsock_hdr *pkt);
+
+/* device_rx.c */
+void device_process_rx(struct vsock_device *dev);
+
+/* Runs TX and RX until neither can progress. */
+void device_pump(struct vsock_device *dev);
+
+#endif

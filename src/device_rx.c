@@ -1,0 +1,280 @@
+/* Device -> guest: fills RX chains with the control replies and then with
+ * what each scheduled connection owes the guest, host data read straight
+ * from the host socket into guest memory. */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+
+#include <linux/vm_sockets.h>
+
+#include "device_priv.h"
+#include "iov_util.h"
+#include "log.h"
+
+/* Pops the next usable RX chain into dev->chain; false if there is none.
+ * Chains that cannot hold a header plus some payload are returned empty;
+ * with stop_at_bad, popping ends there, so that the chains popped since a
+ * caller's first one stay contiguous and can be given back with unpop. */
+static bool pop_rx_chain(struct vsock_device *dev, struct virtq *vq, bool stop_at_bad)
+{
+	for (;;) {
+		switch (virtq_pop(vq, &dev->chain)) {
+		case VQ_POP_EMPTY:
+		case VQ_POP_BROKEN:
+			return false;
+		case VQ_POP_BAD_CHAIN:
+			virtq_push(vq, dev->chain.head, 0);
+			if (stop_at_bad)
+				return false;
+			continue;
+		case VQ_POP_OK:
+			break;
+		}
+		if (dev->chain.nr_out == 0 && dev->chain.in_len > VSOCK_HDR_SIZE)
+			return true;
+		log_warn_rl("rx: chain %u has %u readable descriptors and %zu writable bytes; "
+			    "returned unused", dev->chain.head, dev->chain.nr_out,
+			    dev->chain.in_len);
+		virtq_push(vq, dev->chain.head, 0);
+		if (stop_at_bad)
+			return false;
+	}
+}
+
+static void write_hdr(const struct iovec *iov, unsigned n, const struct vsock_hdr *hdr)
+{
+	uint8_t raw[VSOCK_HDR_SIZE];
+
+	vsock_hdr_encode(hdr, raw);
+	buf_to_iov(iov, n, 0, raw, VSOCK_HDR_SIZE);
+}
+
+/* Sends a header-only packet; false if the guest has no RX buffer. */
+static bool send_control(struct vsock_device *dev, struct virtq *vq,
+			 const struct vsock_hdr *hdr)
+{
+	if (!pop_rx_chain(dev, vq, false))
+		return false;
+	write_hdr(dev->chain.iov, dev->chain.nr_in, hdr);
+	virtq_push(vq, dev->chain.head, VSOCK_HDR_SIZE);
+	return true;
+}
+
+static struct vsock_hdr conn_hdr(const struct vsock_device *dev, const struct conn *c,
+				 uint16_t op)
+{
+	return (struct vsock_hdr){
+		.src_cid = c->key.local_cid,
+		.dst_cid = dev->guest_cid,
+		.src_port = c->key.local_port,
+		.dst_port = c->key.peer_port,
+		.type = VIRTIO_VSOCK_TYPE_STREAM,
+		.op = op,
+		.buf_alloc = dev->tx_buffer_size,
+		.fwd_cnt = c->fwd_cnt,
+	};
+}
+
+/* Gives back the chains of the batch from index `from` on (the last ones
+ * popped, so rewinding the avail index returns exactly them). */
+static void unpop_from(struct vsock_device *dev, struct virtq *vq, unsigned from)
+{
+	while (dev->rx.n > from) {
+		virtq_unpop(vq);
+		dev->rx.n--;
+	}
+}
+
+/* Pops RX chains for up to `budget` payload bytes, enough to hold `want`
+ * bytes, into dev->rx; returns the number of payload iovecs built. */
+static unsigned gather_rx_batch(struct vsock_device *dev, struct virtq *vq,
+				size_t want, size_t budget)
+{
+	struct rx_batch *b = &dev->rx;
+	unsigned n_payload = 0;
+	size_t cap = 0;
+
+	b->n = 0;
+	b->n_iov = 0;
+	while (b->n < RX_BATCH_CHAINS && cap < want && cap < budget &&
+	       pop_rx_chain(dev, vq, b->n > 0)) {
+		const struct vq_chain *ch = &dev->chain;
+		struct rx_slot *s = &b->slot[b->n];
+		unsigned got;
+
+		if (ch->nr_in > VQ_CHAIN_MAX_SEGS - b->n_iov) {
+			virtq_unpop(vq);
+			break;
+		}
+		memcpy(&b->iov[b->n_iov], &ch->iov[ch->nr_out], ch->nr_in * sizeof(struct iovec));
+		s->head = ch->head;
+		s->first = b->n_iov;
+		s->count = ch->nr_in;
+		s->payload_cap = ch->in_len - VSOCK_HDR_SIZE;
+		if (s->payload_cap > budget - cap)
+			s->payload_cap = budget - cap;
+		got = iov_slice(&b->iov[s->first], s->count, VSOCK_HDR_SIZE, s->payload_cap,
+				&b->payload[n_payload], VQ_CHAIN_MAX_SEGS - n_payload);
+		if (got > VQ_CHAIN_MAX_SEGS - n_payload) {
+			virtq_unpop(vq);
+			break;
+		}
+		b->n_iov += ch->nr_in;
+		n_payload += got;
+		cap += s->payload_cap;
+		b->n++;
+	}
+	return n_payload;
+}
+
+/* Host EOF: the host will send no more.  If the guest already said it
+ * will not send either and nothing is left to flush, say both. */
+static void send_host_eof(struct vsock_device *dev, struct virtq *vq, struct conn *c)
+{
+	const struct rx_slot *s = &dev->rx.slot[0];
+	struct vsock_hdr hdr = conn_hdr(dev, c, VIRTIO_VSOCK_OP_SHUTDOWN);
+
+	hdr.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
+	if (c->guest_shut_send && txbuf_empty(&c->txbuf))
+		hdr.flags |= VIRTIO_VSOCK_SHUTDOWN_RCV;
+	write_hdr(&dev->rx.iov[s->first], s->count, &hdr);
+	virtq_push(vq, s->head, VSOCK_HDR_SIZE);
+	conn_account_sent_header(c);
+	unpop_from(dev, vq, 1);
+	c->host_eof = true;
+}
+
+/* Hands out n bytes read into the batch, one RW packet per chain. */
+static void send_rw_batch(struct vsock_device *dev, struct virtq *vq, struct conn *c,
+			  size_t n)
+{
+	unsigned used = 0;
+
+	while (used < dev->rx.n && n > 0) {
+		const struct rx_slot *s = &dev->rx.slot[used];
+		size_t len = n < s->payload_cap ? n : s->payload_cap;
+		struct vsock_hdr hdr = conn_hdr(dev, c, VIRTIO_VSOCK_OP_RW);
+
+		hdr.len = (uint32_t)len;
+		write_hdr(&dev->rx.iov[s->first], s->count, &hdr);
+		virtq_push(vq, s->head, (uint32_t)(VSOCK_HDR_SIZE + len));
+		c->rx_cnt += (uint32_t)len;
+		n -= len;
+		used++;
+	}
+	conn_account_sent_header(c);
+	unpop_from(dev, vq, used);
+}
+
+/* Moves host data into guest RX buffers.  Returns false when the guest has
+ * no RX buffer (the connection stays scheduled). */
+static bool serve_rw(struct vsock_device *dev, struct virtq *vq, struct conn *c)
+{
+	uint32_t credit = conn_peer_credit(c);
+	size_t budget = credit < RX_BATCH_BYTES ? credit : RX_BATCH_BYTES;
+	size_t capacity;
+	unsigned n_iov;
+	int avail = 0;
+	ssize_t n;
+
+	if (c->state != CONN_ESTABLISHED || c->host_eof || c->guest_shut_rcv || budget == 0) {
+		c->pending &= (uint8_t)~CONN_PEND_RW;
+		device_conn_sync_interest(dev, c);
+		return true;
+	}
+	if (ioctl(c->ev.fd, FIONREAD, &avail) < 0 || avail <= 0)
+		avail = 1; /* unknown, or EOF pending: one chain is enough */
+	n_iov = gather_rx_batch(dev, vq, (size_t)avail, budget);
+	if (dev->rx.n == 0)
+		return false;
+	capacity = iov_total(dev->rx.payload, n_iov);
+	n = readv(c->ev.fd, dev->rx.payload, (int)n_iov);
+	if (n > 0) {
+		send_rw_batch(dev, vq, c, (size_t)n);
+		/* A full batch suggests more is waiting: keep RW scheduled. */
+		if ((size_t)n < capacity || conn_peer_credit(c) == 0)
+			c->pending &= (uint8_t)~CONN_PEND_RW;
+	} else if (n == 0) {
+		send_host_eof(dev, vq, c);
+		c->pending &= (uint8_t)~CONN_PEND_RW;
+	} else {
+		int err = errno;
+
+		unpop_from(dev, vq, 0);
+		if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
+			c->pending &= (uint8_t)~CONN_PEND_RW;
+		} else {
+			log_info_rl("reading host socket for guest port %u: %s; resetting",
+				    c->key.peer_port, strerror(err));
+			device_conn_reset(dev, c);
+			return true;
+		}
+	}
+	device_conn_sync_interest(dev, c);
+	return true;
+}
+
+/* Sends the connection's most urgent packet.  Returns false when the guest
+ * has no RX buffer. */
+static uint16_t control_op(enum conn_pending what)
+{
+	switch (what) {
+	case CONN_PEND_RST: return VIRTIO_VSOCK_OP_RST;
+	case CONN_PEND_REQUEST: return VIRTIO_VSOCK_OP_REQUEST;
+	case CONN_PEND_RESPONSE: return VIRTIO_VSOCK_OP_RESPONSE;
+	default: return VIRTIO_VSOCK_OP_CREDIT_UPDATE;
+	}
+}
+
+static bool serve_conn(struct vsock_device *dev, struct virtq *vq, struct conn *c,
+		       enum conn_pending what)
+{
+	struct vsock_hdr hdr;
+
+	if (what == CONN_PEND_RW)
+		return serve_rw(dev, vq, c);
+	hdr = conn_hdr(dev, c, control_op(what));
+	if (!send_control(dev, vq, &hdr))
+		return false;
+	c->pending &= (uint8_t)~what;
+	conn_account_sent_header(c);
+	if (what == CONN_PEND_RST) {
+		device_conn_drop(dev, c);
+	} else if (what == CONN_PEND_RESPONSE || what == CONN_PEND_REQUEST) {
+		/* The handshake packet is out: data may follow. */
+		device_conn_sync_interest(dev, c);
+	}
+	return true;
+}
+
+void device_process_rx(struct vsock_device *dev)
+{
+	struct virtq *vq = &dev->vu.vq[VU_QUEUE_RX];
+
+	if (!virtq_ready(vq) || (ctrl_queue_empty(&dev->ctrl) && !dev->rx_head))
+		return;
+	while (!ctrl_queue_empty(&dev->ctrl)) {
+		if (!send_control(dev, vq, ctrl_queue_peek(&dev->ctrl)))
+			goto out;
+		ctrl_queue_pop(&dev->ctrl);
+	}
+	while (dev->rx_head) {
+		struct conn *c = dev->rx_head;
+		enum conn_pending what = conn_next_pending(c);
+
+		if (!what) {
+			device_conn_unschedule(dev, c);
+			continue;
+		}
+		if (!serve_conn(dev, vq, c, what))
+			break;
+		/* Round robin: a connection with more to say goes to the back. */
+		if (c->in_rx_fifo) {
+			device_conn_unschedule(dev, c);
+			device_conn_schedule(dev, c);
+		}
+	}
+out:
+	virtq_notify(vq);
+}

@@ -1,0 +1,223 @@
+/* Guest -> device: drains the TX ring, validates each packet and applies
+ * it to its connection.  Every chain popped goes back to the used ring,
+ * malformed ones included. */
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/vm_sockets.h>
+
+#include "device_priv.h"
+#include "iov_util.h"
+#include "log.h"
+
+void device_reply_rst(struct vsock_device *dev, const struct vsock_hdr *pkt)
+{
+	const struct vsock_hdr rst = {
+		.src_cid = pkt->dst_cid,
+		.dst_cid = pkt->src_cid,
+		.src_port = pkt->dst_port,
+		.dst_port = pkt->src_port,
+		.type = pkt->type,
+		.op = VIRTIO_VSOCK_OP_RST,
+	};
+
+	/* Cannot fail: the TX loop pops a chain only while there is room. */
+	ctrl_queue_push(&dev->ctrl, &rst);
+}
+
+/* Reads the header out of the chain's readable part; false if the chain
+ * cannot be a TX packet (already logged). */
+static bool parse_tx_chain(struct vsock_device *dev, const struct vq_chain *chain,
+			   struct vsock_hdr *hdr)
+{
+	uint8_t raw[VSOCK_HDR_SIZE];
+
+	(void)dev;
+	if (chain->nr_in > 0) {
+		log_warn_rl("tx: chain %u has device-writable descriptors; dropped", chain->head);
+		return false;
+	}
+	if (chain->out_len < VSOCK_HDR_SIZE) {
+		log_warn_rl("tx: chain %u holds %zu bytes, less than a header; dropped",
+			    chain->head, chain->out_len);
+		return false;
+	}
+	iov_to_buf(chain->iov, chain->nr_out, 0, raw, VSOCK_HDR_SIZE);
+	vsock_hdr_decode(raw, hdr);
+	if (hdr->len != chain->out_len - VSOCK_HDR_SIZE || hdr->len > VSOCK_MAX_PKT_PAYLOAD) {
+		log_warn_rl("tx: %s header says len %u but the chain carries %zu payload bytes; "
+			    "dropped", vsock_op_name(hdr->op), hdr->len,
+			    chain->out_len - VSOCK_HDR_SIZE);
+		return false;
+	}
+	return true;
+}
+
+/* A guest REQUEST for a connection we do not have: connect to the host. */
+static void guest_connect(struct vsock_device *dev, const struct vsock_hdr *hdr)
+{
+	const struct conn_key key = {VMADDR_CID_HOST, hdr->dst_port, hdr->src_port};
+	struct conn *c;
+	bool done = false;
+	int fd = dev->backend->ops->connect(dev->backend, hdr->dst_port, &done);
+
+	if (fd < 0) {
+		log_info_rl("guest port %u -> host port %u: %s; answering RST", hdr->src_port,
+			    hdr->dst_port, strerror(-fd));
+		device_reply_rst(dev, hdr);
+		return;
+	}
+	c = device_conn_new(dev, &key, fd);
+	if (!c) {
+		close(fd);
+		device_reply_rst(dev, hdr);
+		return;
+	}
+	conn_update_peer_credit(c, hdr->buf_alloc, hdr->fwd_cnt);
+	if (done) {
+		c->state = CONN_ESTABLISHED;
+		c->pending = CONN_PEND_RESPONSE;
+	} else {
+		c->state = CONN_CONNECTING;
+	}
+	device_conn_sync_interest(dev, c);
+	device_conn_schedule(dev, c);
+}
+
+static void guest_data(struct vsock_device *dev, struct conn *c,
+		       const struct vq_chain *chain, uint32_t len)
+{
+	unsigned n;
+
+	if (c->state != CONN_ESTABLISHED) {
+		log_warn_rl("guest sent RW on port %u before the connection was up; resetting",
+			    c->key.peer_port);
+		device_conn_reset(dev, c);
+		return;
+	}
+	n = iov_slice(chain->iov, chain->nr_out, VSOCK_HDR_SIZE, len, dev->tx_payload,
+		      VQ_CHAIN_MAX_SEGS);
+	device_conn_write(dev, c, dev->tx_payload, n);
+}
+
+static void conn_packet(struct vsock_device *dev, struct conn *c,
+			const struct vsock_hdr *hdr, const struct vq_chain *chain)
+{
+	if (hdr->op == VIRTIO_VSOCK_OP_RST) {
+		device_conn_drop(dev, c);
+		return;
+	}
+	if (c->state == CONN_CLOSING)
+		return; /* our RST is on its way */
+	conn_update_peer_credit(c, hdr->buf_alloc, hdr->fwd_cnt);
+	switch (hdr->op) {
+	case VIRTIO_VSOCK_OP_RESPONSE:
+		if (c->state == CONN_REQUESTING) {
+			device_conn_guest_accepted(dev, c);
+		} else {
+			log_warn_rl("unexpected RESPONSE on port %u; resetting", c->key.peer_port);
+			device_conn_reset(dev, c);
+		}
+		break;
+	case VIRTIO_VSOCK_OP_RW:
+		guest_data(dev, c, chain, hdr->len);
+		break;
+	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
+		break; /* the credit fields are all it carries */
+	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
+		c->pending |= CONN_PEND_CREDIT_UPDATE;
+		break;
+	case VIRTIO_VSOCK_OP_SHUTDOWN:
+		device_conn_guest_shutdown(dev, c, hdr->flags);
+		break;
+	default:
+		log_warn_rl("guest sent %s (op %u) on port %u; resetting", vsock_op_name(hdr->op),
+			    hdr->op, c->key.peer_port);
+		device_conn_reset(dev, c);
+		break;
+	}
+	if (c->state == CONN_ESTABLISHED || c->state == CONN_CONNECTING)
+		device_conn_sync_interest(dev, c);
+	device_conn_schedule(dev, c);
+}
+
+static void tx_packet(struct vsock_device *dev, const struct vq_chain *chain)
+{
+	struct vsock_hdr hdr;
+	struct conn_key key;
+	struct conn *c;
+
+	if (!parse_tx_chain(dev, chain, &hdr))
+		return;
+	if (hdr.src_cid != dev->guest_cid) {
+		log_warn_rl("tx: %s from cid %llu, not the guest's; dropped",
+			    vsock_op_name(hdr.op), (unsigned long long)hdr.src_cid);
+		return;
+	}
+	if (hdr.dst_cid != VMADDR_CID_HOST) {
+		/* Sibling VMs are not routed yet: fail connects fast. */
+		if (hdr.op == VIRTIO_VSOCK_OP_REQUEST)
+			device_reply_rst(dev, &hdr);
+		log_info_rl("tx: %s for cid %llu: no route; dropped", vsock_op_name(hdr.op),
+			    (unsigned long long)hdr.dst_cid);
+		return;
+	}
+	if (hdr.type != VIRTIO_VSOCK_TYPE_STREAM) {
+		if (hdr.op != VIRTIO_VSOCK_OP_RST)
+			device_reply_rst(dev, &hdr);
+		return;
+	}
+	key = (struct conn_key){VMADDR_CID_HOST, hdr.dst_port, hdr.src_port};
+	c = conn_table_find(&dev->conns, &key);
+	if (c && hdr.op == VIRTIO_VSOCK_OP_REQUEST) {
+		/* The guest reuses a port pair, so it forgot the old one. */
+		log_info_rl("guest port %u reconnects to host port %u; dropping the old "
+			    "connection", hdr.src_port, hdr.dst_port);
+		device_conn_drop(dev, c);
+		c = NULL;
+	}
+	if (c)
+		conn_packet(dev, c, &hdr, chain);
+	else if (hdr.op == VIRTIO_VSOCK_OP_REQUEST)
+		guest_connect(dev, &hdr);
+	else if (hdr.op != VIRTIO_VSOCK_OP_RST)
+		device_reply_rst(dev, &hdr);
+}
+
+/* Returns false when it stopped because control replies are backed up. */
+static bool drain_tx(struct vsock_device *dev, struct virtq *vq)
+{
+	for (;;) {
+		if (ctrl_queue_full(&dev->ctrl))
+			return false;
+		switch (virtq_pop(vq, &dev->chain)) {
+		case VQ_POP_EMPTY:
+		case VQ_POP_BROKEN:
+			return true;
+		case VQ_POP_BAD_CHAIN:
+			virtq_push(vq, dev->chain.head, 0);
+			break;
+		case VQ_POP_OK:
+			tx_packet(dev, &dev->chain);
+			virtq_push(vq, dev->chain.head, 0);
+			break;
+		}
+	}
+}
+
+void device_process_tx(struct vsock_device *dev)
+{
+	struct virtq *vq = &dev->vu.vq[VU_QUEUE_TX];
+
+	if (!virtq_ready(vq))
+		return;
+	dev->tx_blocked = false;
+	do {
+		virtq_disable_kicks(vq);
+		if (!drain_tx(dev, vq)) {
+			dev->tx_blocked = true;
+			break;
+		}
+	} while (virtq_enable_kicks(vq));
+	virtq_notify(vq);
+}

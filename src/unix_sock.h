@@ -1,0 +1,28 @@
+/* Unix-domain socket helpers for the paths the daemon serves. */
+#ifndef VSOCK_UNIX_SOCK_H
+#define VSOCK_UNIX_SOCK_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* A listening socket bound to a path, remembering which file it created so
+ * that only that file is ever removed. */
+struct unix_listener {
+	int fd;        /* -1 when closed */
+	char *path;
+	dev_t st_dev;
+	ino_t st_ino;
+};
+
+/* Binds and listens (non-blocking, close-on-exec).  A stale socket file at
+ * path is replaced; any other existing file is refused.  Errors are logged
+ * with the path and returned as -errno. */
+int unix_listener_open(struct unix_listener *l, const char *path, int backlog);
+/* Closes the socket and removes the file if it is still the one we bound. */
+void unix_listener_close(struct unix_listener *l);
+
+/* Starts a non-blocking connect to path.  Returns the fd, with *done set
+ * when the connection completed at once, or -errno. */
+int unix_connect_nb(const char *path, bool *done);
+
+#endif

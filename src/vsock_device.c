@@ -1,0 +1,290 @@
+/* One vsock device: its thread and epoll loop, its vhost-user front-end
+ * (one at a time; the next waits in the listen backlog) and the hooks
+ * through which the vhost-user layer starts and stops its queues. */
+#include "vsock_device.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backend_uds.h"
+#include "device_priv.h"
+#include "log.h"
+
+#define EVENTS_PER_WAIT 64
+#define FRONTEND_BACKLOG 8
+
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+static void watch_kick(struct vsock_device *dev, unsigned idx, int fd)
+{
+	struct kick_source *k = &dev->kick[idx];
+	int rc;
+
+	ev_set(dev->epfd, &k->ev, 0);
+	k->ev.fd = fd;
+	if (fd < 0)
+		return;
+	rc = ev_set(dev->epfd, &k->ev, EPOLLIN);
+	if (rc < 0)
+		log_warn("cannot watch the %s kick fd: %s", dev->vu.vq[idx].name, strerror(-rc));
+}
+
+static void hook_queue_started(void *opaque, unsigned idx)
+{
+	struct vsock_device *dev = opaque;
+
+	watch_kick(dev, idx, dev->vu.vq[idx].kick_fd);
+	if (idx == VU_QUEUE_TX)
+		dev->tx_due = true;
+}
+
+static void hook_queue_stopped(void *opaque, unsigned idx)
+{
+	watch_kick(opaque, idx, -1);
+}
+
+static void hook_driver_reset(void *opaque)
+{
+	struct vsock_device *dev = opaque;
+
+	log_info("guest driver restarted: dropping its connections");
+	device_conn_drop_all(dev);
+}
+
+static const struct vu_hooks device_hooks = {
+	.queue_started = hook_queue_started,
+	.queue_stopped = hook_queue_stopped,
+	.driver_reset = hook_driver_reset,
+};
+
+static void kick_event(struct ev_source *src, uint32_t events)
+{
+	struct kick_source *k = container_of(src, struct kick_source, ev);
+	struct vsock_device *dev = k->dev;
+
+	(void)events;
+	virtq_clear_kick(&dev->vu.vq[k->idx]);
+	if (k->idx == VU_QUEUE_TX)
+		dev->tx_due = true;
+	else if (k->idx == VU_QUEUE_EVENT)
+		log_info_rl("event queue kicked; it is not used by this device");
+	/* RX: device_pump() runs after every event batch anyway. */
+}
+
+static void frontend_detach(struct vsock_device *dev)
+{
+	int rc;
+
+	ev_set(dev->epfd, &dev->frontend_ev, 0);
+	vu_dev_detach(&dev->vu);
+	dev->frontend_ev.fd = -1;
+	device_conn_drop_all(dev);
+	dev->tx_due = false;
+	rc = ev_set(dev->epfd, &dev->listen_ev, EPOLLIN);
+	if (rc < 0)
+		log_err("%s: cannot watch for the next front-end: %s", dev->vu_listener.path,
+			strerror(-rc));
+}
+
+static void frontend_event(struct ev_source *src, uint32_t events)
+{
+	struct vsock_device *dev = container_of(src, struct vsock_device, frontend_ev);
+
+	(void)events;
+	if (vu_dev_handle_input(&dev->vu) < 0)
+		frontend_detach(dev);
+}
+
+static void listen_event(struct ev_source *src, uint32_t events)
+{
+	struct vsock_device *dev = container_of(src, struct vsock_device, listen_ev);
+	int fd, rc;
+
+	(void)events;
+	fd = accept4(dev->vu_listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn_rl("%s: accept: %s", dev->vu_listener.path, strerror(errno));
+		return;
+	}
+	vu_dev_attach(&dev->vu, fd);
+	dev->frontend_ev.fd = fd;
+	rc = ev_set(dev->epfd, &dev->frontend_ev, EPOLLIN);
+	if (rc < 0) {
+		log_warn("cannot watch the front-end: %s", strerror(-rc));
+		frontend_detach(dev);
+		return;
+	}
+	/* One front-end at a time: the next one waits in the backlog. */
+	ev_set(dev->epfd, &dev->listen_ev, 0);
+}
+
+static void stop_event(struct ev_source *src, uint32_t events)
+{
+	struct vsock_device *dev = container_of(src, struct vsock_device, stop_ev);
+
+	(void)events;
+	dev->stopping = true;
+}
+
+void device_pump(struct vsock_device *dev)
+{
+	for (;;) {
+		if (dev->tx_due || (dev->tx_blocked && !ctrl_queue_full(&dev->ctrl))) {
+			dev->tx_due = false;
+			device_process_tx(dev);
+		}
+		device_process_rx(dev);
+		/* Replies drained enough to take more TX packets? */
+		if (!dev->tx_blocked || ctrl_queue_full(&dev->ctrl))
+			return;
+	}
+}
+
+static void *device_thread(void *arg)
+{
+	struct vsock_device *dev = arg;
+	struct epoll_event events[EVENTS_PER_WAIT];
+
+	log_set_thread_cid(dev->guest_cid);
+	log_info("serving %s", dev->vu_listener.path);
+	while (!dev->stopping) {
+		int n = epoll_wait(dev->epfd, events, EVENTS_PER_WAIT, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct ev_source *src = events[i].data.ptr;
+			/* An earlier handler of this batch may have changed or
+			 * dropped the interest: act only on what is still asked. */
+			uint32_t ev = events[i].events & (src->events | EPOLLERR | EPOLLHUP);
+
+			if (src->events && ev)
+				src->handler(src, ev);
+		}
+		device_pump(dev);
+		device_conn_free_dead(dev);
+	}
+	return NULL;
+}
+
+static int device_open(struct vsock_device *dev, const struct vm_config *cfg)
+{
+	int rc;
+
+	dev->epfd = epoll_create1(EPOLL_CLOEXEC);
+	dev->stop_ev = (struct ev_source){.handler = stop_event,
+					  .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+	if (dev->epfd < 0 || dev->stop_ev.fd < 0) {
+		log_err("cid %u: epoll/eventfd: %s", cfg->guest_cid, strerror(errno));
+		return -1;
+	}
+	if (conn_table_init(&dev->conns) < 0)
+		return -1;
+	rc = ev_set(dev->epfd, &dev->stop_ev, EPOLLIN);
+	if (rc < 0)
+		return -1;
+	if (unix_listener_open(&dev->vu_listener, cfg->socket_path, FRONTEND_BACKLOG) < 0)
+		return -1;
+	dev->listen_ev = (struct ev_source){.handler = listen_event, .fd = dev->vu_listener.fd};
+	if (ev_set(dev->epfd, &dev->listen_ev, EPOLLIN) < 0)
+		return -1;
+	if (cfg->backend != BACKEND_UDS) {
+		log_err("cid %u: the forward-cid (AF_VSOCK) backend is not available yet",
+			cfg->guest_cid);
+		return -1;
+	}
+	dev->backend = backend_uds_create(dev, dev->epfd, cfg->uds_path);
+	return dev->backend ? 0 : -1;
+}
+
+struct vsock_device *vsock_device_create(const struct vm_config *cfg,
+					 struct router *router)
+{
+	const struct vu_dev_config vu_cfg = {
+		.guest_cid = cfg->guest_cid,
+		.max_queue_size = (uint16_t)cfg->queue_size,
+	};
+	struct vsock_device *dev = calloc(1, sizeof(*dev));
+
+	if (!dev) {
+		log_err("cid %u: out of memory", cfg->guest_cid);
+		return NULL;
+	}
+	dev->guest_cid = cfg->guest_cid;
+	dev->tx_buffer_size = cfg->tx_buffer_size;
+	dev->router = router;
+	dev->epfd = -1;
+	dev->vu_listener.fd = -1;
+	dev->frontend_ev = (struct ev_source){.handler = frontend_event, .fd = -1};
+	for (unsigned i = 0; i < VU_NUM_QUEUES; i++)
+		dev->kick[i] = (struct kick_source){
+			.ev = {.handler = kick_event, .fd = -1}, .dev = dev, .idx = i};
+	port_alloc_init(&dev->ports);
+	ctrl_queue_init(&dev->ctrl);
+	vu_dev_init(&dev->vu, &vu_cfg, &device_hooks, dev);
+	if (device_open(dev, cfg) < 0) {
+		vsock_device_destroy(dev);
+		return NULL;
+	}
+	return dev;
+}
+
+int vsock_device_start(struct vsock_device *dev)
+{
+	char name[16];
+	int rc = pthread_create(&dev->thread, NULL, device_thread, dev);
+
+	if (rc != 0) {
+		log_err("cid %llu: cannot start the device thread: %s",
+			(unsigned long long)dev->guest_cid, strerror(rc));
+		return -rc;
+	}
+	dev->thread_started = true;
+	snprintf(name, sizeof(name), "vsock-cid-%llu", (unsigned long long)dev->guest_cid);
+	pthread_setname_np(dev->thread, name);
+	return 0;
+}
+
+void vsock_device_request_stop(struct vsock_device *dev)
+{
+	uint64_t one = 1;
+
+	if (dev->stop_ev.fd >= 0 && write(dev->stop_ev.fd, &one, sizeof(one)) < 0)
+		log_warn("cannot signal the device thread: %s", strerror(errno));
+}
+
+void vsock_device_destroy(struct vsock_device *dev)
+{
+	if (!dev)
+		return;
+	if (dev->thread_started)
+		pthread_join(dev->thread, NULL);
+	if (dev->vu.fd >= 0)
+		frontend_detach(dev);
+	if (dev->conns.buckets) {
+		device_conn_drop_all(dev);
+		device_conn_free_dead(dev);
+		conn_table_destroy(&dev->conns);
+	}
+	if (dev->backend)
+		dev->backend->ops->destroy(dev->backend);
+	unix_listener_close(&dev->vu_listener);
+	if (dev->stop_ev.fd >= 0)
+		close(dev->stop_ev.fd);
+	if (dev->epfd >= 0)
+		close(dev->epfd);
+	free(dev);
+}
