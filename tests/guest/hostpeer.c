@@ -117,7 +117,8 @@ static int hybrid_connect_with(const char *uds, unsigned port, const void *extra
 		goto fail;
 	}
 	n = snprintf((char *)first, 64, "CONNECT %u\n", port);
-	memcpy(first + n, extra, extra_len);
+	if (extra_len > 0)
+		memcpy(first + n, extra, extra_len);
 	snprintf(want, sizeof(want), "OK %u", port);
 	if (xfer_write_all(fd, first, (size_t)n + extra_len, err, errlen) < 0 ||
 	    xfer_read_line(fd, line, sizeof(line), err, errlen) < 0)
@@ -237,7 +238,10 @@ static int cmd_h2g(const char *uds, unsigned port, unsigned n, uint64_t len, uin
 {
 	struct job *jobs = calloc(n, sizeof(*jobs));
 	double start = now_s();
+	int rc;
 
+	if (!jobs)
+		die("out of memory");
 	for (unsigned i = 0; i < n; i++) {
 		jobs[i] = (struct job){ .uds = uds, .port = port, .coalesce = coalesce,
 					.params = { .seed = 1000 + i, .len = len,
@@ -247,7 +251,9 @@ static int cmd_h2g(const char *uds, unsigned port, unsigned n, uint64_t len, uin
 	}
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(jobs[i].thread, NULL);
-	return report_jobs(coalesce ? "h2g (data in the CONNECT write)" : "h2g", jobs, n, start);
+	rc = report_jobs(coalesce ? "h2g (data in the CONNECT write)" : "h2g", jobs, n, start);
+	free(jobs);
+	return rc;
 }
 
 /* Sends one command to the guest agent; returns the connection, reply still unread. */
@@ -303,6 +309,8 @@ static int cmd_g2h(const char *uds, unsigned port, unsigned n, uint64_t len, uin
 	double start = now_s();
 	int lfd, ctl, accepted, rc;
 
+	if (!jobs)
+		die("out of memory");
 	snprintf(path, sizeof(path), "%s_%u", uds, port);
 	lfd = unix_listen(path);
 	snprintf(command, sizeof(command), "send %u %u %" PRIu64 " %" PRIu64 " %u", port, n, len,
@@ -333,6 +341,7 @@ static int cmd_g2h(const char *uds, unsigned port, unsigned n, uint64_t len, uin
 	printf("g2h: guest agent says \"%s\"\n", line);
 	if (strncmp(line, "ok", 2) != 0 || accepted != (int)n)
 		rc = 1;
+	free(jobs);
 	return rc;
 }
 
