@@ -44,13 +44,13 @@ int rig_host_connect(const char *uds_path)
 	return fd;
 }
 
-/* Runs the rig until fd has one of events, or the deadline passes. */
+/* Runs the rig (if any) until fd has one of events, or the deadline. */
 static int wait_fd(struct rig *rig, int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = events};
 		int left = rig_left_ms(deadline);
-		int n = rig_poll(rig, &pfd, 1, left);
+		int n = rig ? rig_poll(rig, &pfd, 1, left) : poll(&pfd, 1, left);
 
 		if (n < 0)
 			return n;

@@ -1,7 +1,8 @@
 /* The host side of hybrid vsock (Firecracker's protocol over Unix sockets),
  * for tests and benchmarks that drive both ends from one thread: every wait
  * here keeps the rig's event loop running, so the guest side makes progress
- * while the host side blocks. */
+ * while the host side blocks.  rig may be NULL where no guest runs (after
+ * the front-end went away, say). */
 #ifndef RIG_HOST_H
 #define RIG_HOST_H
 
