@@ -1,0 +1,200 @@
+/* Host-initiated connections and the "CONNECT <port>\n" line: split byte by
+ * byte, case and CR variants, data right behind the newline, malformed and
+ * oversized lines, and clients that leave before finishing the line. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rig_test.h"
+
+#define PORT 1234
+
+static int host_send_line(struct fixture *f, const char *bytes, size_t len)
+{
+	int hfd = rig_host_connect(f->d.uds_path);
+
+	assert_true(hfd >= 0);
+	assert_int_equal(rig_host_write_all(f->rig, hfd, bytes, len, T_MS), 0);
+	return hfd;
+}
+
+static void accept_and_expect_ok(struct fixture *f, int hfd)
+{
+	struct rig_conn *c;
+	char line[32];
+
+	assert_int_equal(rig_accept(f->rig, PORT, T_MS, &c), 0);
+	assert_true(rig_host_read_line(f->rig, hfd, line, sizeof(line), T_MS) > 0);
+	assert_string_equal(line, "OK 1234\n");
+	rig_close(f->rig, c);
+}
+
+static void test_line_byte_by_byte(void **state)
+{
+	struct fixture *f = *state;
+	const char *line = "CONNECT 1234\n";
+	int hfd = rig_host_connect(f->d.uds_path);
+
+	assert_true(hfd >= 0);
+	assert_int_equal(rig_listen(f->rig, PORT), 0);
+	for (const char *p = line; *p; p++) {
+		assert_int_equal(write(hfd, p, 1), 1);
+		/* Give the daemon a turn with each partial line. */
+		assert_true(rig_poll(f->rig, NULL, 0, 5) >= 0);
+	}
+	accept_and_expect_ok(f, hfd);
+	close(hfd);
+}
+
+static void test_line_variants(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const lines[] = {"connect 1234\n", "CONNECT 1234\r\n",
+					    "Connect 1234\n"};
+
+	assert_int_equal(rig_listen(f->rig, PORT), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		int hfd = host_send_line(f, lines[i], strlen(lines[i]));
+
+		accept_and_expect_ok(f, hfd);
+		close(hfd);
+	}
+}
+
+static void test_data_after_newline_kept(void **state)
+{
+	struct fixture *f = *state;
+	static const char msg[] = "CONNECT 1234\nhello, guest";
+	struct rig_conn *c;
+	char buf[32], line[32];
+	size_t got = 0;
+	int hfd;
+
+	assert_int_equal(rig_listen(f->rig, PORT), 0);
+	hfd = host_send_line(f, msg, sizeof(msg) - 1);
+	assert_int_equal(rig_accept(f->rig, PORT, T_MS, &c), 0);
+	assert_true(rig_host_read_line(f->rig, hfd, line, sizeof(line), T_MS) > 0);
+	assert_string_equal(line, "OK 1234\n");
+	while (got < 12) {
+		ssize_t n = rig_recv_wait(f->rig, c, buf + got, sizeof(buf) - got, T_MS);
+
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	assert_int_equal(got, 12);
+	assert_memory_equal(buf, "hello, guest", 12);
+	rig_close(f->rig, c);
+	close(hfd);
+}
+
+static void test_bad_lines_closed_without_reply(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const lines[] = {
+		"CONNECT abc\n", "BOGUS 1234\n", "CONNECT 99999999999\n",
+		"CONNECT\n", "CONNECT -1\n", "\n",
+	};
+	char oversized[300];
+	char line[32];
+
+	assert_int_equal(rig_listen(f->rig, PORT), 0);
+	for (unsigned i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		int hfd = host_send_line(f, lines[i], strlen(lines[i]));
+
+		assert_int_equal(rig_host_read_line(f->rig, hfd, line, sizeof(line), T_MS),
+				 0);
+		close(hfd);
+	}
+	/* A line that never ends: closed once it is clearly too long. */
+	memcpy(oversized, "CONNECT ", 8);
+	memset(oversized + 8, '1', sizeof(oversized) - 8);
+	{
+		int hfd = host_send_line(f, oversized, sizeof(oversized));
+
+		assert_int_equal(rig_host_wait_eof(f->rig, hfd, T_MS), 0);
+		close(hfd);
+	}
+	/* None of them reached the guest. */
+	{
+		struct rig_conn *c;
+
+		assert_int_equal(rig_accept(f->rig, PORT, 0, &c), -ETIMEDOUT);
+	}
+}
+
+static void test_client_gone_before_newline(void **state)
+{
+	struct fixture *f = *state;
+	int idle = rig_daemon_fd_count(&f->d);
+
+	for (int i = 0; i < 20; i++) {
+		int hfd = host_send_line(f, "CONNECT 12", 10);
+
+		close(hfd);
+	}
+	{
+		int hfd = rig_host_connect(f->d.uds_path);
+
+		assert_true(hfd >= 0);
+		close(hfd); /* nothing at all */
+	}
+	/* Every half-line client is forgotten: no fd left behind, no spin. */
+	assert_int_equal(wait_fd_count(f, idle, T_MS), idle);
+	assert_int_equal(rig_listen(f->rig, PORT), 0);
+	{
+		int hfd = host_send_line(f, "CONNECT 1234\n", 13);
+
+		accept_and_expect_ok(f, hfd);
+		close(hfd);
+	}
+}
+
+static void test_guest_refuses(void **state)
+{
+	struct fixture *f = *state;
+	char line[32];
+	int hfd = host_send_line(f, "CONNECT 999\n", 12);
+
+	/* Nobody listens on 999 in the guest: RST, then the host socket is
+	 * closed with no reply. */
+	assert_int_equal(rig_host_read_line(f->rig, hfd, line, sizeof(line), T_MS), 0);
+	close(hfd);
+}
+
+static void test_guest_not_started_yet(void **state)
+{
+	struct fixture *f;
+	int hfd;
+
+	if (fixture_setup_daemon_only(state))
+		fail();
+	f = *state;
+	/* The front-end is only half set up: no rings yet. */
+	assert_int_equal(rig_create(&f->rig, &f->opts), 0);
+	assert_int_equal(rig_handshake(f->rig), 0);
+	hfd = rig_host_connect(f->d.uds_path);
+	assert_true(hfd >= 0);
+	assert_int_equal(write(hfd, "CONNECT 1234\n", 13), 13);
+	assert_int_equal(rig_start(f->rig), 0);
+	assert_int_equal(rig_listen(f->rig, PORT), 0);
+	accept_and_expect_ok(f, hfd);
+	close(hfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+		T(test_line_byte_by_byte),
+		T(test_line_variants),
+		T(test_data_after_newline_kept),
+		T(test_bad_lines_closed_without_reply),
+		T(test_client_gone_before_newline),
+		T(test_guest_refuses),
+#undef T
+		cmocka_unit_test_teardown(test_guest_not_started_yet, fixture_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
