@@ -110,6 +110,30 @@ void device_conn_drop_all(struct vsock_device *dev)
 	dev->tx_blocked = false;
 }
 
+void device_conn_drop_known_to_guest(struct vsock_device *dev)
+{
+	struct conn *keep = NULL, *c;
+
+	/* Host clients whose REQUEST the old driver never saw can still be
+	 * offered to the new one. */
+	while ((c = conn_table_any(&dev->conns))) {
+		conn_table_remove(&dev->conns, c);
+		if (c->state == CONN_REQUESTING && (c->pending & CONN_PEND_REQUEST)) {
+			c->hash_next = keep;
+			keep = c;
+		} else {
+			device_conn_drop(dev, c);
+		}
+	}
+	while (keep) {
+		c = keep;
+		keep = c->hash_next;
+		conn_table_insert(&dev->conns, c);
+	}
+	ctrl_queue_init(&dev->ctrl);
+	dev->tx_blocked = false;
+}
+
 void device_conn_free_dead(struct vsock_device *dev)
 {
 	while (dev->dead) {

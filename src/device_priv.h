@@ -89,6 +89,8 @@ void device_conn_drop(struct vsock_device *dev, struct conn *c);
 /* Closes the host side and owes the guest an RST; freed once it is sent. */
 void device_conn_reset(struct vsock_device *dev, struct conn *c);
 void device_conn_drop_all(struct vsock_device *dev);
+/* Guest driver reset: drops every connection the old driver knew of. */
+void device_conn_drop_known_to_guest(struct vsock_device *dev);
 void device_conn_free_dead(struct vsock_device *dev);
 /* Re-computes which host socket events the connection needs. */
 void device_conn_sync_interest(struct vsock_device *dev, struct conn *c);

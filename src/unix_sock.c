@@ -73,6 +73,7 @@ int unix_listener_open(struct unix_listener *l, const char *path, int backlog)
 	l->path = strdup(path);
 	l->st_dev = st.st_dev;
 	l->st_ino = st.st_ino;
+	l->st_ctim = st.st_ctim;
 	if (!l->path) {
 		unlink(path);
 		close(l->fd);
@@ -90,7 +91,8 @@ void unix_listener_close(struct unix_listener *l)
 		close(l->fd);
 	l->fd = -1;
 	if (l->path && lstat(l->path, &st) == 0 && st.st_dev == l->st_dev &&
-	    st.st_ino == l->st_ino)
+	    st.st_ino == l->st_ino && st.st_ctim.tv_sec == l->st_ctim.tv_sec &&
+	    st.st_ctim.tv_nsec == l->st_ctim.tv_nsec)
 		unlink(l->path);
 	free(l->path);
 	l->path = NULL;

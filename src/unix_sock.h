@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* A listening socket bound to a path, remembering which file it created so
  * that only that file is ever removed. */
@@ -12,6 +13,7 @@ struct unix_listener {
 	char *path;
 	dev_t st_dev;
 	ino_t st_ino;
+	struct timespec st_ctim; /* inode numbers are reused: tell files apart */
 };
 
 /* Binds and listens (non-blocking, close-on-exec).  A stale socket file at

@@ -56,7 +56,7 @@ static void hook_driver_reset(void *opaque)
 	struct vsock_device *dev = opaque;
 
 	log_info("guest driver restarted: dropping its connections");
-	device_conn_drop_all(dev);
+	device_conn_drop_known_to_guest(dev);
 }
 
 static const struct vu_hooks device_hooks = {
