@@ -1,0 +1,84 @@
+#!/bin/sh
+# Black-box checks of the daemon's process behaviour: --help/--version, exit
+# statuses, refusing bad configurations before creating anything, atomic
+# start-up, and clean shutdown on SIGTERM/SIGINT/SIGHUP (socket files gone).
+# Usage: test_daemon_cli.sh path/to/vhost-device-vsock
+set -u
+DAEMON=$1
+DIR=$(mktemp -d)
+PID=
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$DIR"' EXIT
+FAILS=0
+
+fail() { echo "not ok: $*"; FAILS=$((FAILS + 1)); }
+pass() { echo "ok: $*"; }
+
+# Waits up to 10 s for every named path to exist.
+wait_for() {
+	i=0
+	while [ $i -lt 200 ]; do
+		missing=0
+		for p in "$@"; do [ -e "$p" ] || missing=1; done
+		[ $missing -eq 0 ] && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# Waits up to 10 s for $PID to exit; sets RC.
+wait_exit() {
+	i=0
+	while kill -0 "$PID" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	if kill -0 "$PID" 2>/dev/null; then
+		kill -9 "$PID"; wait "$PID"; RC=timeout
+	else
+		wait "$PID"; RC=$?
+	fi
+	PID=
+}
+
+out=$("$DAEMON" --version); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -qx 'vhost-device-vsock [0-9][0-9.]*' &&
+	pass "--version" || fail "--version: $rc $out"
+"$DAEMON" --help | grep -q '^Usage: vhost-device-vsock' && pass "--help" || fail "--help"
+
+err=$("$DAEMON" --vm "guest-cid=2,socket=$DIR/s,uds-path=$DIR/u" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$err" = "vhost-device-vsock: error: --vm #1: guest-cid: 2 is reserved (VMADDR_CID_HOST)" ] &&
+	[ -z "$(ls -A "$DIR")" ] && pass "bad config: exit 1, nothing created" || fail "bad config: $rc $err"
+"$DAEMON" >/dev/null 2>&1; [ $? -eq 1 ] && pass "no arguments: exit 1" || fail "no arguments"
+VHOST_DEVICE_VSOCK_LOG=loud "$DAEMON" --socket "$DIR/s" --uds-path "$DIR/u" 2>/dev/null
+[ $? -eq 1 ] && [ -z "$(ls -A "$DIR")" ] && pass "bad log level env: exit 1" || fail "bad log level env"
+
+for sig in TERM INT HUP; do
+	cat > "$DIR/vms.yaml" <<YAML
+vms:
+  - {guest_cid: 3, socket: $DIR/v3.sock, uds_path: $DIR/vm3.vsock}
+  - {guest-cid: 4, socket: $DIR/v4.sock, uds-path: $DIR/vm4.vsock, groups: g}
+YAML
+	"$DAEMON" --config "$DIR/vms.yaml" 2>"$DIR/log" & PID=$!
+	if wait_for "$DIR/v3.sock" "$DIR/v4.sock" "$DIR/vm3.vsock" "$DIR/vm4.vsock"; then
+		kill -"$sig" "$PID"; wait_exit
+		left=$(ls -A "$DIR" | grep -v -e '^vms.yaml$' -e '^log$')
+		[ "$RC" = 0 ] && [ -z "$left" ] && pass "SIG$sig: exit 0, sockets removed" ||
+			fail "SIG$sig: rc=$RC left=[$left] $(cat "$DIR/log")"
+	else
+		fail "SIG$sig: sockets never appeared: $(cat "$DIR/log")"; kill -9 "$PID"; wait_exit
+	fi
+	rm -f "$DIR/vms.yaml" "$DIR/log"
+done
+
+# Start-up is all or nothing: the second VM cannot listen, so the first
+# one's files are removed again.
+"$DAEMON" --vm "guest-cid=3,socket=$DIR/v3.sock,uds-path=$DIR/vm3.vsock" \
+	--vm "guest-cid=4,socket=$DIR/nodir/v4.sock,uds-path=$DIR/vm4.vsock" 2>/dev/null
+rc=$?
+[ $rc -eq 1 ] && [ -z "$(ls -A "$DIR")" ] && pass "atomic start-up" || fail "atomic start-up: $rc $(ls -A "$DIR")"
+
+# A path that exists and is not a socket is never replaced.
+echo keep > "$DIR/plain"
+"$DAEMON" --socket "$DIR/plain" --uds-path "$DIR/vm3.vsock" 2>/dev/null; rc=$?
+[ $rc -eq 1 ] && [ "$(cat "$DIR/plain")" = keep ] && [ ! -e "$DIR/vm3.vsock" ] &&
+	pass "regular file kept" || fail "regular file: $rc"
+
+[ $FAILS -eq 0 ]
