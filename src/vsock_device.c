@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "backend_uds.h"
+#include "backend_vsock.h"
 #include "device_priv.h"
 #include "log.h"
 
@@ -201,12 +202,11 @@ static int device_open(struct vsock_device *dev, const struct vm_config *cfg)
 	dev->listen_ev = (struct ev_source){.handler = listen_event, .fd = dev->vu_listener.fd};
 	if (ev_set(dev->epfd, &dev->listen_ev, EPOLLIN) < 0)
 		return -1;
-	if (cfg->backend != BACKEND_UDS) {
-		log_err("cid %u: the forward-cid (AF_VSOCK) backend is not available yet",
-			cfg->guest_cid);
-		return -1;
-	}
-	dev->backend = backend_uds_create(dev, dev->epfd, cfg->uds_path);
+	if (cfg->backend == BACKEND_VSOCK)
+		dev->backend = backend_vsock_create(dev, dev->epfd, cfg->forward_cid,
+						    cfg->forward_listen, cfg->n_forward_listen);
+	else
+		dev->backend = backend_uds_create(dev, dev->epfd, cfg->uds_path);
 	return dev->backend ? 0 : -1;
 }
 

@@ -1,0 +1,185 @@
+#include "backend_vsock.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/vm_sockets.h>
+
+#include "ev.h"
+#include "log.h"
+
+struct vsock_listener {
+	struct ev_source ev;
+	struct backend_vsock *be;
+	uint32_t port;
+};
+
+struct backend_vsock {
+	struct backend base;
+	struct vsock_device *dev;
+	int epfd;
+	uint32_t forward_cid;
+	size_t n_listeners;
+	struct vsock_listener listeners[];
+};
+
+static int vsock_socket(void)
+{
+	return socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+static void listener_readable(struct ev_source *src, uint32_t events)
+{
+	struct vsock_listener *l = (struct vsock_listener *)src;
+	struct backend_vsock *be = l->be;
+	/* A short address leaves CID_ANY, which is never the forward CID. */
+	struct sockaddr_vm peer = {.svm_cid = VMADDR_CID_ANY};
+	socklen_t len = sizeof(peer);
+	int fd;
+
+	(void)events;
+	fd = accept4(l->ev.fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn_rl("vsock: accept on port %u: %s", l->port, strerror(errno));
+		return;
+	}
+	if (peer.svm_cid != be->forward_cid) {
+		log_warn_rl("vsock: port %u: refusing a peer at cid %u (only cid %u is forwarded)",
+			    l->port, peer.svm_cid, be->forward_cid);
+		close(fd);
+		return;
+	}
+	/* The peer's connect() has completed already: whatever it sends now
+	 * waits in the socket until the guest answers the REQUEST. */
+	vsock_device_host_connect(be->dev, fd, l->port);
+}
+
+static int vsock_connect(struct backend *base, uint32_t port, bool *done)
+{
+	struct backend_vsock *be = (struct backend_vsock *)base;
+	const struct sockaddr_vm addr = {
+		.svm_family = AF_VSOCK,
+		.svm_cid = be->forward_cid,
+		.svm_port = port,
+	};
+	int fd = vsock_socket();
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) == 0) {
+		*done = true;
+		return fd;
+	}
+	err = errno;
+	if (err == EINPROGRESS) {
+		*done = false;
+		return fd;
+	}
+	close(fd);
+	return -err;
+}
+
+static int vsock_accepted(struct backend *base, int fd, uint32_t guest_port)
+{
+	/* Unlike hybrid vsock there is no reply line: the peer's connect()
+	 * already succeeded. */
+	(void)base;
+	(void)fd;
+	(void)guest_port;
+	return 0;
+}
+
+static void vsock_destroy(struct backend *base)
+{
+	struct backend_vsock *be = (struct backend_vsock *)base;
+
+	for (size_t i = 0; i < be->n_listeners; i++) {
+		struct vsock_listener *l = &be->listeners[i];
+
+		if (l->ev.fd < 0)
+			continue;
+		ev_set(be->epfd, &l->ev, 0);
+		close(l->ev.fd);
+	}
+	free(be);
+}
+
+static const struct backend_ops vsock_ops = {
+	.connect = vsock_connect,
+	.accepted = vsock_accepted,
+	.destroy = vsock_destroy,
+};
+
+static const char *bind_hint(int err)
+{
+	switch (err) {
+	case EADDRINUSE:
+		return " (another process or device listens on it)";
+	case EAFNOSUPPORT:
+	case ENODEV:
+		return " (no AF_VSOCK support: load the vsock modules, e.g. vhost_vsock or "
+		       "vsock_loopback)";
+	default:
+		return "";
+	}
+}
+
+static int listener_open(struct backend_vsock *be, struct vsock_listener *l)
+{
+	const struct sockaddr_vm addr = {
+		.svm_family = AF_VSOCK,
+		.svm_cid = VMADDR_CID_ANY,
+		.svm_port = l->port,
+	};
+	int err, rc;
+
+	l->ev.fd = vsock_socket();
+	if (l->ev.fd < 0 || bind(l->ev.fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(l->ev.fd, VSOCK_BACKLOG) < 0) {
+		err = errno;
+		log_err("vsock: cannot listen on port %u: %s%s", l->port, strerror(err),
+			bind_hint(err));
+		return -err;
+	}
+	rc = ev_set(be->epfd, &l->ev, EPOLLIN);
+	if (rc < 0)
+		log_err("vsock: port %u: epoll: %s", l->port, strerror(-rc));
+	return rc;
+}
+
+struct backend *backend_vsock_create(struct vsock_device *dev, int epfd, uint32_t forward_cid,
+				     const uint32_t *listen_ports, size_t n_listen_ports)
+{
+	struct backend_vsock *be =
+		calloc(1, sizeof(*be) + n_listen_ports * sizeof(be->listeners[0]));
+
+	if (!be) {
+		log_err("vsock: out of memory");
+		return NULL;
+	}
+	be->base.ops = &vsock_ops;
+	be->dev = dev;
+	be->epfd = epfd;
+	be->forward_cid = forward_cid;
+	for (size_t i = 0; i < n_listen_ports; i++) {
+		struct vsock_listener *l = &be->listeners[i];
+
+		*l = (struct vsock_listener){
+			.ev = {.handler = listener_readable, .fd = -1},
+			.be = be,
+			.port = listen_ports[i],
+		};
+		be->n_listeners++;
+		if (listener_open(be, l) < 0) {
+			vsock_destroy(&be->base);
+			return NULL;
+		}
+	}
+	return &be->base;
+}
