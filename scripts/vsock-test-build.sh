@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the Linux kernel's own vsock test suite (tools/testing/vsock/vsock_test) from Debian's
+# linux-source-6.12 package, statically linked so it runs in the busybox test guest, and prints
+# the path of the binary.  Nothing of the kernel's code is kept in the repository: the binary
+# is cached in .cache/vsock_test/<package version>/ (gitignored) and reused while Debian offers
+# the same version; it works offline once built.  Usage: scripts/vsock-test-build.sh
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache_root=${VSOCK_TEST_CACHE:-$repo/.cache/vsock_test}
+pkg=linux-source-6.12
+
+work_dir=
+trap 'rm -rf "$work_dir"' EXIT
+
+die() { echo "vsock-test-build: $*" >&2; exit 1; }
+
+candidate_version() {
+	apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: \([^ ]*\)$/\1/p' | grep -v '(none)' || true
+}
+
+newest_cached() {
+	find "$cache_root" -mindepth 2 -maxdepth 2 -name vsock_test -printf '%h\n' 2>/dev/null |
+		sort -V | tail -n1
+}
+
+build() {
+	local dir=$1 work deb tarball top
+	work=$(mktemp -d "$cache_root/.work.XXXXXX")
+	work_dir=$work
+	chmod 755 "$work" # apt-get download runs as _apt
+	echo "vsock-test-build: downloading $pkg" >&2
+	if ! (cd "$work" && apt-get download -qq "$pkg" >&2); then
+		[ "$(id -u)" -eq 0 ] || die "apt-get download $pkg failed"
+		apt-get update -qq >&2 || true
+		(cd "$work" && apt-get download -qq "$pkg" >&2) || die "apt-get download $pkg failed"
+	fi
+	deb=$(find "$work" -maxdepth 1 -name '*.deb' | head -n1)
+	[ -n "$deb" ] || die "no .deb downloaded for $pkg"
+	dpkg -x "$deb" "$work/pkg"
+	tarball=$(find "$work/pkg/usr/src" -maxdepth 1 -name 'linux-source-*.tar.*' | head -n1)
+	[ -n "$tarball" ] || die "$pkg holds no source tarball"
+	mkdir "$work/src"
+	# Only what vsock_test needs: a few MiB out of the whole tree.
+	tar -xaf "$tarball" -C "$work/src" --wildcards \
+		'*/tools/testing/vsock' '*/tools/include' '*/include/uapi/linux/vm_sockets.h'
+	top=$(find "$work/src" -mindepth 1 -maxdepth 1 -type d | head -n1)
+	echo "vsock-test-build: building vsock_test" >&2
+	make -s -C "$top/tools/testing/vsock" vsock_test \
+		CFLAGS="-O2 -I. -I../../include -I../../../include/uapi -Wno-pointer-sign -D_GNU_SOURCE -static" \
+		LDFLAGS=-static >&2 || die "building vsock_test failed"
+	mkdir -p "$dir"
+	cp "$top/tools/testing/vsock/vsock_test" "$dir/vsock_test.tmp"
+	mv "$dir/vsock_test.tmp" "$dir/vsock_test"
+}
+
+main() {
+	local version dir
+	mkdir -p "$cache_root"
+	exec 9>"$cache_root/.lock"
+	flock 9 # concurrent test runs share one build
+
+	version=$(candidate_version)
+	if [ -z "$version" ]; then
+		dir=$(newest_cached) || true
+		[ -n "$dir" ] || die "apt offers no $pkg and the cache is empty (apt-get update?)"
+		echo "$dir/vsock_test"
+		return
+	fi
+	dir=$cache_root/$version
+	[ -x "$dir/vsock_test" ] || build "$dir"
+	echo "$dir/vsock_test"
+}
+
+main "$@"
