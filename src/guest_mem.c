@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -56,10 +57,18 @@ static int map_region(const struct guest_region_desc *d, int fd,
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t head = d->mmap_offset % page;
 	size_t len = (size_t)(d->size + head);
-	void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_NORESERVE, fd,
-			  (off_t)(d->mmap_offset - head));
+	struct stat st;
+	void *base;
 
+	/* Touching a mapping beyond the end of its file raises SIGBUS: a
+	 * region larger than its file would let the front-end (or the guest,
+	 * through descriptors) kill the daemon. */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode) && d->mmap_offset + d->size > (uint64_t)st.st_size)
+		return -ERANGE;
+	base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+		    fd, (off_t)(d->mmap_offset - head));
 	if (base == MAP_FAILED)
 		return -errno;
 	r->gpa = d->gpa;
@@ -96,7 +105,7 @@ int guest_mem_map(struct guest_mem *mem, const struct guest_region_desc *descs,
 	for (unsigned i = 0; i < count && ret == 0; i++) {
 		ret = map_region(&descs[i], fds[i], &fresh.regions[i]);
 		if (ret < 0)
-			log_warn_rl("memory region %u: mmap of 0x%llx bytes failed: %s",
+			log_warn_rl("memory region %u: mapping 0x%llx bytes failed: %s",
 				    i, (unsigned long long)descs[i].size,
 				    strerror(-ret));
 		else
