@@ -87,7 +87,8 @@ void virtq_sync_used_idx(struct virtq *vq);
 bool virtq_ready(const struct virtq *vq);
 
 enum vq_pop_result virtq_pop(struct virtq *vq, struct vq_chain *chain);
-/* Gives back the last popped chain (it will be popped again next time). */
+/* Gives back the most recently popped chain (it will be popped again next
+ * time).  Repeatable: n calls give back the last n chains, newest first. */
 void virtq_unpop(struct virtq *vq);
 /* Returns a chain to the used ring with the number of bytes written. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
