@@ -6,6 +6,7 @@
 #define VSOCK_DEVICE_PRIV_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -14,6 +15,7 @@
 #include "ctrl_queue.h"
 #include "ev.h"
 #include "port_alloc.h"
+#include "router.h"
 #include "unix_sock.h"
 #include "vhost_user.h"
 #include "vsock_device.h"
@@ -26,6 +28,12 @@
 /* Most bytes read from one host socket per readv (a few 4 KiB buffers
  * apiece, bounded so one busy connection does not hog a pass). */
 #define RX_BATCH_BYTES (256u * 1024)
+/* Most sibling mail bytes moved into the RX ring per turn, so that host
+ * connections and sibling VMs share it fairly. */
+#define RX_MAIL_BUDGET RX_BATCH_BYTES
+
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 struct kick_source {
 	struct ev_source ev;
@@ -53,7 +61,9 @@ struct rx_batch {
 struct vsock_device {
 	uint64_t guest_cid;
 	uint32_t tx_buffer_size;
-	struct router *router;    /* sibling routing: later issue */
+	struct router *router;
+	struct router_port *port;       /* this guest's place in the router */
+	struct ev_source mail_ev;       /* the router's wakeup eventfd */
 
 	int epfd;
 	struct ev_source stop_ev;
@@ -71,6 +81,7 @@ struct vsock_device {
 	struct conn *dead;              /* freed after the current event batch */
 	bool tx_due;                    /* TX kicked or started: process it */
 	bool tx_blocked;                /* TX paused until ctrl replies drain */
+	bool tx_wait_router;            /* TX paused: a sibling mailbox was full */
 	bool stopping;
 
 	pthread_t thread;
@@ -112,6 +123,24 @@ void device_reply_rst(struct vsock_device *dev, const struct vsock_hdr *pkt);
 
 /* device_rx.c */
 void device_process_rx(struct vsock_device *dev);
+/* Pops the next usable RX chain into dev->chain; false if there is none. */
+bool device_rx_pop_chain(struct vsock_device *dev, struct virtq *vq);
+
+/* device_sibling.c */
+int device_sibling_open(struct vsock_device *dev, const struct vm_config *cfg);
+void device_sibling_close(struct vsock_device *dev);
+/* Routes a guest packet for another VM.  Returns false when the target's
+ * mailbox is full: the caller keeps the chain and waits for the wakeup. */
+bool device_sibling_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
+			 const struct vq_chain *chain);
+enum mail_result {
+	MAIL_EMPTY,     /* the mailbox is empty */
+	MAIL_MORE,      /* budget used up, more mail waiting */
+	MAIL_NO_BUFFER, /* the guest has no RX buffer left */
+};
+/* Moves mail into the guest's RX buffers, about budget bytes at most. */
+enum mail_result device_sibling_deliver(struct vsock_device *dev, struct virtq *vq,
+					size_t budget);
 
 /* Runs TX and RX until neither can progress. */
 void device_pump(struct vsock_device *dev);

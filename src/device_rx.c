@@ -42,6 +42,11 @@ static bool pop_rx_chain(struct vsock_device *dev, struct virtq *vq, bool stop_a
 	}
 }
 
+bool device_rx_pop_chain(struct vsock_device *dev, struct virtq *vq)
+{
+	return pop_rx_chain(dev, vq, false);
+}
+
 static void write_hdr(const struct iovec *iov, unsigned n, const struct vsock_hdr *hdr)
 {
 	uint8_t raw[VSOCK_HDR_SIZE];
@@ -248,31 +253,49 @@ static bool serve_conn(struct vsock_device *dev, struct virtq *vq, struct conn *
 	return true;
 }
 
+/* Serves the connection at the head of the RX fifo.  Returns false when
+ * the guest has no RX buffer. */
+static bool serve_next_conn(struct vsock_device *dev, struct virtq *vq)
+{
+	struct conn *c = dev->rx_head;
+	enum conn_pending what = conn_next_pending(c);
+
+	if (!what) {
+		device_conn_unschedule(dev, c);
+		return true;
+	}
+	if (!serve_conn(dev, vq, c, what))
+		return false;
+	/* Round robin: a connection with more to say goes to the back. */
+	if (c->in_rx_fifo) {
+		device_conn_unschedule(dev, c);
+		device_conn_schedule(dev, c);
+	}
+	return true;
+}
+
 void device_process_rx(struct vsock_device *dev)
 {
 	struct virtq *vq = &dev->vu.vq[VU_QUEUE_RX];
+	bool mail = true; /* unknown until the mailbox is looked at */
 
-	if (!virtq_ready(vq) || (ctrl_queue_empty(&dev->ctrl) && !dev->rx_head))
+	if (!virtq_ready(vq))
 		return;
 	while (!ctrl_queue_empty(&dev->ctrl)) {
 		if (!send_control(dev, vq, ctrl_queue_peek(&dev->ctrl)))
 			goto out;
 		ctrl_queue_pop(&dev->ctrl);
 	}
-	while (dev->rx_head) {
-		struct conn *c = dev->rx_head;
-		enum conn_pending what = conn_next_pending(c);
-
-		if (!what) {
-			device_conn_unschedule(dev, c);
-			continue;
-		}
-		if (!serve_conn(dev, vq, c, what))
+	/* Host connections and sibling mail take turns, so neither starves. */
+	while (dev->rx_head || mail) {
+		if (dev->rx_head && !serve_next_conn(dev, vq))
 			break;
-		/* Round robin: a connection with more to say goes to the back. */
-		if (c->in_rx_fifo) {
-			device_conn_unschedule(dev, c);
-			device_conn_schedule(dev, c);
+		if (mail) {
+			enum mail_result r = device_sibling_deliver(dev, vq, RX_MAIL_BUDGET);
+
+			if (r == MAIL_NO_BUFFER)
+				break;
+			mail = r == MAIL_MORE;
 		}
 	}
 out:

@@ -141,31 +141,40 @@ static void conn_packet(struct vsock_device *dev, struct conn *c,
 	device_conn_schedule(dev, c);
 }
 
-static void tx_packet(struct vsock_device *dev, const struct vq_chain *chain)
+static bool known_type(uint16_t type)
+{
+	return type == VIRTIO_VSOCK_TYPE_STREAM || type == VIRTIO_VSOCK_TYPE_SEQPACKET;
+}
+
+/* Applies one packet.  Returns false when it must be kept (a sibling's
+ * mailbox is full): the chain goes back to the ring and TX waits. */
+static bool tx_packet(struct vsock_device *dev, const struct vq_chain *chain)
 {
 	struct vsock_hdr hdr;
 	struct conn_key key;
 	struct conn *c;
 
 	if (!parse_tx_chain(dev, chain, &hdr))
-		return;
+		return true;
 	if (hdr.src_cid != dev->guest_cid) {
 		log_warn_rl("tx: %s from cid %llu, not the guest's; dropped",
 			    vsock_op_name(hdr.op), (unsigned long long)hdr.src_cid);
-		return;
+		return true;
 	}
-	if (hdr.dst_cid != VMADDR_CID_HOST) {
-		/* Sibling VMs are not routed yet: fail connects fast. */
-		if (hdr.op == VIRTIO_VSOCK_OP_REQUEST)
+	if (!known_type(hdr.type)) {
+		log_warn_rl("tx: %s of unknown type %u; %s", vsock_op_name(hdr.op), hdr.type,
+			    hdr.op == VIRTIO_VSOCK_OP_RST ? "dropped" : "answering RST");
+		if (hdr.op != VIRTIO_VSOCK_OP_RST)
 			device_reply_rst(dev, &hdr);
-		log_info_rl("tx: %s for cid %llu: no route; dropped", vsock_op_name(hdr.op),
-			    (unsigned long long)hdr.dst_cid);
-		return;
+		return true;
 	}
+	if (hdr.dst_cid != VMADDR_CID_HOST)
+		return device_sibling_send(dev, &hdr, chain);
+	/* Host backends speak STREAM only. */
 	if (hdr.type != VIRTIO_VSOCK_TYPE_STREAM) {
 		if (hdr.op != VIRTIO_VSOCK_OP_RST)
 			device_reply_rst(dev, &hdr);
-		return;
+		return true;
 	}
 	key = (struct conn_key){VMADDR_CID_HOST, hdr.dst_port, hdr.src_port};
 	c = conn_table_find(&dev->conns, &key);
@@ -182,23 +191,32 @@ static void tx_packet(struct vsock_device *dev, const struct vq_chain *chain)
 		guest_connect(dev, &hdr);
 	else if (hdr.op != VIRTIO_VSOCK_OP_RST)
 		device_reply_rst(dev, &hdr);
+	return true;
 }
 
-/* Returns false when it stopped because control replies are backed up. */
-static bool drain_tx(struct vsock_device *dev, struct virtq *vq)
+enum tx_stop {
+	TX_DRAINED,
+	TX_CTRL_FULL,   /* control replies are backed up */
+	TX_ROUTER_FULL, /* a sibling's mailbox is full */
+};
+
+static enum tx_stop drain_tx(struct vsock_device *dev, struct virtq *vq)
 {
 	for (;;) {
 		if (ctrl_queue_full(&dev->ctrl))
-			return false;
+			return TX_CTRL_FULL;
 		switch (virtq_pop(vq, &dev->chain)) {
 		case VQ_POP_EMPTY:
 		case VQ_POP_BROKEN:
-			return true;
+			return TX_DRAINED;
 		case VQ_POP_BAD_CHAIN:
 			virtq_push(vq, dev->chain.head, 0);
 			break;
 		case VQ_POP_OK:
-			tx_packet(dev, &dev->chain);
+			if (!tx_packet(dev, &dev->chain)) {
+				virtq_unpop(vq);
+				return TX_ROUTER_FULL;
+			}
 			virtq_push(vq, dev->chain.head, 0);
 			break;
 		}
@@ -208,16 +226,17 @@ static bool drain_tx(struct vsock_device *dev, struct virtq *vq)
 void device_process_tx(struct vsock_device *dev)
 {
 	struct virtq *vq = &dev->vu.vq[VU_QUEUE_TX];
+	enum tx_stop stop;
 
-	if (!virtq_ready(vq))
+	if (!virtq_ready(vq) || dev->tx_wait_router)
 		return;
-	dev->tx_blocked = false;
 	do {
 		virtq_disable_kicks(vq);
-		if (!drain_tx(dev, vq)) {
-			dev->tx_blocked = true;
-			break;
-		}
-	} while (virtq_enable_kicks(vq));
+		stop = drain_tx(dev, vq);
+	} while (stop == TX_DRAINED && virtq_enable_kicks(vq));
+	/* Resumed once replies drain (device_pump), or by the router's
+	 * wakeup (mail_event). */
+	dev->tx_blocked = stop == TX_CTRL_FULL;
+	dev->tx_wait_router = stop == TX_ROUTER_FULL;
 	virtq_notify(vq);
 }

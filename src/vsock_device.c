@@ -13,16 +13,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/virtio_vsock.h>
+
 #include "backend_uds.h"
 #include "backend_vsock.h"
 #include "device_priv.h"
 #include "log.h"
+#include "process.h"
 
 #define EVENTS_PER_WAIT 64
 #define FRONTEND_BACKLOG 8
-
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 static void watch_kick(struct vsock_device *dev, unsigned idx, int fd)
 {
@@ -49,7 +49,13 @@ static void hook_queue_started(void *opaque, unsigned idx)
 
 static void hook_queue_stopped(void *opaque, unsigned idx)
 {
-	watch_kick(opaque, idx, -1);
+	struct vsock_device *dev = opaque;
+
+	watch_kick(dev, idx, -1);
+	/* A TX chain held for a full sibling mailbox went back to the avail
+	 * ring: it is retried when the queue starts again. */
+	if (idx == VU_QUEUE_TX)
+		dev->tx_wait_router = false;
 }
 
 static void hook_driver_reset(void *opaque)
@@ -90,9 +96,11 @@ static void frontend_detach(struct vsock_device *dev)
 	device_conn_drop_all(dev);
 	dev->tx_due = false;
 	rc = ev_set(dev->epfd, &dev->listen_ev, EPOLLIN);
-	if (rc < 0)
+	if (rc < 0) {
 		log_err("%s: cannot watch for the next front-end: %s", dev->vu_listener.path,
 			strerror(-rc));
+		process_fail();
+	}
 }
 
 static void frontend_event(struct ev_source *src, uint32_t events)
@@ -164,6 +172,7 @@ static void *device_thread(void *arg)
 			if (errno == EINTR)
 				continue;
 			log_err("epoll_wait: %s", strerror(errno));
+			process_fail();
 			break;
 		}
 		for (int i = 0; i < n; i++) {
@@ -216,6 +225,7 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	const struct vu_dev_config vu_cfg = {
 		.guest_cid = cfg->guest_cid,
 		.max_queue_size = (uint16_t)cfg->queue_size,
+		.device_features = 1ull << VIRTIO_VSOCK_F_SEQPACKET,
 	};
 	struct vsock_device *dev = calloc(1, sizeof(*dev));
 
@@ -229,13 +239,14 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	dev->epfd = -1;
 	dev->vu_listener.fd = -1;
 	dev->frontend_ev = (struct ev_source){.handler = frontend_event, .fd = -1};
+	dev->mail_ev.fd = -1;
 	for (unsigned i = 0; i < VU_NUM_QUEUES; i++)
 		dev->kick[i] = (struct kick_source){
 			.ev = {.handler = kick_event, .fd = -1}, .dev = dev, .idx = i};
 	port_alloc_init(&dev->ports);
 	ctrl_queue_init(&dev->ctrl);
 	vu_dev_init(&dev->vu, &vu_cfg, &device_hooks, dev);
-	if (device_open(dev, cfg) < 0) {
+	if (device_open(dev, cfg) < 0 || device_sibling_open(dev, cfg) < 0) {
 		vsock_device_destroy(dev);
 		return NULL;
 	}
@@ -272,6 +283,7 @@ void vsock_device_destroy(struct vsock_device *dev)
 		return;
 	if (dev->thread_started)
 		pthread_join(dev->thread, NULL);
+	device_sibling_close(dev);
 	if (dev->vu.fd >= 0)
 		frontend_detach(dev);
 	if (dev->conns.buckets) {
