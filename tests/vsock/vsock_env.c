@@ -1,0 +1,401 @@
+#include "vsock_env.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/vm_sockets.h>
+
+#define START_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 10000
+#define PUMP_CHUNK 70000
+
+static void pause_ms(long ms)
+{
+	const struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+static int vsock_stream(void)
+{
+	return socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+bool env_cid1_available(void)
+{
+	const struct sockaddr_vm addr = {.svm_family = AF_VSOCK,
+					 .svm_cid = VMADDR_CID_LOCAL,
+					 .svm_port = VMADDR_PORT_ANY};
+	int fd = vsock_stream();
+	bool ok = fd >= 0 && bind(fd, (const struct sockaddr *)&addr, sizeof(addr)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void exec_daemon(const struct env *e)
+{
+	char vm[2][256];
+	int log_fd = open(e->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	snprintf(vm[0], sizeof(vm[0]), "guest-cid=%u,socket=%s,forward-cid=%u,"
+		 "forward-listen=%u+%u+%u", ENV_GUEST_CID, e->socket[0], ENV_FORWARD_CID,
+		 ENV_LISTEN_A, ENV_LISTEN_B, ENV_LISTEN_C);
+	snprintf(vm[1], sizeof(vm[1]), "guest-cid=%u,socket=%s,forward-cid=%u,forward-listen=%u",
+		 ENV_OTHER_CID, e->socket[1], ENV_FOREIGN_CID, ENV_LISTEN_OTHER);
+	if (log_fd >= 0)
+		dup2(log_fd, STDERR_FILENO);
+	setenv("VHOST_DEVICE_VSOCK_LOG", "info", 1);
+	execl(e->daemon_bin, e->daemon_bin, "--vm", vm[0], "--vm", vm[1], (char *)NULL);
+	_exit(127);
+}
+
+static bool is_socket(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static int wait_started(struct env *e)
+{
+	for (int waited = 0; waited < START_TIMEOUT_MS; waited += 10) {
+		if (is_socket(e->socket[0]) && is_socket(e->socket[1]))
+			return 0;
+		if (!env_daemon_alive(e)) {
+			printf("# the daemon exited at start-up\n");
+			return -1;
+		}
+		pause_ms(10);
+	}
+	printf("# the daemon did not create its sockets in %d ms\n", START_TIMEOUT_MS);
+	return -1;
+}
+
+int env_start(struct env *e, const char *daemon_bin)
+{
+	struct rig_opts o;
+	const char *tmp = getenv("TMPDIR");
+	int rc;
+
+	*e = (struct env){.daemon_bin = daemon_bin, .daemon = -1};
+	snprintf(e->dir, sizeof(e->dir), "%s/vsockbe.XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+	if (!mkdtemp(e->dir)) {
+		printf("# mkdtemp: %s\n", strerror(errno));
+		return -1;
+	}
+	snprintf(e->socket[0], sizeof(e->socket[0]), "%s/vhost3.socket", e->dir);
+	snprintf(e->socket[1], sizeof(e->socket[1]), "%s/vhost4.socket", e->dir);
+	snprintf(e->log_path, sizeof(e->log_path), "%s/daemon.log", e->dir);
+	e->daemon = fork();
+	if (e->daemon < 0) {
+		printf("# fork: %s\n", strerror(errno));
+		return -1;
+	}
+	if (e->daemon == 0)
+		exec_daemon(e);
+	if (wait_started(e) < 0)
+		return -1;
+	rig_opts_default(&o);
+	o.socket_path = e->socket[0];
+	o.timeout_ms = ENV_T_MS;
+	rc = rig_open(&e->rig, &o);
+	if (rc < 0) {
+		printf("# rig_open: %s\n", strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+bool env_daemon_alive(struct env *e)
+{
+	int status;
+
+	if (e->daemon <= 0)
+		return false;
+	if (waitpid(e->daemon, &status, WNOHANG) == 0)
+		return true;
+	e->daemon = -1;
+	return false;
+}
+
+int env_stop(struct env *e)
+{
+	int status = -1, rc = -1;
+
+	env_close_fds(e);
+	if (e->rig)
+		rig_destroy(e->rig);
+	e->rig = NULL;
+	if (e->daemon > 0 && kill(e->daemon, SIGTERM) == 0) {
+		for (int waited = 0; waited < STOP_TIMEOUT_MS; waited += 10) {
+			if (waitpid(e->daemon, &status, WNOHANG) == e->daemon) {
+				rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+				break;
+			}
+			pause_ms(10);
+		}
+		if (rc < 0) {
+			printf("# the daemon did not exit cleanly on SIGTERM\n");
+			kill(e->daemon, SIGKILL);
+			waitpid(e->daemon, &status, 0);
+		}
+	}
+	e->daemon = -1;
+	for (unsigned i = 0; i < 2; i++) {
+		if (access(e->socket[i], F_OK) == 0) {
+			printf("# the daemon left %s behind\n", e->socket[i]);
+			unlink(e->socket[i]);
+			rc = -1;
+		}
+	}
+	unlink(e->log_path);
+	rmdir(e->dir);
+	return rc;
+}
+
+int env_log_count(const struct env *e, const char *needle)
+{
+	char line[1024];
+	FILE *f = fopen(e->log_path, "r");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			n++;
+	fclose(f);
+	return n;
+}
+
+void env_dump_log(const struct env *e)
+{
+	char line[1024];
+	FILE *f = fopen(e->log_path, "r");
+
+	if (!f)
+		return;
+	printf("# ---- daemon log ----\n");
+	while (fgets(line, sizeof(line), f))
+		printf("#   %s", line);
+	fclose(f);
+}
+
+static int track(struct env *e, int fd)
+{
+	if (fd < 0)
+		return fd;
+	if (e->n_fds == ENV_MAX_FDS) {
+		close(fd);
+		return -EMFILE;
+	}
+	e->fds[e->n_fds++] = fd;
+	return fd;
+}
+
+void env_close_fds(struct env *e)
+{
+	while (e->n_fds)
+		close(e->fds[--e->n_fds]);
+}
+
+int env_wait_fd(struct env *e, int fd, short events)
+{
+	int64_t deadline = rig_now_ms() + ENV_T_MS;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = events};
+		int n = rig_poll(e->rig, &pfd, 1, rig_left_ms(deadline));
+
+		if (n < 0)
+			return n;
+		if (n > 0)
+			return 0;
+		if (rig_left_ms(deadline) == 0)
+			return -ETIMEDOUT;
+	}
+}
+
+int env_host_listen(struct env *e, uint32_t port)
+{
+	const struct sockaddr_vm addr = {.svm_family = AF_VSOCK,
+					 .svm_cid = VMADDR_CID_ANY,
+					 .svm_port = port};
+	int fd = track(e, vsock_stream());
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 16) < 0)
+		return -errno;
+	return fd;
+}
+
+int env_host_accept(struct env *e, int listen_fd)
+{
+	for (;;) {
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int rc;
+
+		if (fd >= 0)
+			return track(e, fd);
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		rc = env_wait_fd(e, listen_fd, POLLIN);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+int env_host_connect(struct env *e, uint32_t port, bool run_rig)
+{
+	const struct sockaddr_vm addr = {.svm_family = AF_VSOCK,
+					 .svm_cid = ENV_FORWARD_CID,
+					 .svm_port = port};
+	int fd = track(e, vsock_stream());
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) == 0)
+		return fd;
+	if (errno != EINPROGRESS)
+		return -errno;
+	if (run_rig) {
+		int rc = env_wait_fd(e, fd, POLLOUT);
+
+		if (rc < 0)
+			return rc;
+	} else {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+		if (poll(&pfd, 1, ENV_T_MS) != 1)
+			return -ETIMEDOUT;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return err ? -err : fd;
+}
+
+void env_pattern(uint8_t *buf, size_t len, uint64_t seed)
+{
+	uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
+
+	for (size_t i = 0; i < len; i++) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		buf[i] = (uint8_t)s;
+	}
+}
+
+static int pump_result(const uint8_t *got, const uint8_t *out, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (got[i] != out[i]) {
+			printf("# byte %zu of %zu differs\n", i, len);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int env_pump_g2h(struct env *e, struct rig_conn *c, int hfd, const uint8_t *out, size_t len)
+{
+	uint8_t *got = malloc(len ? len : 1);
+	size_t sent = 0, recvd = 0;
+	int64_t deadline = rig_now_ms() + ENV_T_MS;
+	int rc = -1;
+
+	while (got && recvd < len && rig_left_ms(deadline) > 0) {
+		struct pollfd pfd = {.fd = hfd, .events = POLLIN};
+		ssize_t n = 0;
+
+		if (sent < len) {
+			n = rig_send(e->rig, c, out + sent,
+				     len - sent < PUMP_CHUNK ? len - sent : PUMP_CHUNK);
+			if (n < 0) {
+				printf("# guest send: %s\n", strerror((int)-n));
+				break;
+			}
+			sent += (size_t)n;
+		}
+		ssize_t r = recv(hfd, got + recvd, len - recvd, MSG_DONTWAIT);
+
+		if (r > 0) {
+			recvd += (size_t)r;
+			continue;
+		}
+		if (r == 0 || errno != EAGAIN) {
+			printf("# host recv after %zu bytes: %s\n", recvd, r ? strerror(errno) : "EOF");
+			break;
+		}
+		if (n == 0 && rig_poll(e->rig, &pfd, 1, rig_left_ms(deadline)) < 0)
+			break;
+	}
+	if (recvd == len)
+		rc = pump_result(got, out, len);
+	else
+		printf("# guest -> host: %zu of %zu bytes arrived\n", recvd, len);
+	free(got);
+	return rc;
+}
+
+int env_pump_h2g(struct env *e, struct rig_conn *c, int hfd, const uint8_t *out, size_t len)
+{
+	uint8_t *got = malloc(len ? len : 1);
+	size_t sent = 0, recvd = 0;
+	int64_t deadline = rig_now_ms() + ENV_T_MS;
+	int rc = -1;
+
+	while (got && recvd < len && rig_left_ms(deadline) > 0) {
+		struct pollfd pfd = {.fd = hfd, .events = POLLOUT};
+		bool progress = false;
+
+		if (sent < len) {
+			ssize_t n = send(hfd, out + sent,
+					 len - sent < PUMP_CHUNK ? len - sent : PUMP_CHUNK,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (n < 0 && errno != EAGAIN) {
+				printf("# host send: %s\n", strerror(errno));
+				break;
+			}
+			if (n > 0) {
+				sent += (size_t)n;
+				progress = true;
+			}
+		}
+		ssize_t r = rig_recv(e->rig, c, got + recvd, len - recvd);
+
+		if (r > 0) {
+			recvd += (size_t)r;
+			continue;
+		}
+		if (r != -EAGAIN) {
+			printf("# guest recv after %zu bytes: %s\n", recvd,
+			       r ? strerror((int)-r) : "EOF");
+			break;
+		}
+		if (!progress && rig_poll(e->rig, &pfd, sent < len, rig_left_ms(deadline)) < 0)
+			break;
+	}
+	if (recvd == len)
+		rc = pump_result(got, out, len);
+	else
+		printf("# host -> guest: %zu of %zu bytes arrived\n", recvd, len);
+	free(got);
+	return rc;
+}
