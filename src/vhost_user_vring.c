@@ -163,6 +163,7 @@ int vu_set_vring_addr(struct vu_dev *dev, struct vu_msg *msg)
 	vq->avail_uva = a.avail_uva;
 	vq->used_uva = a.used_uva;
 	vq->addr_set = true;
+	vq->broken = false; /* a re-initialised ring gets a fresh start */
 	/* A new driver instance (guest reboot) restarts its used ring: the
 	 * guest's used->idx, not ours, is where the next element goes. */
 	dev->used_idx_stale[a.index] = true;
@@ -186,6 +187,7 @@ int vu_set_vring_base(struct vu_dev *dev, struct vu_msg *msg)
 	if (dev->was_stopped[s.index] && s.num != dev->stopped_avail_idx[s.index])
 		dev->reset_pending = true;
 	vq->last_avail_idx = (uint16_t)s.num;
+	vq->broken = false;
 	vq->signalled_used_valid = false;
 	vq->inflight = 0;
 	return 0;

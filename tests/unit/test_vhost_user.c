@@ -648,6 +648,14 @@ static void test_queue_lifecycle(void **state)
 	start_queue(f, 1, 0, true);
 	expect_events(f, "reset start0 start1 ");
 	assert_int_equal(f->dev.vq[1].last_avail_idx, 0);
+
+	/* A ring the guest corrupted is usable again once re-initialised. */
+	f->dev.vq[1].broken = true;
+	assert_false(virtq_ready(&f->dev.vq[1]));
+	get_vring_base(f, 1);
+	start_queue(f, 1, 0, true);
+	assert_true(virtq_ready(&f->dev.vq[1]));
+	expect_events(f, "stop1 start1 ");
 }
 
 static void test_no_protocol_features_rings_start_enabled(void **state)
