@@ -5,7 +5,7 @@
 # it fails.  Prints TAP.  Usage: run.sh DAEMON TEST DAEMON_STATIC TEST_STATIC
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../guest/lib.sh
+# shellcheck source=tests/guest/lib.sh
 . "$here/../guest/lib.sh"
 daemon=$1 test=$2 daemon_static=$3 test_static=$4
 
