@@ -85,6 +85,7 @@ int main(int argc, char **argv)
 		log_err("cannot block signals");
 		goto out;
 	}
+	log_debug("open file limit: %lu", process_raise_fd_limit());
 	router = router_create(ROUTER_DEFAULT_MAILBOX_BYTES, ROUTER_DEFAULT_MAILBOX_PACKETS);
 	devs = calloc(cfg.n_vms, sizeof(*devs));
 	if (!router || !devs) {

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 int process_block_signals(sigset_t *waited)
@@ -16,6 +17,21 @@ int process_block_signals(sigset_t *waited)
 	sigaddset(waited, SIGHUP);
 	sigaddset(waited, PROCESS_FAIL_SIGNAL);
 	return -pthread_sigmask(SIG_BLOCK, waited, NULL);
+}
+
+unsigned long process_raise_fd_limit(void)
+{
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
+		return 0;
+	if (lim.rlim_cur < lim.rlim_max) {
+		struct rlimit raised = {.rlim_cur = lim.rlim_max, .rlim_max = lim.rlim_max};
+
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			lim = raised;
+	}
+	return lim.rlim_cur;
 }
 
 void process_fail(void)

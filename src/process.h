@@ -16,6 +16,11 @@
  * waited with them.  Returns 0 or -errno. */
 int process_block_signals(sigset_t *waited);
 
+/* Raises the soft limit on open files to the hard limit: every connection
+ * holds a host socket, so the default 1024 would cap a device at ~1000
+ * connections.  Returns the new soft limit. */
+unsigned long process_raise_fd_limit(void);
+
 /* Asks main() to shut the daemon down with exit status 1.  Safe from any
  * thread, at any time, any number of times. */
 void process_fail(void);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -85,6 +86,19 @@ static void test_sigpipe_is_ignored(void **state)
 	close(fds[1]);
 }
 
+static void test_fd_limit_raised_to_hard_limit(void **state)
+{
+	struct rlimit lim;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+	lim.rlim_cur = lim.rlim_max > 256 ? 256 : lim.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	assert_int_equal(process_raise_fd_limit(), lim.rlim_max);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+	assert_int_equal(lim.rlim_cur, lim.rlim_max);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -92,6 +106,7 @@ int main(void)
 		cmocka_unit_test(test_fail_from_another_thread_exits_one),
 		cmocka_unit_test(test_threads_inherit_the_mask),
 		cmocka_unit_test(test_sigpipe_is_ignored),
+		cmocka_unit_test(test_fd_limit_raised_to_hard_limit),
 	};
 	return cmocka_run_group_tests(tests, block, NULL);
 }
