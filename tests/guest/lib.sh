@@ -39,13 +39,15 @@ guest_cleanup() {
 	local rc=$? pid
 	trap - EXIT INT TERM
 	[ $rc -ne 0 ] && [ -n "$guest_tmp" ] && guest_show_logs
-	for pid in "${guest_pids[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	if [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null; then
-		guest_wait_exit "$daemon_pid" 10 || kill -KILL "$daemon_pid" 2>/dev/null
-	fi
-	wait 2>/dev/null
+	{ # silences bash's "Killed" notices for the processes stopped here
+		for pid in "${guest_pids[@]}"; do
+			kill -KILL "$pid"
+		done
+		if [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid"; then
+			guest_wait_exit "$daemon_pid" 10 || kill -KILL "$daemon_pid"
+		fi
+		wait
+	} 2>/dev/null
 	[ -n "$guest_tmp" ] && rm -rf "$guest_tmp"
 	exit $rc
 }
@@ -143,15 +145,17 @@ guest_wait_ready() {
 	local serial=$guest_tmp/$1.serial start=$SECONDS line
 	guest_wait_for 120 "guest $1 to boot" guest_booted "$serial" "$2" || return 1
 	kill -0 "$qemu_pid" 2>/dev/null || { guest_log "QEMU exited during boot"; return 1; }
-	line=$(grep 'guestapp: READY' "$serial" | tail -n1)
+	line=$(grep 'guestapp: READY' "$serial" | tail -n1 | tr -d '\r') # the console sends CRLF
 	guest_log "guest $1 ready after $((SECONDS - start)) s: $line"
 	[ "$line" = "guestapp: READY cid=$3" ] || { guest_log "expected cid=$3"; return 1; }
 }
 
 # guest_kill_qemu: SIGKILL, as when a VMM crashes.
 guest_kill_qemu() {
-	kill -KILL "$qemu_pid"
-	wait "$qemu_pid" 2>/dev/null
+	{
+		kill -KILL "$qemu_pid"
+		wait "$qemu_pid"
+	} 2>/dev/null # no "Killed" job notice
 	return 0
 }
 
@@ -174,11 +178,13 @@ guest_stop_daemon() {
 tap_count=0
 tap_failures=0
 
+# The command runs in this shell (not a subshell), so it can wait for and forget the
+# processes it stops; its output is shown as TAP comments.
 tap_case() {
-	local desc=$1 out rc
+	local desc=$1 rc
 	shift
 	tap_count=$((tap_count + 1))
-	out=$("$@" 2>&1)
+	"$@" >"$guest_tmp/case.out" 2>&1
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		echo "ok $tap_count - $desc"
@@ -186,7 +192,7 @@ tap_case() {
 		echo "not ok $tap_count - $desc"
 		tap_failures=$((tap_failures + 1))
 	fi
-	[ -z "$out" ] || sed 's/^/# /' <<<"$out"
+	sed '/^# /!s/^/# /' "$guest_tmp/case.out"
 	return $rc
 }
 
