@@ -22,6 +22,8 @@
 #define HALF_XFER (96u * 1024)
 #define EARLY_BYTES 16384
 #define TAG_LEN 6 /* "PPPP#i" */
+#define SIBLING_PORT 8000
+#define SIBLING_XFER (200u * 1024)
 /* A refused connect must fail well before the kernel's 2 s connect timeout. */
 #define REFUSED_MAX_MS 1500
 
@@ -363,6 +365,121 @@ static int case_host_peer_closes_mid_send(struct env *e)
 	return 0;
 }
 
+/* Runs both rigs until step(arg) is true; false on timeout or a lost
+ * front-end. */
+static bool run_two(struct rig *a, struct rig *b, bool (*step)(void *arg), void *arg)
+{
+	int64_t deadline = rig_now_ms() + ENV_T_MS;
+
+	while (!step(arg)) {
+		if (rig_left_ms(deadline) == 0 || rig_poll(a, NULL, 0, 1) < 0 ||
+		    rig_poll(b, NULL, 0, 1) < 0)
+			return false;
+	}
+	return true;
+}
+
+struct sibling_accept {
+	struct rig *b;
+	struct rig_conn *ca, *cb;
+};
+
+static bool sibling_connected(void *arg)
+{
+	struct sibling_accept *s = arg;
+
+	return s->ca->state != RIG_CONN_CONNECTING &&
+	       (s->cb || rig_accept(s->b, SIBLING_PORT, 0, &s->cb) == 0);
+}
+
+/* A one-way transfer between two rigs, advanced by flow_step. */
+struct sibling_flow {
+	struct rig *tx_rig, *rx_rig;
+	struct rig_conn *tx, *rx;
+	const uint8_t *out;
+	uint8_t *got;
+	size_t sent, recvd;
+	int err;
+};
+
+static bool flow_step(void *arg)
+{
+	struct sibling_flow *f = arg;
+	ssize_t n;
+
+	if (f->sent < SIBLING_XFER) {
+		n = rig_send(f->tx_rig, f->tx, f->out + f->sent, SIBLING_XFER - f->sent);
+		if (n < 0) {
+			f->err = (int)n;
+			return true;
+		}
+		f->sent += (size_t)n;
+	}
+	n = rig_recv(f->rx_rig, f->rx, f->got + f->recvd, SIBLING_XFER - f->recvd);
+	if (n > 0)
+		f->recvd += (size_t)n;
+	else if (n != -EAGAIN)
+		f->err = n ? (int)n : -EPIPE;
+	return f->err || f->recvd == SIBLING_XFER;
+}
+
+static int sibling_transfer(struct rig *tx_rig, struct rig_conn *tx, struct rig *rx_rig,
+			    struct rig_conn *rx, uint64_t seed)
+{
+	uint8_t *out = pattern(SIBLING_XFER, seed), *got = malloc(SIBLING_XFER);
+	struct sibling_flow f = {tx_rig, rx_rig, tx, rx, out, got, 0, 0, 0};
+	bool ok = out && got && run_two(tx_rig, rx_rig, flow_step, &f) && !f.err &&
+		  memcmp(got, out, SIBLING_XFER) == 0;
+
+	if (!ok)
+		printf("# sibling transfer: %zu of %u bytes arrived (%s)\n", f.recvd,
+		       SIBLING_XFER, f.err ? strerror(-f.err) : "no error");
+	free(out);
+	free(got);
+	return ok ? 0 : -1;
+}
+
+static int sibling_exchange(struct env *e, struct rig *b)
+{
+	struct sibling_accept s = {.b = b};
+
+	CHECK(rig_listen(b, SIBLING_PORT) == 0, "rig_listen");
+	CHECK(rig_connect_start(e->rig, ENV_OTHER_CID, SIBLING_PORT, &s.ca) == 0, "connect");
+	CHECK(run_two(e->rig, b, sibling_connected, &s) && s.ca->state == RIG_CONN_CONNECTED,
+	      "cid %u did not accept a connection from its sibling", ENV_OTHER_CID);
+	CHECK(s.cb->peer_cid == ENV_GUEST_CID, "peer cid %llu",
+	      (unsigned long long)s.cb->peer_cid);
+	CHECK(sibling_transfer(e->rig, s.ca, b, s.cb, 88) == 0, "%u -> %u", ENV_GUEST_CID,
+	      ENV_OTHER_CID);
+	CHECK(sibling_transfer(b, s.cb, e->rig, s.ca, 99) == 0, "%u -> %u", ENV_OTHER_CID,
+	      ENV_GUEST_CID);
+	rig_close(e->rig, s.ca);
+	rig_close(b, s.cb);
+	return 0;
+}
+
+/* Both devices use the AF_VSOCK backend; sibling traffic between them must
+ * still work both ways (the reference daemon dropped the replies). */
+static int case_sibling_both_ways(struct env *e)
+{
+	struct rig_opts o;
+	struct rig *b;
+	int rc;
+
+	rig_opts_default(&o);
+	o.socket_path = e->socket[1];
+	o.timeout_ms = ENV_T_MS;
+	rc = rig_open(&b, &o);
+	CHECK(rc == 0, "rig_open on cid %u: %s", ENV_OTHER_CID, strerror(-rc));
+	rc = sibling_exchange(e, b);
+	if (rc == 0 && b->stats.violations) {
+		printf("# cid %u: protocol violation: %s\n", ENV_OTHER_CID, b->last_violation);
+		rc = -1;
+	}
+	rig_destroy(b);
+	return rc;
+}
+
 struct test_case {
 	const char *name;
 	int (*run)(struct env *e);
@@ -382,6 +499,7 @@ static const struct test_case cases[] = {
 	{"host half-close, guest keeps sending", case_host_half_close},
 	{"host peer closes while the guest sends", case_host_peer_aborts},
 	{"host peer closes while sending to the guest", case_host_peer_closes_mid_send},
+	{"sibling VMs with this backend talk both ways", case_sibling_both_ways},
 };
 
 int main(int argc, char **argv)
