@@ -125,9 +125,12 @@ static bool check_cids(const struct vm_list *list, FILE *err)
 	return true;
 }
 
-static bool listens_on(const struct vm_config *vm, uint32_t cid, uint32_t port)
+/* Listeners bind VMADDR_CID_ANY (a bind address must be a local CID, and
+ * forward-cid is the peer's), so a port can serve one VM whatever its
+ * forward-cid. */
+static bool listens_on(const struct vm_config *vm, uint32_t port)
 {
-	if (vm->backend != BACKEND_VSOCK || vm->forward_cid != cid)
+	if (vm->backend != BACKEND_VSOCK)
 		return false;
 	for (size_t i = 0; i < vm->n_forward_listen; i++)
 		if (vm->forward_listen[i] == port)
@@ -146,12 +149,11 @@ static bool check_listen_ports(const struct vm_list *list, FILE *err)
 			for (size_t i = 0; i < j; i++) {
 				const struct vm_entry *a = &list->items[i];
 
-				if (listens_on(&a->vm, b->vm.forward_cid, port))
+				if (listens_on(&a->vm, port))
 					return config_error(
-						err, "%s (cid %u): forward-listen: port %u "
-						"(forward-cid %u) is already listened on by %s",
-						b->label, b->vm.guest_cid, port,
-						b->vm.forward_cid, a->label);
+						err, "%s (cid %u): forward-listen: port %u is "
+						"already listened on by %s",
+						b->label, b->vm.guest_cid, port, a->label);
 			}
 		}
 	}
