@@ -11,6 +11,7 @@
 #include "connect_line.h"
 #include "ev.h"
 #include "log.h"
+#include "sock_accept.h"
 #include "unix_sock.h"
 
 #define UDS_BACKLOG 1024
@@ -102,12 +103,9 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	int fd;
 
 	(void)events;
-	fd = accept4(be->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn_rl("uds: accept on %s: %s", be->listener.path, strerror(errno));
+	fd = sock_accept(be->listener.fd, NULL, NULL, be->listener.path);
+	if (fd < 0)
 		return;
-	}
 	if (be->n_handshakes >= UDS_MAX_HANDSHAKES) {
 		log_warn_rl("uds: %u clients already owe a CONNECT line; refusing one",
 			    be->n_handshakes);

@@ -11,6 +11,7 @@
 
 #include "ev.h"
 #include "log.h"
+#include "sock_accept.h"
 
 struct vsock_listener {
 	struct ev_source ev;
@@ -42,12 +43,9 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	int fd;
 
 	(void)events;
-	fd = accept4(l->ev.fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn_rl("vsock: accept on port %u: %s", l->port, strerror(errno));
+	fd = sock_accept(l->ev.fd, (struct sockaddr *)&peer, &len, "vsock listener");
+	if (fd < 0)
 		return;
-	}
 	if (peer.svm_cid != be->forward_cid) {
 		log_warn_rl("vsock: port %u: refusing a peer at cid %u (only cid %u is forwarded)",
 			    l->port, peer.svm_cid, be->forward_cid);

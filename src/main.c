@@ -8,6 +8,7 @@
 #include "log.h"
 #include "process.h"
 #include "router.h"
+#include "sock_accept.h"
 #include "vsock_device.h"
 
 static bool apply_log_level(const struct daemon_config *cfg)
@@ -86,6 +87,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_debug("open file limit: %lu", process_raise_fd_limit());
+	sock_accept_reserve();
 	router = router_create(ROUTER_DEFAULT_MAILBOX_BYTES, ROUTER_DEFAULT_MAILBOX_PACKETS);
 	devs = calloc(cfg.n_vms, sizeof(*devs));
 	if (!router || !devs) {

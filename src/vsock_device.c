@@ -20,6 +20,7 @@
 #include "device_priv.h"
 #include "log.h"
 #include "process.h"
+#include "sock_accept.h"
 
 #define EVENTS_PER_WAIT 64
 #define FRONTEND_BACKLOG 8
@@ -118,12 +119,9 @@ static void listen_event(struct ev_source *src, uint32_t events)
 	int fd, rc;
 
 	(void)events;
-	fd = accept4(dev->vu_listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn_rl("%s: accept: %s", dev->vu_listener.path, strerror(errno));
+	fd = sock_accept(dev->vu_listener.fd, NULL, NULL, dev->vu_listener.path);
+	if (fd < 0)
 		return;
-	}
 	vu_dev_attach(&dev->vu, fd);
 	dev->frontend_ev.fd = fd;
 	rc = ev_set(dev->epfd, &dev->frontend_ev, EPOLLIN);
