@@ -1,0 +1,131 @@
+/* What the cases share: clocks, /proc readers, the daemon and its rig. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+bool bench_wanted(const struct bench_ctx *ctx, const char *name)
+{
+	const char *only = ctx->cfg->only;
+	size_t n;
+
+	if (!only)
+		return true;
+	/* "g2h" selects g2h_4k_1conn; "rtt_p50" selects the rtt group. */
+	n = strlen(only) < strlen(name) ? strlen(only) : strlen(name);
+	return strncmp(name, only, n) == 0;
+}
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double bench_cpu_s(clockid_t clock)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clock, &ts) < 0)
+		return 0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+long bench_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+int bench_daemon_up(struct bench_ctx *ctx)
+{
+	struct rig_opts o;
+	int err = rig_daemon_start(&ctx->daemon, BENCH_CID, NULL);
+
+	if (err) {
+		fprintf(stderr, "vsock-bench: cannot start the daemon (set %s): %s\n",
+			RIG_DAEMON_ENV, strerror(-err));
+		return err;
+	}
+	/* The daemon's CPU clock counts all its threads, in nanoseconds
+	 * (/proc/PID/stat has 10 ms ticks, too coarse for short runs). */
+	err = -clock_getcpuclockid(ctx->daemon.pid, &ctx->daemon_cpu);
+	rig_opts_default(&o);
+	o.socket_path = ctx->daemon.socket_path;
+	if (!err)
+		err = rig_open(&ctx->rig, &o);
+	if (err) {
+		fprintf(stderr, "vsock-bench: cannot drive the daemon: %s\n",
+			strerror(-err));
+		rig_daemon_dump_log(&ctx->daemon);
+		rig_daemon_stop(&ctx->daemon, BENCH_TIMEOUT_MS);
+		ctx->rig = NULL;
+	}
+	return err;
+}
+
+int bench_daemon_down(struct bench_ctx *ctx)
+{
+	int err = 0;
+
+	if (!ctx->rig)
+		return 0;
+	if (ctx->rig->stats.violations) {
+		fprintf(stderr, "vsock-bench: the daemon broke the protocol %llu "
+			"times (last: %s)\n",
+			(unsigned long long)ctx->rig->stats.violations,
+			ctx->rig->last_violation);
+		err = -EPROTO;
+	}
+	rig_destroy(ctx->rig);
+	ctx->rig = NULL;
+	if (rig_daemon_stop(&ctx->daemon, BENCH_TIMEOUT_MS) != 0) {
+		fprintf(stderr, "vsock-bench: the daemon did not exit cleanly\n");
+		rig_daemon_dump_log(&ctx->daemon);
+		err = err ? err : -ECHILD;
+	}
+	return err;
+}
+
+int bench_recover(struct bench_ctx *ctx)
+{
+	int err;
+
+	bench_daemon_down(ctx);
+	/* The peer may still be inside a command. */
+	peer_stop(&ctx->peer);
+	err = peer_start(&ctx->peer);
+	return err ? err : bench_daemon_up(ctx);
+}
+
+int bench_wait_reply(struct bench_ctx *ctx, struct peer_reply *reply)
+{
+	int64_t deadline = rig_now_ms() + BENCH_TIMEOUT_MS;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = ctx->peer.ctl, .events = POLLIN};
+		int n = rig_poll(ctx->rig, &pfd, 1, rig_left_ms(deadline));
+
+		if (n < 0)
+			return n;
+		if (n > 0)
+			return peer_reply(&ctx->peer, reply);
+		if (rig_left_ms(deadline) == 0)
+			return -ETIMEDOUT;
+	}
+}
