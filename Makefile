@@ -38,6 +38,7 @@ demo: build
 	scripts/demo.sh
 
 bench: deps
+	@scripts/install-deps.sh bench
 	@[ -f $(BUILD_REL)/build.ninja ] || meson setup $(BUILD_REL) --buildtype=release
 	ninja -C $(BUILD_REL)
 	scripts/bench.sh $(BUILD_REL)

@@ -86,7 +86,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		a->cfg.idle_window_ms = 100;
 	} else {
 		a->cfg.runs = 5;
-		a->cfg.stream_bytes = 256u << 20;
+		a->cfg.stream_bytes = 512u << 20;
 		a->cfg.rtt_pings = 20000;
 		a->cfg.handshakes = 10000;
 		a->cfg.idle_window_ms = 1000;
