@@ -15,15 +15,15 @@
 
 static const char usage[] =
 	"Usage: vsock-bench [--quick] [--runs N] [--json FILE] [--plot-data FILE]\n"
-	"                   [--only PREFIX]\n"
+	"                   [--only PREFIX,...]\n"
 	"Measures the daemon named by $" RIG_DAEMON_ENV " through the guest rig,\n"
 	"against raw AF_UNIX sockets in the same run, and prints a table.\n"
 	"  --quick           seconds, not minutes: a smoke test (sanity only)\n"
 	"  --runs N          samples per figure, median reported (default 5)\n"
 	"  --json FILE       the results as a JSON list\n"
 	"  --plot-data FILE  throughput against write size, for gnuplot\n"
-	"  --only PREFIX     only figures whose name starts with PREFIX\n"
-	"                    (g2h, h2g_64k, rtt, handshakes, idle, ...)\n";
+	"  --only P1,P2...   only figures whose names start so (g2h, h2g_64k,\n"
+	"                    rtt, handshakes, idle, ...)\n";
 
 struct args {
 	struct bench_cfg cfg;

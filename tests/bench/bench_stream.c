@@ -29,11 +29,34 @@ struct stream_case {
 	char name[40];
 };
 
+/* CPU seconds of the three parties (the daemon's stays ~0 in baselines). */
+struct cpu_split {
+	double daemon, guest, host;
+};
+
 struct stream_result {
 	double gbit_s;
-	double daemon_cpu_s; /* ours only */
 	double gib;
+	struct cpu_split cpu; /* used during the run */
 };
+
+static void cpu_read(const struct bench_ctx *ctx, struct cpu_split *s)
+{
+	clockid_t peer;
+
+	s->daemon = bench_cpu_s(ctx->daemon_cpu);
+	s->guest = bench_cpu_s(CLOCK_PROCESS_CPUTIME_ID);
+	s->host = clock_getcpuclockid(ctx->peer.pid, &peer) ? 0 : bench_cpu_s(peer);
+}
+
+static void cpu_done(const struct bench_ctx *ctx, const struct cpu_split *start,
+		     struct stream_result *res)
+{
+	cpu_read(ctx, &res->cpu);
+	res->cpu.daemon -= start->daemon;
+	res->cpu.guest -= start->guest;
+	res->cpu.host -= start->host;
+}
 
 /* Sets up n connections through the daemon; host[] gets the host ends. */
 static int open_ours(struct bench_ctx *ctx, const struct stream_case *sc,
@@ -149,7 +172,7 @@ static int run_ours(struct bench_ctx *ctx, const struct stream_case *sc,
 	};
 	uint64_t total = bytes_per_conn * sc->n_conns, moved = 0, t0;
 	struct peer_reply reply = {0};
-	double cpu0;
+	struct cpu_split cpu0;
 	int err = open_ours(ctx, sc, guest, host);
 
 	if (err) {
@@ -158,7 +181,7 @@ static int run_ours(struct bench_ctx *ctx, const struct stream_case *sc,
 		return err;
 	}
 	t0 = bench_now_ns();
-	cpu0 = bench_cpu_s(ctx->daemon_cpu);
+	cpu_read(ctx, &cpu0);
 	err = peer_send(&ctx->peer, &cmd, host);
 	if (!err)
 		err = guest_pump(ctx->rig, guest, sc, bytes_per_conn, &moved);
@@ -168,7 +191,7 @@ static int run_ours(struct bench_ctx *ctx, const struct stream_case *sc,
 	if (!err)
 		err = check_moved("host peer", reply.err, reply.bytes, total);
 	res->gbit_s = (double)total * 8 / (double)(bench_now_ns() - t0);
-	res->daemon_cpu_s = bench_cpu_s(ctx->daemon_cpu) - cpu0;
+	cpu_done(ctx, &cpu0, res);
 	res->gib = (double)total / (1u << 30);
 	for (unsigned i = 0; i < sc->n_conns; i++)
 		if (!err)
@@ -188,6 +211,7 @@ static int run_base(struct bench_ctx *ctx, const struct stream_case *sc,
 	};
 	uint64_t total = bytes_per_conn * sc->n_conns, moved = 0, t0;
 	struct peer_reply reply = {0};
+	struct cpu_split cpu0;
 	int err = 0;
 
 	for (unsigned i = 0; i < sc->n_conns; i++) {
@@ -205,6 +229,7 @@ static int run_base(struct bench_ctx *ctx, const struct stream_case *sc,
 		theirs[i] = sv[1];
 	}
 	t0 = bench_now_ns();
+	cpu_read(ctx, &cpu0);
 	err = peer_send(&ctx->peer, &cmd, theirs);
 	if (!err)
 		err = pump_fds(ours, sc->n_conns, sc->g2h, bytes_per_conn,
@@ -215,15 +240,47 @@ static int run_base(struct bench_ctx *ctx, const struct stream_case *sc,
 	if (!err)
 		err = check_moved("baseline host peer", reply.err, reply.bytes, total);
 	res->gbit_s = (double)total * 8 / (double)(bench_now_ns() - t0);
+	cpu_done(ctx, &cpu0, res);
+	res->gib = (double)total / (1u << 30);
 	for (unsigned i = 0; i < sc->n_conns; i++)
 		close(ours[i]);
 	return err;
 }
 
-/* All runs of one case; the 64 KiB one-connection cases also add up the
- * daemon's CPU time and the bytes it moved, per run. */
+/* CPU per GiB of each party, summed over the 64 KiB one-connection cases
+ * (both directions, or the one --only selected), per run. */
+struct cost {
+	double gib;
+	struct cpu_split ours, base;
+};
+
+static void cost_add(struct cost *c, const struct stream_result *ours,
+		     const struct stream_result *base)
+{
+	c->gib += ours->gib;
+	c->ours.daemon += ours->cpu.daemon;
+	c->ours.guest += ours->cpu.guest;
+	c->ours.host += ours->cpu.host;
+	c->base.guest += base->cpu.guest;
+	c->base.host += base->cpu.host;
+}
+
+static void cost_report(const struct cost *c)
+{
+	report_add("cpu_s_per_gib", "s/GiB", FIG_COST, SIDE_OURS, c->ours.daemon / c->gib);
+	report_add("guest_cpu_s_per_gib", "s/GiB", FIG_COST, SIDE_OURS,
+		   c->ours.guest / c->gib);
+	report_add("guest_cpu_s_per_gib", "s/GiB", FIG_COST, SIDE_BASE,
+		   c->base.guest / c->gib);
+	report_add("host_cpu_s_per_gib", "s/GiB", FIG_COST, SIDE_OURS,
+		   c->ours.host / c->gib);
+	report_add("host_cpu_s_per_gib", "s/GiB", FIG_COST, SIDE_BASE,
+		   c->base.host / c->gib);
+}
+
+/* All runs of one case; costs (if wanted) gathers CPU time per run. */
 static int run_case(struct bench_ctx *ctx, const struct stream_case *sc,
-		    double *cpu_s, double *gib)
+		    struct cost *costs)
 {
 	uint64_t per_conn = ctx->cfg->stream_bytes / sc->n_conns;
 
@@ -237,10 +294,8 @@ static int run_case(struct bench_ctx *ctx, const struct stream_case *sc,
 			return err;
 		report_add(sc->name, "Gbit/s", FIG_RATE, SIDE_OURS, ours.gbit_s);
 		report_add(sc->name, "Gbit/s", FIG_RATE, SIDE_BASE, base.gbit_s);
-		if (cpu_s) {
-			cpu_s[r] += ours.daemon_cpu_s;
-			gib[r] += ours.gib;
-		}
+		if (costs)
+			cost_add(&costs[r], &ours, &base);
 	}
 	return 0;
 }
@@ -252,7 +307,7 @@ int bench_streams(struct bench_ctx *ctx)
 		uint32_t size;
 	} sizes[] = {{"4k", 4096}, {"64k", 65536}, {"1m", 1u << 20}};
 	static const unsigned conn_counts[] = {1, 16};
-	double cpu_s[BENCH_MAX_RUNS] = {0}, gib[BENCH_MAX_RUNS] = {0};
+	struct cost costs[BENCH_MAX_RUNS] = {0};
 	unsigned cost_cases = 0;
 	int first_err = 0;
 
@@ -271,7 +326,7 @@ int bench_streams(struct bench_ctx *ctx)
 					 sc.g2h ? "g2h" : "h2g", sizes[s].tag, sc.n_conns);
 				if (!bench_wanted(ctx, sc.name))
 					continue;
-				err = run_case(ctx, &sc, cost ? cpu_s : NULL, gib);
+				err = run_case(ctx, &sc, cost ? costs : NULL);
 				cost_cases += cost && !err;
 				if (!err)
 					continue;
@@ -284,8 +339,7 @@ int bench_streams(struct bench_ctx *ctx)
 			}
 		}
 	}
-	for (unsigned r = 0; cost_cases == 2 && r < ctx->cfg->runs; r++)
-		report_add("cpu_s_per_gib", "s/GiB", FIG_COST, SIDE_OURS,
-			   cpu_s[r] / gib[r]);
+	for (unsigned r = 0; cost_cases && r < ctx->cfg->runs; r++)
+		cost_report(&costs[r]);
 	return first_err;
 }

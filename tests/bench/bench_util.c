@@ -9,13 +9,20 @@
 bool bench_wanted(const struct bench_ctx *ctx, const char *name)
 {
 	const char *only = ctx->cfg->only;
-	size_t n;
 
 	if (!only)
 		return true;
-	/* "g2h" selects g2h_4k_1conn; "rtt_p50" selects the rtt group. */
-	n = strlen(only) < strlen(name) ? strlen(only) : strlen(name);
-	return strncmp(name, only, n) == 0;
+	/* A comma-separated list of prefixes, either way round: "g2h"
+	 * selects g2h_4k_1conn, "rtt_p50" selects the rtt group. */
+	while (*only) {
+		size_t len = strcspn(only, ",");
+		size_t n = len < strlen(name) ? len : strlen(name);
+
+		if (n && strncmp(name, only, n) == 0)
+			return true;
+		only += len + (only[len] == ',');
+	}
+	return false;
 }
 
 uint64_t bench_now_ns(void)
