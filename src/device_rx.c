@@ -274,30 +274,42 @@ static bool serve_next_conn(struct vsock_device *dev, struct virtq *vq)
 	return true;
 }
 
-void device_process_rx(struct vsock_device *dev)
+/* One pass over everything owed to the guest.  Returns false when the guest
+ * ran out of RX buffers first. */
+static bool rx_pass(struct vsock_device *dev, struct virtq *vq)
 {
-	struct virtq *vq = &dev->vu.vq[VU_QUEUE_RX];
 	bool mail = true; /* unknown until the mailbox is looked at */
 
-	if (!virtq_ready(vq))
-		return;
 	while (!ctrl_queue_empty(&dev->ctrl)) {
 		if (!send_control(dev, vq, ctrl_queue_peek(&dev->ctrl)))
-			goto out;
+			return false;
 		ctrl_queue_pop(&dev->ctrl);
 	}
 	/* Host connections and sibling mail take turns, so neither starves. */
 	while (dev->rx_head || mail) {
 		if (dev->rx_head && !serve_next_conn(dev, vq))
-			break;
+			return false;
 		if (mail) {
 			enum mail_result r = device_sibling_deliver(dev, vq, RX_MAIL_BUDGET);
 
 			if (r == MAIL_NO_BUFFER)
-				break;
+				return false;
 			mail = r == MAIL_MORE;
 		}
 	}
-out:
+	return true;
+}
+
+void device_process_rx(struct vsock_device *dev)
+{
+	struct virtq *vq = &dev->vu.vq[VU_QUEUE_RX];
+
+	if (!virtq_ready(vq))
+		return;
+	/* Out of buffers with work left: ask the guest to kick when it posts
+	 * more (with EVENT_IDX it otherwise never would), and go on at once if
+	 * it already has. */
+	while (!rx_pass(dev, vq) && virtq_enable_kicks(vq))
+		;
 	virtq_notify(vq);
 }
