@@ -24,41 +24,37 @@ static bool is_socket(const char *path)
 	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-static void child_exec(const struct rig_daemon *d, const char *bin, unsigned cid,
-		       const char *const *extra)
+#define MAX_ARGS 64
+
+static void child_exec(const struct rig_daemon *d, const char *const *argv)
 {
-	const char *argv[64];
-	char cid_str[16];
-	unsigned n = 0;
 	int log_fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	if (log_fd >= 0) {
 		dup2(log_fd, STDERR_FILENO);
 		close(log_fd);
 	}
-	snprintf(cid_str, sizeof(cid_str), "%u", cid);
-	argv[n++] = bin;
-	argv[n++] = "--guest-cid";
-	argv[n++] = cid_str;
-	argv[n++] = "--socket";
-	argv[n++] = d->socket_path;
-	argv[n++] = "--uds-path";
-	argv[n++] = d->uds_path;
-	for (; extra && *extra && n < 63; extra++)
-		argv[n++] = *extra;
-	argv[n] = NULL;
-	execv(bin, (char *const *)argv);
+	execv(argv[0], (char *const *)argv);
 	_exit(127);
 }
 
-/* Waits until both sockets exist, watching the directory for creations. */
-static int wait_sockets(struct rig_daemon *d, int inotify_fd)
+/* paths: NULL-terminated. */
+static bool all_sockets(const char *const *paths)
+{
+	for (; *paths; paths++)
+		if (!is_socket(*paths))
+			return false;
+	return true;
+}
+
+/* Waits until every path is a socket, watching the directory for creations. */
+static int wait_sockets(struct rig_daemon *d, int inotify_fd, const char *const *paths)
 {
 	struct pollfd pfds[2] = {{.fd = inotify_fd, .events = POLLIN},
 				 {.fd = d->pidfd, .events = POLLIN}};
 	char buf[4096];
 
-	while (!is_socket(d->socket_path) || !is_socket(d->uds_path)) {
+	while (!all_sockets(paths)) {
 		int n = poll(pfds, 2, START_TIMEOUT_MS);
 
 		if (n == 0)
@@ -74,17 +70,16 @@ static int wait_sockets(struct rig_daemon *d, int inotify_fd)
 	return 0;
 }
 
-int rig_daemon_start(struct rig_daemon *d, unsigned cid,
-		     const char *const *extra)
+/* The private directory and the paths in it; *bin is the daemon binary. */
+static int prepare(struct rig_daemon *d, const char **bin)
 {
-	const char *bin = getenv(RIG_DAEMON_ENV);
 	const char *tmp = getenv("TMPDIR");
-	int inotify_fd, err;
 
 	memset(d, 0, sizeof(*d));
 	d->pid = -1;
 	d->pidfd = -1;
-	if (!bin)
+	*bin = getenv(RIG_DAEMON_ENV);
+	if (!*bin)
 		return -ENOENT;
 	if (snprintf(d->dir, sizeof(d->dir), "%s/rig-XXXXXX", tmp ? tmp : "/tmp") >=
 	    (int)sizeof(d->dir))
@@ -94,7 +89,15 @@ int rig_daemon_start(struct rig_daemon *d, unsigned cid,
 	snprintf(d->socket_path, sizeof(d->socket_path), "%s/vhost.socket", d->dir);
 	snprintf(d->uds_path, sizeof(d->uds_path), "%s/vm.vsock", d->dir);
 	snprintf(d->log_path, sizeof(d->log_path), "%s/daemon.log", d->dir);
-	inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	return 0;
+}
+
+/* Runs argv (NULL-terminated) and waits until every socket in paths exists. */
+static int spawn(struct rig_daemon *d, const char *const *argv, const char *const *paths)
+{
+	int inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	int err;
+
 	if (inotify_fd < 0 || inotify_add_watch(inotify_fd, d->dir, IN_CREATE) < 0)
 		return -errno;
 	d->pid = fork();
@@ -103,11 +106,79 @@ int rig_daemon_start(struct rig_daemon *d, unsigned cid,
 		return -errno;
 	}
 	if (d->pid == 0)
-		child_exec(d, bin, cid, extra);
+		child_exec(d, argv);
 	d->pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
-	err = d->pidfd < 0 ? -errno : wait_sockets(d, inotify_fd);
+	err = d->pidfd < 0 ? -errno : wait_sockets(d, inotify_fd, paths);
 	close(inotify_fd);
 	return err;
+}
+
+int rig_daemon_start(struct rig_daemon *d, unsigned cid,
+		     const char *const *extra)
+{
+	const char *argv[MAX_ARGS];
+	const char *paths[3];
+	const char *bin;
+	char cid_str[16];
+	unsigned n = 0;
+	int err = prepare(d, &bin);
+
+	if (err)
+		return err;
+	snprintf(cid_str, sizeof(cid_str), "%u", cid);
+	argv[n++] = bin;
+	argv[n++] = "--guest-cid";
+	argv[n++] = cid_str;
+	argv[n++] = "--socket";
+	argv[n++] = d->socket_path;
+	argv[n++] = "--uds-path";
+	argv[n++] = d->uds_path;
+	for (; extra && *extra && n < MAX_ARGS - 1; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	paths[0] = d->socket_path;
+	paths[1] = d->uds_path;
+	paths[2] = NULL;
+	return spawn(d, argv, paths);
+}
+
+void rig_daemon_vm_path(const struct rig_daemon *d, unsigned cid, bool uds, char *buf,
+			size_t size)
+{
+	snprintf(buf, size, "%s/%s%u.%s", d->dir, uds ? "vm" : "vhost", cid,
+		 uds ? "vsock" : "socket");
+}
+
+int rig_daemon_start_vms(struct rig_daemon *d, const struct rig_vm *vms, unsigned n_vms)
+{
+	char spec[RIG_DAEMON_MAX_VMS][400], path[RIG_DAEMON_MAX_VMS][2][96];
+	const char *argv[2 + 2 * RIG_DAEMON_MAX_VMS];
+	const char *paths[2 * RIG_DAEMON_MAX_VMS + 1];
+	const char *bin;
+	unsigned n = 0;
+	int err;
+
+	if (n_vms == 0 || n_vms > RIG_DAEMON_MAX_VMS)
+		return -EINVAL;
+	err = prepare(d, &bin);
+	if (err)
+		return err;
+	argv[n++] = bin;
+	for (unsigned i = 0; i < n_vms; i++) {
+		rig_daemon_vm_path(d, vms[i].cid, false, path[i][0], sizeof(path[i][0]));
+		rig_daemon_vm_path(d, vms[i].cid, true, path[i][1], sizeof(path[i][1]));
+		if (snprintf(spec[i], sizeof(spec[i]), "guest-cid=%u,socket=%s,uds-path=%s%s%s",
+			     vms[i].cid, path[i][0], path[i][1], vms[i].groups ? ",groups=" : "",
+			     vms[i].groups ? vms[i].groups : "") >= (int)sizeof(spec[i]))
+			return -ENAMETOOLONG;
+		argv[n++] = "--vm";
+		argv[n++] = spec[i];
+		paths[2 * i] = path[i][0];
+		paths[2 * i + 1] = path[i][1];
+	}
+	argv[n] = NULL;
+	paths[2 * n_vms] = NULL;
+	return spawn(d, argv, paths);
 }
 
 static int wait_exit(struct rig_daemon *d, int timeout_ms)

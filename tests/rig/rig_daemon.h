@@ -5,6 +5,7 @@
 #define RIG_DAEMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Environment variable naming the daemon binary (meson sets it). */
@@ -24,6 +25,22 @@ struct rig_daemon {
  * sockets exist.  Returns 0 or -errno (-ECHILD if the daemon exited). */
 int rig_daemon_start(struct rig_daemon *d, unsigned cid,
 		     const char *const *extra);
+/* One VM of a daemon serving several (--vm). */
+struct rig_vm {
+	unsigned cid;
+	const char *groups; /* "a+b"; NULL for the default group */
+};
+#define RIG_DAEMON_MAX_VMS 8
+
+/* Starts `$VHOST_DEVICE_VSOCK --vm guest-cid=C,socket=S,uds-path=U[,groups=G]`
+ * for each VM, with the paths of rig_daemon_vm_path(), and waits until all
+ * sockets exist.  Returns 0 or -errno. */
+int rig_daemon_start_vms(struct rig_daemon *d, const struct rig_vm *vms, unsigned n_vms);
+/* Where VM cid of a multi-VM daemon has its vhost-user socket (uds false)
+ * or its Unix-socket backend path (uds true). */
+void rig_daemon_vm_path(const struct rig_daemon *d, unsigned cid, bool uds, char *buf,
+			size_t size);
+
 /* SIGTERM, then waits for the exit.  Returns the exit status (0..255), 256
  * + signal number if it was killed, or -ETIMEDOUT (then it is SIGKILLed).
  * Removes the temp directory. */
