@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The Linux kernel's own vsock test suite (tools/testing/vsock/vsock_test from Debian's
+# linux-source-6.12, built by scripts/vsock-test-build.sh, never committed) between two QEMU
+# guests, CIDs 3 and 4, served by ONE daemon (two --vm): guest-to-guest traffic crosses the
+# daemon's sibling routing.  Guest 3 runs the server side, guest 4 the client side; their TCP
+# control channel is a QEMU socket network link on 127.0.0.1 between the two guests.
+# Prints one TAP line per vsock_test case and "N passed, N failed, N skipped".
+# Usage: test-vsock-test.sh DAEMON GUESTAPP [HOSTPEER] (HOSTPEER, passed to every guest test,
+# is not used here)
+set -uo pipefail
+# shellcheck source=tests/guest/lib.sh
+. "$(dirname "$0")/lib.sh"
+[ $# -eq 2 ] || [ $# -eq 3 ] || guest_die "usage: $0 DAEMON GUESTAPP [HOSTPEER]"
+daemon=$1 guestapp=$2
+server_ip=10.0.2.1 client_ip=10.0.2.2
+control_port=1234
+
+# A free TCP port on 127.0.0.1 for the link between the two guests.
+free_port() {
+	local port
+	for _ in $(seq 50); do
+		port=$((20000 + RANDOM % 40000))
+		ss -Htln "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
+	done
+	echo $((20000 + RANDOM % 40000))
+}
+
+# vt_qemu NAME SOCKET NETDEV KERNEL-ARGS...: boots a vsock_test guest in the background.
+vt_qemu() {
+	local name=$1 socket=$2 netdev=$3
+	shift 3
+	: >"$guest_tmp/$name.serial"
+	qemu-system-x86_64 -nodefaults -no-user-config -display none \
+		-machine q35,accel=tcg,memory-backend=mem0 -cpu max -smp 1 -m 256M \
+		-object memory-backend-memfd,id=mem0,size=256M,share=on \
+		-serial "file:$guest_tmp/$name.serial" -no-reboot \
+		-kernel "$guest_assets/vmlinuz" -initrd "$guest_tmp/initrd-vt.gz" \
+		-append "console=ttyS0 quiet panic=-1 guestmode=vsocktest $*" \
+		-chardev "socket,id=vu0,path=$socket" \
+		-device vhost-user-vsock-pci,chardev=vu0 \
+		-netdev "socket,id=n0,$netdev" -device virtio-net-pci,netdev=n0,romfile= \
+		>>"$guest_tmp/$name.qemu.log" 2>&1 &
+	guest_pids+=("$!")
+}
+
+serial_has() { grep -q "$2" "$guest_tmp/$1.serial" 2>/dev/null; }
+guest_gone() { ! kill -0 "$1" 2>/dev/null; }
+both_gone() { guest_gone "$1" && guest_gone "$2"; }
+server_listening() { serial_has server "Control socket listening" || guest_gone "$server_pid"; }
+
+# case_results NAME: "ID ok|skipped" for every case NAME's vsock_test finished.  A case
+# that prints "Test skipped, <reason>" and then "ok" did not really run: skipped.
+case_results() {
+	tr -d '\r' <"$guest_tmp/$1.serial" | awk '
+	{
+		line = $0
+		if (match(line, /^[0-9]+ - .*\.\.\./)) {
+			cur = line
+			sub(/ - .*/, "", cur)
+			line = substr(line, RLENGTH + 1)
+		}
+		if (cur != "" && line ~ /^Test skipped/)
+			inner_skip = 1
+		if (cur != "" && (line == "ok" || line == "skipped")) {
+			print cur, (inner_skip ? "skipped" : line)
+			cur = ""
+			inner_skip = 0
+		}
+	}'
+}
+
+guest_setup vsock-guest-vsock-test
+vsock_test=$("$guest_repo/scripts/vsock-test-build.sh") || guest_die "cannot build vsock_test"
+guest_make_initrd "$guestapp"
+tree=$guest_tmp/vt-tree
+mkdir -p "$tree/bin"
+cp "$vsock_test" "$tree/bin/vsock_test"
+cp "$guest_lib_dir/vsock-test-guest" "$tree/bin/vsock-test-guest"
+(cd "$tree" && find . | cpio -o -H newc --quiet) | gzip -1 >"$guest_tmp/vt.cpio.gz"
+cat "$guest_tmp/initrd.gz" "$guest_tmp/vt.cpio.gz" >"$guest_tmp/initrd-vt.gz"
+
+sock3=$guest_tmp/vhost3.socket sock4=$guest_tmp/vhost4.socket
+guest_start_daemon "$daemon" \
+	--vm "guest-cid=3,socket=$sock3,uds-path=$guest_tmp/vm3.vsock" \
+	--vm "guest-cid=4,socket=$sock4,uds-path=$guest_tmp/vm4.vsock"
+for s in "$sock3" "$sock4"; do
+	guest_wait_for 20 "the daemon to create $s" guest_socket_or_dead "$s" ||
+		guest_die "daemon did not create $s"
+done
+kill -0 "$daemon_pid" 2>/dev/null || guest_die "daemon exited at start-up"
+
+link_port=$(free_port)
+start=$SECONDS
+vt_qemu server "$sock3" "listen=127.0.0.1:$link_port" \
+	vt_mode=server vt_ip=$server_ip vt_port=$control_port vt_peer=4
+server_pid=${guest_pids[-1]}
+guest_wait_for 120 "the server guest to listen" server_listening ||
+	guest_die "the server guest did not come up"
+guest_gone "$server_pid" && guest_die "the server guest's QEMU exited"
+vt_qemu client "$sock4" "connect=127.0.0.1:$link_port" \
+	vt_mode=client vt_ip=$client_ip vt_server=$server_ip vt_port=$control_port vt_peer=3
+client_pid=${guest_pids[-1]}
+guest_wait_for 600 "vsock_test to finish in both guests" both_gone "$server_pid" "$client_pid" ||
+	guest_log "vsock_test did not finish"
+guest_log "both guests done after $((SECONDS - start)) s"
+
+declare -A server_result client_result
+while read -r id st; do server_result[$id]=$st; done < <(case_results server)
+while read -r id st; do client_result[$id]=$st; done < <(case_results client)
+passed=0 failed=0 skipped=0 n=0
+while IFS=$'\t' read -r id name; do
+	[[ $id =~ ^[0-9]+$ ]] || continue
+	n=$((n + 1))
+	s=${server_result[$id]:-} c=${client_result[$id]:-}
+	if [ "$s" = ok ] && [ "$c" = ok ]; then
+		echo "ok $n - $id $name"
+		passed=$((passed + 1))
+	elif [ "$s" = skipped ] || [ "$c" = skipped ]; then
+		echo "ok $n - $id $name # SKIP"
+		skipped=$((skipped + 1))
+	else
+		echo "not ok $n - $id $name (server: ${s:-not finished}, client: ${c:-not finished})"
+		failed=$((failed + 1))
+	fi
+done < <("$vsock_test" --list)
+tap_count=$n
+tap_failures=$failed
+echo "# $passed passed, $failed failed, $skipped skipped"
+[ "$n" -gt 0 ] || guest_die "vsock_test --list printed no cases"
+tap_case "daemon still serving and exits 0 on SIGTERM" guest_stop_daemon "$sock3" "$sock4"
+[ $failed -eq 0 ] || guest_show_logs
+tap_done
