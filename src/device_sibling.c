@@ -2,7 +2,12 @@
  * another served VM go out through the router; packets other VMs sent to
  * this guest come out of its mailbox into the guest's RX buffers, split
  * across as many buffers as they need.  The device relays, it keeps no
- * connection state: the two guests run handshake and credit end to end. */
+ * connection state: the two guests run handshake and credit end to end.
+ *
+ * Mail waits in the mailbox while this guest has no RX ring (front-end not
+ * connected yet, or gone): senders feel back-pressure once it is full, and
+ * a guest that comes up later gets what was sent meanwhile, answering with
+ * RST what belongs to connections it does not know. */
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
