@@ -30,6 +30,7 @@ static void pump_guest_to_host(struct fixture *f, struct rig_conn *c, int hfd,
 			       const uint8_t *out, uint8_t *got, uint64_t *rs)
 {
 	size_t sent = 0, recvd = 0;
+	int64_t last_progress = rig_now_ms();
 
 	while (recvd < XFER) {
 		struct pollfd pfd = {.fd = hfd, .events = POLLIN};
@@ -50,11 +51,16 @@ static void pump_guest_to_host(struct fixture *f, struct rig_conn *c, int hfd,
 			recvd += (size_t)n;
 			if (recvd > XFER)
 				fail_msg("host received more than was sent");
+			last_progress = rig_now_ms();
 			continue;
 		}
 		assert_true(n < 0 && errno == EAGAIN);
-		if (!progress)
+		if (progress)
+			last_progress = rig_now_ms();
+		else
 			assert_true(rig_poll(f->rig, &pfd, 1, T_MS) >= 0);
+		if (rig_now_ms() - last_progress > T_MS)
+			fail_msg("guest->host stalled at %zu of %u bytes", recvd, XFER);
 	}
 }
 
@@ -62,6 +68,7 @@ static void pump_host_to_guest(struct fixture *f, struct rig_conn *c, int hfd,
 			       const uint8_t *out, uint8_t *got, uint64_t *rs)
 {
 	size_t sent = 0, recvd = 0;
+	int64_t last_progress = rig_now_ms();
 
 	while (recvd < XFER) {
 		struct pollfd pfd = {.fd = hfd, .events = POLLOUT};
@@ -82,11 +89,16 @@ static void pump_host_to_guest(struct fixture *f, struct rig_conn *c, int hfd,
 		n = rig_recv(f->rig, c, got + recvd, 1 + rnd_below(rs, 9000));
 		if (n > 0) {
 			recvd += (size_t)n;
+			last_progress = rig_now_ms();
 			continue;
 		}
 		assert_int_equal(n, -EAGAIN);
-		if (!progress)
+		if (progress)
+			last_progress = rig_now_ms();
+		else
 			assert_true(rig_poll(f->rig, &pfd, sent < XFER, T_MS) >= 0);
+		if (rig_now_ms() - last_progress > T_MS)
+			fail_msg("host->guest stalled at %zu of %u bytes", recvd, XFER);
 	}
 }
 
@@ -417,6 +429,41 @@ static void test_many_connections(void **state)
 }
 
 /* The same data path with other guest shapes. */
+/* Host->guest with credit to spare, so the guest never transmits: only its
+ * RX refills (and the kicks EVENT_IDX asks for) keep the stream going. */
+static void test_rx_refills_alone_keep_host_data_flowing(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *out = pattern(XFER, 11), *got = malloc(XFER);
+	uint64_t rs = 11;
+	struct rig_conn *c;
+	int hfd;
+
+	assert_non_null(got);
+	assert_int_equal(rig_listen(f->rig, PORT), 0);
+	hfd = rig_host_open(f->rig, f->d.uds_path, PORT, &c, T_MS);
+	assert_true(hfd >= 0);
+	pump_host_to_guest(f, c, hfd, out, got, &rs);
+	assert_memory_equal(got, out, XFER);
+	close(hfd);
+	free(out);
+	free(got);
+}
+
+static int setup_small_ring_big_credit(void **state)
+{
+	struct fixture *f;
+
+	if (fixture_setup_daemon_only(state))
+		return -1;
+	f = *state;
+	f->opts.queue_size = 32;
+	f->opts.rx_bufs = 32;
+	f->opts.buf_alloc = 4 * XFER;
+	fixture_open_rig(f);
+	return 0;
+}
+
 static int setup_split_indirect(void **state)
 {
 	struct fixture *f;
@@ -487,6 +534,9 @@ int main(void)
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_guest_initiated_data,
 						setup_big_ring, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_rx_refills_alone_keep_host_data_flowing,
+						setup_small_ring_big_credit,
+						fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
