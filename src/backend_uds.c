@@ -6,21 +6,28 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "connect_line.h"
 #include "ev.h"
 #include "log.h"
+#include "parse_num.h"
 #include "sock_accept.h"
 #include "unix_sock.h"
 
 #define UDS_BACKLOG 1024
+
+/* Largest deadline the environment may set: one day. */
+#define UDS_HANDSHAKE_TIMEOUT_MAX_MS 86400000u
 
 /* A host client that has not finished its CONNECT line yet. */
 struct uds_handshake {
 	struct ev_source ev;
 	struct backend_uds *be;
 	struct uds_handshake *prev, *next;
+	int64_t deadline_ms; /* CLOCK_MONOTONIC */
 	struct connect_line line;
 };
 
@@ -30,9 +37,40 @@ struct backend_uds {
 	int epfd;
 	struct ev_source listen_ev;
 	struct unix_listener listener;
-	struct uds_handshake *handshakes;
+	/* Oldest first: every handshake gets the same timeout, so the head
+	 * always has the earliest deadline. */
+	struct uds_handshake *handshakes, *newest;
 	unsigned n_handshakes;
+	unsigned timeout_ms;
+	/* One timerfd for all handshakes, set for the head's deadline.  It is
+	 * armed when the first handshake arrives and re-armed only when it
+	 * fires, so accepting and finishing handshakes costs no syscall; once
+	 * the list is empty it fires at most once more and then stays idle. */
+	struct ev_source timer_ev;
+	bool timer_armed;
 };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void timer_arm(struct backend_uds *be, int64_t deadline_ms)
+{
+	struct itimerspec its = {
+		.it_value = {.tv_sec = deadline_ms / 1000,
+			     .tv_nsec = (deadline_ms % 1000) * 1000000},
+	};
+
+	if (timerfd_settime(be->timer_ev.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+		log_warn_rl("uds: timerfd_settime: %s", strerror(errno));
+		return;
+	}
+	be->timer_armed = true;
+}
 
 static void handshake_free(struct uds_handshake *hs, bool close_fd)
 {
@@ -47,6 +85,8 @@ static void handshake_free(struct uds_handshake *hs, bool close_fd)
 		be->handshakes = hs->next;
 	if (hs->next)
 		hs->next->prev = hs->prev;
+	else
+		be->newest = hs->prev;
 	be->n_handshakes--;
 	free(hs);
 }
@@ -95,6 +135,28 @@ static void handshake_readable(struct ev_source *src, uint32_t events)
 	}
 }
 
+/* Closes the clients whose deadline has passed (slowloris: connect, send a
+ * few bytes or nothing, and hold a handshake slot forever). */
+static void timer_expired(struct ev_source *src, uint32_t events)
+{
+	struct backend_uds *be = (struct backend_uds *)((char *)src -
+						       offsetof(struct backend_uds, timer_ev));
+	uint64_t expirations;
+	int64_t now = now_ms();
+
+	(void)events;
+	if (read(be->timer_ev.fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
+		return;
+	be->timer_armed = false;
+	while (be->handshakes && be->handshakes->deadline_ms <= now) {
+		log_warn_rl("uds: host client sent no complete CONNECT line within %u ms; "
+			    "closing it", be->timeout_ms);
+		handshake_free(be->handshakes, true);
+	}
+	if (be->handshakes)
+		timer_arm(be, be->handshakes->deadline_ms);
+}
+
 static void listener_readable(struct ev_source *src, uint32_t events)
 {
 	struct backend_uds *be = (struct backend_uds *)((char *)src -
@@ -119,17 +181,22 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	}
 	hs->ev = (struct ev_source){.handler = handshake_readable, .fd = fd};
 	hs->be = be;
+	hs->deadline_ms = now_ms() + be->timeout_ms;
 	connect_line_init(&hs->line);
 	if (ev_set(be->epfd, &hs->ev, EPOLLIN) < 0) {
 		close(fd);
 		free(hs);
 		return;
 	}
-	hs->next = be->handshakes;
-	if (hs->next)
-		hs->next->prev = hs;
-	be->handshakes = hs;
+	hs->prev = be->newest;
+	if (hs->prev)
+		hs->prev->next = hs;
+	else
+		be->handshakes = hs;
+	be->newest = hs;
 	be->n_handshakes++;
+	if (!be->timer_armed)
+		timer_arm(be, hs->deadline_ms);
 }
 
 static int uds_connect(struct backend *base, uint32_t port, bool *done)
@@ -164,6 +231,8 @@ static void uds_destroy(struct backend *base)
 	while (be->handshakes)
 		handshake_free(be->handshakes, true);
 	ev_set(be->epfd, &be->listen_ev, 0);
+	ev_set(be->epfd, &be->timer_ev, 0);
+	close(be->timer_ev.fd);
 	unix_listener_close(&be->listener);
 	free(be);
 }
@@ -173,6 +242,25 @@ static const struct backend_ops uds_ops = {
 	.accepted = uds_accepted,
 	.destroy = uds_destroy,
 };
+
+/* The handshake deadline: UDS_HANDSHAKE_TIMEOUT_MS unless the environment
+ * says otherwise (tests use a short one).  Returns false on a bad value. */
+static bool handshake_timeout_from_env(unsigned *out)
+{
+	const char *env = getenv(UDS_HANDSHAKE_TIMEOUT_ENV);
+	uint64_t v;
+
+	*out = UDS_HANDSHAKE_TIMEOUT_MS;
+	if (!env)
+		return true;
+	if (parse_num_u64(env, UDS_HANDSHAKE_TIMEOUT_MAX_MS, &v) == PARSE_NUM_OK && v > 0) {
+		*out = (unsigned)v;
+		return true;
+	}
+	log_err("%s: '%s' is not a number of milliseconds from 1 to %u",
+		UDS_HANDSHAKE_TIMEOUT_ENV, env, UDS_HANDSHAKE_TIMEOUT_MAX_MS);
+	return false;
+}
 
 struct backend *backend_uds_create(struct vsock_device *dev, int epfd,
 				   const char *uds_path)
@@ -184,14 +272,31 @@ struct backend *backend_uds_create(struct vsock_device *dev, int epfd,
 	be->base.ops = &uds_ops;
 	be->dev = dev;
 	be->epfd = epfd;
+	if (!handshake_timeout_from_env(&be->timeout_ms)) {
+		free(be);
+		return NULL;
+	}
+	be->timer_ev = (struct ev_source){
+		.handler = timer_expired,
+		.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+	};
+	if (be->timer_ev.fd < 0) {
+		log_err("%s: timerfd: %s", uds_path, strerror(errno));
+		free(be);
+		return NULL;
+	}
 	if (unix_listener_open(&be->listener, uds_path, UDS_BACKLOG) < 0) {
+		close(be->timer_ev.fd);
 		free(be);
 		return NULL;
 	}
 	be->listen_ev = (struct ev_source){.handler = listener_readable,
 					   .fd = be->listener.fd};
-	if (ev_set(epfd, &be->listen_ev, EPOLLIN) < 0) {
+	if (ev_set(epfd, &be->listen_ev, EPOLLIN) < 0 ||
+	    ev_set(epfd, &be->timer_ev, EPOLLIN) < 0) {
 		log_err("%s: epoll: %s", uds_path, strerror(errno));
+		ev_set(epfd, &be->listen_ev, 0);
+		close(be->timer_ev.fd);
 		unix_listener_close(&be->listener);
 		free(be);
 		return NULL;

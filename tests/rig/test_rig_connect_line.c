@@ -2,6 +2,7 @@
  * byte, case and CR variants, data right behind the newline, malformed and
  * oversized lines, and clients that leave before finishing the line. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -182,6 +183,73 @@ static void test_guest_not_started_yet(void **state)
 	close(hfd);
 }
 
+/* The daemon closes clients that have not finished their CONNECT line
+ * within its handshake deadline.  The test shortens the deadline (10 s by
+ * default) with the daemon's environment variable, so it runs in a second
+ * yet still proves nothing is closed early. */
+#define SHORT_DEADLINE_MS 600
+
+static int setup_short_deadline(void **state)
+{
+	int err;
+
+	setenv("VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS", "600", 1);
+	err = fixture_setup(state);
+	unsetenv("VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS");
+	return err;
+}
+
+static void test_stalled_clients_closed_after_deadline(void **state)
+{
+	struct fixture *f = *state;
+	int idle = rig_daemon_fd_count(&f->d);
+	int64_t start = rig_now_ms();
+	int stalled = host_send_line(f, "CONN", 4);
+	int silent = rig_host_connect(f->d.uds_path);
+	struct rig_conn *c;
+	char line[32];
+	int done;
+
+	assert_true(silent >= 0);
+	assert_int_equal(rig_listen(f->rig, PORT), 0);
+	/* A client that finishes its line in time is served meanwhile, and
+	 * its connection outlives the deadline. */
+	done = host_send_line(f, "CONNECT 1234\n", 13);
+	assert_int_equal(rig_accept(f->rig, PORT, T_MS, &c), 0);
+	assert_true(rig_host_read_line(f->rig, done, line, sizeof(line), T_MS) > 0);
+	assert_string_equal(line, "OK 1234\n");
+
+	assert_int_equal(rig_host_wait_eof(f->rig, stalled, T_MS), 0);
+	assert_true(rig_now_ms() - start >= SHORT_DEADLINE_MS);
+	assert_int_equal(rig_host_wait_eof(f->rig, silent, T_MS), 0);
+	assert_int_equal(rig_daemon_log_count(&f->d, "no complete CONNECT line"), 2);
+	close(stalled);
+	close(silent);
+
+	assert_int_equal(rig_host_write_all(f->rig, done, "ping", 4, T_MS), 0);
+	assert_int_equal(rig_recv_wait(f->rig, c, line, sizeof(line), T_MS), 4);
+	assert_memory_equal(line, "ping", 4);
+	rig_close(f->rig, c);
+	close(done);
+	assert_int_equal(wait_fd_count(f, idle, T_MS), idle);
+}
+
+/* A bad override is refused at start-up, naming the variable. */
+static void test_bad_deadline_refused(void **state)
+{
+	struct rig_daemon d;
+	int err;
+
+	(void)state;
+	setenv("VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS", "0", 1);
+	err = rig_daemon_start(&d, T_CID, NULL);
+	unsetenv("VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS");
+	assert_int_equal(err, -ECHILD);
+	assert_int_equal(rig_daemon_log_count(&d, "VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS: '0'"),
+			 1);
+	assert_int_equal(rig_daemon_stop(&d, T_MS), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +262,9 @@ int main(void)
 		T(test_guest_refuses),
 #undef T
 		cmocka_unit_test_teardown(test_guest_not_started_yet, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_stalled_clients_closed_after_deadline,
+						setup_short_deadline, fixture_teardown),
+		cmocka_unit_test(test_bad_deadline_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
