@@ -22,7 +22,7 @@ static const char help_text[] =
 	"                            \"CONNECT <port>\\n\"; guest connects go to PATH_<port>\n"
 	"    --forward-cid CID       AF_VSOCK backend: guest connects go to host CID\n"
 	"    --forward-listen P1+P2  AF_VSOCK ports forwarded to the guest (needs --forward-cid)\n"
-	"    --tx-buffer-size BYTES  per-connection buffer, 4096..67108864 (default 65536)\n"
+	"    --tx-buffer-size BYTES  per-connection buffer, 4096..67108864 (default 262144)\n"
 	"    --queue-size N          largest virtqueue size, a power of two <= 32768\n"
 	"                            (default 1024)\n"
 	"    --groups G1+G2          sibling groups (default \"default\"); VMs served by this\n"
