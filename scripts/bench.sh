@@ -2,8 +2,10 @@
 # Runs the benchmark against a release build (make bench builds it) and
 # leaves in build/: bench.json (the results), bench-throughput.dat and
 # bench-throughput.png (throughput against write size).  The table goes to
-# stdout.  Extra arguments go to vsock-bench (--quick, --runs N, --only X).
-# Usage: scripts/bench.sh <release build dir> [vsock-bench options]
+# stdout.  Then scripts/bench-guest.sh adds the real-guest figures (QEMU TCG,
+# about 30 s, bench-guest.json) unless --no-guest is given or BENCH_GUEST=0.
+# Other arguments go to vsock-bench (--quick, --runs N, --only X).
+# Usage: scripts/bench.sh <release build dir> [--no-guest] [vsock-bench options]
 set -euo pipefail
 
 builddir=${1:?usage: $0 <release build dir> [vsock-bench options]}
@@ -11,16 +13,27 @@ shift
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${BENCH_OUT:-$top/build}
 mkdir -p "$out"
+guest=${BENCH_GUEST:-1}
+rig_args=()
+for arg in "$@"; do
+	if [ "$arg" = --no-guest ]; then guest=0; else rig_args+=("$arg"); fi
+done
 
 status=0
 VHOST_DEVICE_VSOCK="$builddir/vhost-device-vsock" \
 	"$builddir/tests/bench/vsock-bench" --json "$out/bench.json" \
-	--plot-data "$out/bench-throughput.dat" "$@" || status=$?
+	--plot-data "$out/bench-throughput.dat" "${rig_args[@]}" || status=$?
 
 # A partial run still plots what it measured.
 if [ -s "$out/bench-throughput.dat" ]; then
 	gnuplot -e "datafile='$out/bench-throughput.dat'; outfile='$out/bench-throughput.png'" \
 		"$top/tests/bench/throughput.gp"
 	echo "wrote $out/bench.json and $out/bench-throughput.png"
+fi
+
+if [ "$guest" != 0 ]; then
+	echo
+	"$top/scripts/install-deps.sh" guest >&2 || status=1
+	BENCH_OUT=$out "$top/scripts/bench-guest.sh" "$builddir" || status=1
 fi
 exit "$status"
