@@ -333,13 +333,3 @@ bool virtq_has_avail(struct virtq *vq)
 {
 	return virtq_ready(vq) && load_avail_idx(vq) != vq->last_avail_idx;
 }
-
-void virtq_clear_kick(struct virtq *vq)
-{
-	uint64_t count;
-
-	if (vq->kick_fd >= 0 && read(vq->kick_fd, &count, sizeof(count)) < 0 &&
-	    errno != EAGAIN)
-		log_warn_rl("%s queue: reading the kick eventfd failed: %s",
-			    vq->name, strerror(errno));
-}

@@ -102,7 +102,5 @@ void virtq_notify(struct virtq *vq);
 void virtq_disable_kicks(struct virtq *vq);
 bool virtq_enable_kicks(struct virtq *vq);
 bool virtq_has_avail(struct virtq *vq);
-/* Consumes a pending kick eventfd count (non-blocking). */
-void virtq_clear_kick(struct virtq *vq);
 
 #endif

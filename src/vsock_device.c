@@ -34,7 +34,10 @@ static void watch_kick(struct vsock_device *dev, unsigned idx, int fd)
 	k->ev.fd = fd;
 	if (fd < 0)
 		return;
-	rc = ev_set(dev->epfd, &k->ev, EPOLLIN);
+	/* Edge-triggered: every kick (eventfd write) is an edge, so the
+	 * counter need never be read back; it cannot realistically reach the
+	 * 2^64 - 1 at which a write would fail. */
+	rc = ev_set(dev->epfd, &k->ev, EPOLLIN | EPOLLET);
 	if (rc < 0)
 		log_warn("cannot watch the %s kick fd: %s", dev->vu.vq[idx].name, strerror(-rc));
 }
@@ -79,7 +82,6 @@ static void kick_event(struct ev_source *src, uint32_t events)
 	struct vsock_device *dev = k->dev;
 
 	(void)events;
-	virtq_clear_kick(&dev->vu.vq[k->idx]);
 	if (k->idx == VU_QUEUE_TX)
 		dev->tx_due = true;
 	else if (k->idx == VU_QUEUE_EVENT)

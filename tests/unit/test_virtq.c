@@ -545,18 +545,6 @@ static void test_kick_suppression_event_idx(void **state)
 	assert_int_equal(le16toh(*avail_event(f)), 2);
 }
 
-static void test_clear_kick(void **state)
-{
-	struct ring_fixture *f = *state;
-	uint64_t one = 1, n;
-
-	assert_int_equal(write(f->vq.kick_fd, &one, sizeof(one)), sizeof(one));
-	virtq_clear_kick(&f->vq);
-	assert_int_equal(read(f->vq.kick_fd, &n, sizeof(n)), -1);
-	assert_int_equal(errno, EAGAIN);
-	virtq_clear_kick(&f->vq);  /* nothing pending: must not block */
-}
-
 static void test_translate_refuses_bad_rings(void **state)
 {
 	struct ring_fixture *f = *state;
@@ -607,7 +595,6 @@ int main(void)
 		T(test_event_idx_math_wraps),
 		T(test_kick_suppression_flags),
 		T(test_kick_suppression_event_idx),
-		T(test_clear_kick),
 		T(test_translate_refuses_bad_rings),
 		T(test_sync_used_idx),
 #undef T
