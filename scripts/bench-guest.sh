@@ -8,15 +8,16 @@
 #   tcg_g2h_guestapp    guestapp (guest 3) sending to hostpeer listening on uds_path_PORT
 #   tcg_h2g_guestapp    hostpeer sending to guestapp through CONNECT, every byte checked
 # Prints a table and writes bench-guest.json (same objects as bench.json) into BENCH_OUT
-# (default build/).  Usage: scripts/bench-guest.sh <build dir>
+# (default build/).  BENCH_GUEST_BYTES (default 64M) sets the size of every transfer.
+# Usage: scripts/bench-guest.sh <build dir>
 set -uo pipefail
 
 builddir=$(cd "${1:?usage: $0 <build dir>}" && pwd) || exit 1
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${BENCH_OUT:-$top/build}
 runs=${BENCH_GUEST_RUNS:-3}
-perf_bytes=64M perf_buf=64K
-xfer_bytes=64M
+bytes=${BENCH_GUEST_BYTES:-64M}
+perf_buf=64K
 daemon=$builddir/vhost-device-vsock
 guestapp=$builddir/tests/guest/guestapp
 hostpeer=$builddir/tests/guest/hostpeer
@@ -24,6 +25,7 @@ hostpeer=$builddir/tests/guest/hostpeer
 . "$top/tests/guest/lib.sh"
 
 [[ $runs =~ ^[1-9][0-9]?$ ]] || guest_die "BENCH_GUEST_RUNS: 1..99"
+[[ $bytes =~ ^[1-9][0-9]*[KMG]?$ ]] || guest_die "BENCH_GUEST_BYTES: a size such as 64M"
 for f in "$daemon" "$guestapp" "$hostpeer"; do
 	[ -x "$f" ] || guest_die "$f is missing (build first)"
 done
@@ -53,9 +55,7 @@ receiver_done() {
 
 # guest_samples FIGURE: the receiver's Gbit/s of each run of FIGURE that moved every byte.
 guest_samples() {
-	local bytes
-	bytes=$(numfmt --from=iec "$perf_bytes")
-	tr -d '\r' <"$guest_tmp/receiver.serial" | awk -v figure="$1" -v want="$bytes" '
+	tr -d '\r' <"$guest_tmp/receiver.serial" | awk -v figure="$1" -v want="$(numfmt --from=iec "$bytes")" '
 		$1 == "bench-guest:" && $2 == figure {
 			if ($3 == "bytes=" want) { sub(/^gbps=/, "", $4); print $4 }
 			else print "bench-guest: " figure " run moved " $3 " of " want > "/dev/stderr"
@@ -65,7 +65,7 @@ guest_samples() {
 # hostpeer_gbps DIRECTION PORT: one checked transfer; prints its Gbit/s, nothing on failure.
 hostpeer_gbps() {
 	local line
-	line=$("$hostpeer" "$1" "$guest_tmp/vm3.vsock" "$2" 1 "$xfer_bytes" 0 2>>"$guest_tmp/hostpeer.log" |
+	line=$("$hostpeer" "$1" "$guest_tmp/vm3.vsock" "$2" 1 "$bytes" 0 2>>"$guest_tmp/hostpeer.log" |
 		grep "^$1: 1 of 1 connections ok")
 	[ -n "$line" ] || { guest_log "hostpeer $1 failed (see hostpeer.log)"; return; }
 	sed 's/.*(\([0-9.]*\) MiB\/s).*/\1/' <<<"$line" | awk '{ printf "%.4f\n", $1 * 1048576 * 8 / 1e9 }'
@@ -141,12 +141,12 @@ for s in "$sock3" "$sock4"; do
 done
 kill -0 "$daemon_pid" 2>/dev/null || guest_die "daemon exited at start-up"
 
-echo "real guests under QEMU TCG: booting two guests (CIDs 3 and 4), $runs runs per figure"
+echo "real guests under QEMU TCG: booting two guests (CIDs 3 and 4), $runs run(s) per figure"
 start=$SECONDS
-perf_qemu receiver "$sock3" perf_role=receiver "perf_bytes=$perf_bytes" "perf_buf=$perf_buf"
+perf_qemu receiver "$sock3" perf_role=receiver "perf_bytes=$bytes" "perf_buf=$perf_buf"
 # shellcheck disable=SC2034 # guest_booted and guest_wait_ready watch qemu_pid
 qemu_pid=${guest_pids[-1]}
-perf_qemu sender "$sock4" perf_role=sender perf_peer=3 "perf_bytes=$perf_bytes" "perf_buf=$perf_buf"
+perf_qemu sender "$sock4" perf_role=sender perf_peer=3 "perf_bytes=$bytes" "perf_buf=$perf_buf"
 guest_wait_for 240 "the guests' vsock_perf runs" receiver_done ||
 	guest_die "the guests did not finish their vsock_perf runs"
 guest_wait_ready receiver 1 3 >/dev/null || guest_die "the receiver guest did not become the agent"
@@ -164,7 +164,7 @@ figure tcg_g2h_guestapp Gbit/s "${g2h[*]}" ""
 figure tcg_h2g_guestapp Gbit/s "${h2g[*]}" ""
 
 echo
-echo "real guests under QEMU TCG (regression guard), medians of $runs runs, ${elapsed} s:"
+echo "real guests under QEMU TCG (regression guard), median of $runs run(s), ${elapsed} s:"
 # shellcheck disable=SC2059
 printf "$table_format" figure unit ours spread baseline spread ratio
 printf '%s\n' "${table_rows[@]}"
