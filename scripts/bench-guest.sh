@@ -147,7 +147,7 @@ perf_qemu receiver "$sock3" perf_role=receiver "perf_bytes=$bytes" "perf_buf=$pe
 # shellcheck disable=SC2034 # guest_booted and guest_wait_ready watch qemu_pid
 qemu_pid=${guest_pids[-1]}
 perf_qemu sender "$sock4" perf_role=sender perf_peer=3 "perf_bytes=$bytes" "perf_buf=$perf_buf"
-guest_wait_for 240 "the guests' vsock_perf runs" receiver_done ||
+guest_wait_for $((120 + 30 * runs)) "the guests' vsock_perf runs" receiver_done ||
 	guest_die "the guests did not finish their vsock_perf runs"
 guest_wait_ready receiver 1 3 >/dev/null || guest_die "the receiver guest did not become the agent"
 
