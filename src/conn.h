@@ -58,6 +58,9 @@ struct conn {
 	bool guest_shut_send;      /* guest SHUTDOWN(SEND): no more data from it */
 	bool guest_shut_rcv;       /* guest SHUTDOWN(RCV): send it no more data */
 	bool host_eof;             /* host socket read side reached EOF */
+	bool host_readable;        /* host socket may hold unread data (its
+				    * EPOLLIN is edge-triggered) */
+	bool host_rdhup;           /* host socket signalled EOF after its data */
 	bool host_shut_wr;         /* shutdown(SHUT_WR) done on the host socket */
 };
 

@@ -66,11 +66,13 @@ void device_conn_unschedule(struct vsock_device *dev, struct conn *c)
 	c->in_rx_fifo = false;
 }
 
-static void close_host_socket(struct vsock_device *dev, struct conn *c)
+static void close_host_socket(struct conn *c)
 {
 	if (c->ev.fd < 0)
 		return;
-	ev_set(dev->epfd, &c->ev, 0);
+	/* The device holds the only descriptor of this socket, so closing
+	 * it also removes it from the epoll set. */
+	c->ev.events = 0;
 	close(c->ev.fd);
 	c->ev.fd = -1;
 	txbuf_free(&c->txbuf);
@@ -81,7 +83,7 @@ void device_conn_drop(struct vsock_device *dev, struct conn *c)
 	if (c->state == CONN_DEAD)
 		return;
 	device_conn_unschedule(dev, c);
-	close_host_socket(dev, c);
+	close_host_socket(c);
 	conn_table_remove(&dev->conns, c);
 	c->state = CONN_DEAD;
 	c->pending = 0;
@@ -94,7 +96,7 @@ void device_conn_reset(struct vsock_device *dev, struct conn *c)
 {
 	if (c->state == CONN_DEAD || c->state == CONN_CLOSING)
 		return;
-	close_host_socket(dev, c);
+	close_host_socket(c);
 	c->state = CONN_CLOSING;
 	c->pending = CONN_PEND_RST;
 	device_conn_schedule(dev, c);
@@ -146,20 +148,25 @@ void device_conn_free_dead(struct vsock_device *dev)
 
 void device_conn_sync_interest(struct vsock_device *dev, struct conn *c)
 {
+	bool reading = c->state == CONN_ESTABLISHED && !c->host_eof && !c->guest_shut_rcv;
 	uint32_t want = 0;
 	int rc;
 
+	/* Read only what the guest can take: data waits in the host socket
+	 * (back-pressure) while it has no credit. */
+	if (reading && c->host_readable && conn_peer_credit(c) > 0)
+		c->pending |= CONN_PEND_RW;
+	else
+		c->pending &= (uint8_t)~CONN_PEND_RW;
 	if (c->state == CONN_CONNECTING) {
 		want = EPOLLOUT;
 	} else if (c->state == CONN_ESTABLISHED) {
+		/* Edge-triggered, so the interest stays put while data waits
+		 * for credit or RX buffers: host_readable remembers it. */
+		if (reading)
+			want |= EPOLLIN | EPOLLRDHUP | EPOLLET;
 		if (!txbuf_empty(&c->txbuf))
-			want |= EPOLLOUT;
-		/* Read only what the guest can take: data waits in the host
-		 * socket (back-pressure) while it has no credit, and a pending
-		 * RW means the RX pass will read anyway. */
-		if (!c->host_eof && !c->guest_shut_rcv && !(c->pending & CONN_PEND_RW) &&
-		    conn_peer_credit(c) > 0)
-			want |= EPOLLIN;
+			want |= EPOLLOUT | EPOLLET;
 	}
 	rc = ev_set(dev->epfd, &c->ev, want);
 	if (rc < 0) {
@@ -310,8 +317,12 @@ static void conn_event(struct ev_source *src, uint32_t events)
 		if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && !txbuf_empty(&c->txbuf))
 			flush_txbuf(dev, c);
 		if (c->state == CONN_ESTABLISHED && (c->ev.events & EPOLLIN) &&
-		    (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-			c->pending |= CONN_PEND_RW;
+		    (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) {
+			c->host_readable = true;
+			/* Its only edge may come with the last data. */
+			if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+				c->host_rdhup = true;
+		}
 	}
 	if (c->state == CONN_CONNECTING || c->state == CONN_ESTABLISHED)
 		device_conn_sync_interest(dev, c);

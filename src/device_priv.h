@@ -103,7 +103,8 @@ void device_conn_drop_all(struct vsock_device *dev);
 /* Guest driver reset: drops every connection the old driver knew of. */
 void device_conn_drop_known_to_guest(struct vsock_device *dev);
 void device_conn_free_dead(struct vsock_device *dev);
-/* Re-computes which host socket events the connection needs. */
+/* Re-computes which host socket events the connection needs, and whether
+ * an RX pass should read its host socket (CONN_PEND_RW). */
 void device_conn_sync_interest(struct vsock_device *dev, struct conn *c);
 /* Queues the connection for an RX pass if it owes the guest something. */
 void device_conn_schedule(struct vsock_device *dev, struct conn *c);

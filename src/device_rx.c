@@ -173,18 +173,18 @@ static void send_rw_batch(struct vsock_device *dev, struct virtq *vq, struct con
 }
 
 /* Moves host data into guest RX buffers.  Returns false when the guest has
- * no RX buffer (the connection stays scheduled). */
+ * no RX buffer (the connection stays scheduled).  The RW bit stays set
+ * (device_conn_sync_interest) while the socket may hold more and the guest
+ * has credit for it. */
 static bool serve_rw(struct vsock_device *dev, struct virtq *vq, struct conn *c)
 {
 	uint32_t credit = conn_peer_credit(c);
 	size_t budget = credit < RX_BATCH_BYTES ? credit : RX_BATCH_BYTES;
-	size_t capacity;
 	unsigned n_iov;
 	int avail = 0;
 	ssize_t n;
 
 	if (c->state != CONN_ESTABLISHED || c->host_eof || c->guest_shut_rcv || budget == 0) {
-		c->pending &= (uint8_t)~CONN_PEND_RW;
 		device_conn_sync_interest(dev, c);
 		return true;
 	}
@@ -193,23 +193,24 @@ static bool serve_rw(struct vsock_device *dev, struct virtq *vq, struct conn *c)
 	n_iov = gather_rx_batch(dev, vq, (size_t)avail, budget);
 	if (dev->rx.n == 0)
 		return false;
-	capacity = iov_total(dev->rx.payload, n_iov);
 	n = readv(c->ev.fd, dev->rx.payload, (int)n_iov);
 	if (n > 0) {
+		/* A stream socket fills a read while it has data: a short one
+		 * drained it, and new data will bring a new edge.  An EOF
+		 * already signalled will not: read again to see it. */
+		if ((size_t)n < iov_total(dev->rx.payload, n_iov) && !c->host_rdhup)
+			c->host_readable = false;
 		send_rw_batch(dev, vq, c, (size_t)n);
-		/* A full batch suggests more is waiting: keep RW scheduled. */
-		if ((size_t)n < capacity || conn_peer_credit(c) == 0)
-			c->pending &= (uint8_t)~CONN_PEND_RW;
 	} else if (n == 0) {
+		c->host_readable = false;
 		send_host_eof(dev, vq, c);
-		c->pending &= (uint8_t)~CONN_PEND_RW;
 	} else {
 		int err = errno;
 
 		unpop_from(dev, vq, 0);
-		if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
-			c->pending &= (uint8_t)~CONN_PEND_RW;
-		} else {
+		if (err == EAGAIN || err == EWOULDBLOCK) {
+			c->host_readable = false;
+		} else if (err != EINTR) {
 			log_info_rl("reading host socket for guest port %u: %s; resetting",
 				    c->key.peer_port, strerror(err));
 			device_conn_reset(dev, c);
