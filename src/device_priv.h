@@ -143,7 +143,7 @@ enum mail_result {
 enum mail_result device_sibling_deliver(struct vsock_device *dev, struct virtq *vq,
 					size_t budget);
 
-/* Runs TX and RX until neither can progress. */
+/* Runs TX and RX until neither can progress, then interrupts the guest. */
 void device_pump(struct vsock_device *dev);
 
 #endif

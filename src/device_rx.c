@@ -312,5 +312,4 @@ void device_process_rx(struct vsock_device *dev)
 	 * it already has. */
 	while (!rx_pass(dev, vq) && virtq_enable_kicks(vq))
 		;
-	virtq_notify(vq);
 }

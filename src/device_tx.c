@@ -238,5 +238,4 @@ void device_process_tx(struct vsock_device *dev)
 	 * wakeup (mail_event). */
 	dev->tx_blocked = stop == TX_CTRL_FULL;
 	dev->tx_wait_router = stop == TX_ROUTER_FULL;
-	virtq_notify(vq);
 }

@@ -146,16 +146,19 @@ static void stop_event(struct ev_source *src, uint32_t events)
 
 void device_pump(struct vsock_device *dev)
 {
-	for (;;) {
+	do {
 		if (dev->tx_due || (dev->tx_blocked && !ctrl_queue_full(&dev->ctrl))) {
 			dev->tx_due = false;
 			device_process_tx(dev);
 		}
 		device_process_rx(dev);
 		/* Replies drained enough to take more TX packets? */
-		if (!dev->tx_blocked || ctrl_queue_full(&dev->ctrl))
-			return;
-	}
+	} while (dev->tx_blocked && !ctrl_queue_full(&dev->ctrl));
+	/* Both interrupts at the end, back to back: a guest waiting for RX
+	 * data wakes once, not first for its TX completions and then again
+	 * after the host socket reads. */
+	virtq_notify(&dev->vu.vq[VU_QUEUE_RX]);
+	virtq_notify(&dev->vu.vq[VU_QUEUE_TX]);
 }
 
 static void *device_thread(void *arg)
