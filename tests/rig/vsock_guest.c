@@ -71,6 +71,14 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 /* ---- Commands ------------------------------------------------------------- */
 
+/* Scripts (and the tool's own test) wait for this line before connecting:
+ * a host client that comes earlier is refused by the guest. */
+static void announce_listening(struct rig *rig, uint32_t port)
+{
+	fprintf(stderr, "vsock-guest: CID %" PRIu64 " listening on port %u\n",
+		rig->cid, port);
+}
+
 #define MAX_CONNS 256
 
 struct served {
@@ -129,10 +137,11 @@ static int cmd_serve(struct rig *rig, uint32_t port, bool echo)
 	unsigned n = 0;
 	int err = 0;
 
-	if (!conns || rig_listen(rig, port))
+	if (!conns || rig_listen(rig, port)) {
+		free(conns);
 		return 1;
-	fprintf(stderr, "vsock-guest: CID %" PRIu64 " listening on port %u\n",
-		rig->cid, port);
+	}
+	announce_listening(rig, port);
 	while (!stop_requested) {
 		err = rig_poll(rig, NULL, 0, 1000);
 		if (err < 0)
@@ -339,46 +348,85 @@ bad:
 	return -1;
 }
 
-static int run(struct rig *rig, int argc, char **argv)
+enum command { CMD_ECHO, CMD_SINK, CMD_LISTEN, CMD_CONNECT, CMD_SOURCE };
+
+struct command_args {
+	enum command cmd;
+	uint64_t cid, port, total;
+};
+
+/* Checks the command line's command and arguments before anything is
+ * opened, so misuse is reported the same with or without a back-end. */
+static int parse_command(int argc, char **argv, struct command_args *a)
 {
-	const char *cmd = argv[0];
-	uint64_t cid = 0, port = 0, total = 0;
+	static const struct {
+		const char *name;
+		enum command cmd;
+		int argc;
+	} commands[] = {
+		{"echo", CMD_ECHO, 2},       {"sink", CMD_SINK, 2},
+		{"listen", CMD_LISTEN, 2},   {"connect", CMD_CONNECT, 3},
+		{"source", CMD_SOURCE, 4},
+	};
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[0], commands[i].name))
+			continue;
+		if (argc != commands[i].argc)
+			return -1;
+		a->cmd = commands[i].cmd;
+		if (argc == 2)
+			return parse_u64(argv[1], UINT32_MAX, &a->port);
+		if (parse_u64(argv[1], UINT32_MAX, &a->cid) ||
+		    parse_u64(argv[2], UINT32_MAX, &a->port))
+			return -1;
+		return argc == 4 ? parse_u64(argv[3], UINT64_MAX, &a->total) : 0;
+	}
+	return -1;
+}
+
+static int cmd_listen(struct rig *rig, uint32_t port)
+{
 	struct rig_conn *c;
 	int err;
 
-	if ((!strcmp(cmd, "echo") || !strcmp(cmd, "sink") || !strcmp(cmd, "listen")) &&
-	    argc == 2 && !parse_u64(argv[1], UINT32_MAX, &port)) {
-		if (strcmp(cmd, "listen"))
-			return cmd_serve(rig, (uint32_t)port, !strcmp(cmd, "echo"));
-		rig_listen(rig, (uint32_t)port);
-		while ((err = rig_accept(rig, (uint32_t)port, 1000, &c)) == -ETIMEDOUT &&
-		       !stop_requested)
-			;
-		return err ? 1 : pipe_stdio(rig, c);
+	if (rig_listen(rig, port))
+		return 1;
+	announce_listening(rig, port);
+	while ((err = rig_accept(rig, port, 1000, &c)) == -ETIMEDOUT && !stop_requested)
+		;
+	return err ? 1 : pipe_stdio(rig, c);
+}
+
+static int run(struct rig *rig, const struct command_args *a)
+{
+	struct rig_conn *c;
+	int err;
+
+	switch (a->cmd) {
+	case CMD_ECHO:
+	case CMD_SINK:
+		return cmd_serve(rig, (uint32_t)a->port, a->cmd == CMD_ECHO);
+	case CMD_LISTEN:
+		return cmd_listen(rig, (uint32_t)a->port);
+	case CMD_CONNECT:
+	case CMD_SOURCE:
+		break;
 	}
-	if ((!strcmp(cmd, "connect") && argc == 3) ||
-	    (!strcmp(cmd, "source") && argc == 4 &&
-	     !parse_u64(argv[3], UINT64_MAX, &total))) {
-		if (parse_u64(argv[1], UINT32_MAX, &cid) ||
-		    parse_u64(argv[2], UINT32_MAX, &port))
-			goto bad;
-		err = rig_connect(rig, cid, (uint32_t)port, WAIT_MS, &c);
-		if (err) {
-			fprintf(stderr, "vsock-guest: connect to %" PRIu64 ":%" PRIu64
-				": %s\n", cid, port, strerror(-err));
-			return 1;
-		}
-		return cmd[0] == 'c' ? pipe_stdio(rig, c) : cmd_source(rig, c, total);
+	err = rig_connect(rig, a->cid, (uint32_t)a->port, WAIT_MS, &c);
+	if (err) {
+		fprintf(stderr, "vsock-guest: connect to %" PRIu64 ":%" PRIu64 ": %s\n",
+			a->cid, a->port, strerror(-err));
+		return 1;
 	}
-bad:
-	usage(stderr);
-	return 2;
+	return a->cmd == CMD_CONNECT ? pipe_stdio(rig, c) : cmd_source(rig, c, a->total);
 }
 
 int main(int argc, char **argv)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct cli cli = {0};
+	struct command_args args = {0};
 	struct rig *rig;
 	int first, err, status;
 
@@ -386,7 +434,7 @@ int main(int argc, char **argv)
 	first = parse_cli(argc, argv, &cli);
 	if (first < 0)
 		return 2;
-	if (first >= argc) {
+	if (first >= argc || parse_command(argc - first, argv + first, &args)) {
 		usage(stderr);
 		return 2;
 	}
@@ -405,7 +453,7 @@ int main(int argc, char **argv)
 		rig_destroy(rig);
 		return 1;
 	}
-	status = run(rig, argc - first, argv + first);
+	status = run(rig, &args);
 	if (rig->stats.violations)
 		fprintf(stderr, "vsock-guest: %" PRIu64 " protocol violations by the "
 			"back-end, last: %s\n", rig->stats.violations,
