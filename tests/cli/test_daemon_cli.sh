@@ -80,5 +80,9 @@ echo keep > "$DIR/plain"
 "$DAEMON" --socket "$DIR/plain" --uds-path "$DIR/vm3.vsock" 2>/dev/null; rc=$?
 [ $rc -eq 1 ] && [ "$(cat "$DIR/plain")" = keep ] && [ ! -e "$DIR/vm3.vsock" ] &&
 	pass "regular file kept" || fail "regular file: $rc"
+err=$("$DAEMON" --socket "$DIR/v3.sock" --uds-path "$DIR/plain" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$(cat "$DIR/plain")" = keep ] && [ ! -e "$DIR/v3.sock" ] &&
+	echo "$err" | grep -q "$DIR/plain.*not a socket" &&
+	pass "--uds-path: regular file kept, named in the error" || fail "--uds-path regular file: $rc $err"
 
 [ $FAILS -eq 0 ]
