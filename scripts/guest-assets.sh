@@ -18,10 +18,9 @@ meta_pkg=linux-image-6.12-cloud-amd64
 modules=(vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
 	vsock_loopback failover net_failover virtio_net)
 
-work_dir=
-trap 'rm -rf "$work_dir"' EXIT
-
-die() { echo "guest-assets: $*" >&2; exit 1; }
+prog=guest-assets
+# shellcheck source=scripts/lib-deb.sh
+. "$repo/scripts/lib-deb.sh"
 
 # The meta-package always depends on the newest versioned kernel package.
 newest_kernel_pkg() {
@@ -48,28 +47,11 @@ resolve_kernel_pkg() {
 	echo "$pkg"
 }
 
-# Prints the path of the downloaded .deb.  Stale apt lists name versions the mirror has
-# dropped, so a failed download refreshes the lists (as root) and tries once more.
-download_deb() {
-	local pkg=$1 work=$2 deb
-	echo "guest-assets: downloading $pkg" >&2
-	if ! (cd "$work" && apt-get download -qq "$pkg" >&2); then
-		[ "$(id -u)" -eq 0 ] || die "apt-get download $pkg failed"
-		apt-get update -qq >&2 || true
-		(cd "$work" && apt-get download -qq "$pkg" >&2) || die "apt-get download $pkg failed"
-	fi
-	deb=$(find "$work" -maxdepth 1 -name '*.deb' | head -n1)
-	[ -n "$deb" ] || die "no .deb downloaded for $pkg"
-	echo "$deb"
-}
-
 fetch_kernel() {
-	local pkg=$1 dir=$2 work deb kver name src
-	work=$(mktemp -d "$cache_root/.work.XXXXXX")
-	work_dir=$work # removed by the EXIT trap, whatever happens
-	chmod 755 "$work" # apt-get download runs as _apt
-	deb=$(download_deb "$pkg" "$work")
-	dpkg -x "$deb" "$work/root"
+	local pkg=$1 dir=$2 work kver name src
+	deb_new_work "$cache_root"
+	work=$deb_work
+	deb_unpack "$pkg" "$work/root"
 
 	kver=$(find "$work/root/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | head -n1)
 	[ -n "$kver" ] || die "$pkg holds no /lib/modules"

@@ -13,10 +13,9 @@ cache_root=${VSOCK_TEST_CACHE:-$repo/.cache/vsock_test}
 pkg=linux-source-6.12
 tools=(vsock_test vsock_perf)
 
-work_dir=
-trap 'rm -rf "$work_dir"' EXIT
-
-die() { echo "vsock-test-build: $*" >&2; exit 1; }
+prog=vsock-test-build
+# shellcheck source=scripts/lib-deb.sh
+. "$repo/scripts/lib-deb.sh"
 
 candidate_version() {
 	apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: \([^ ]*\)$/\1/p' | grep -v '(none)' || true
@@ -38,19 +37,10 @@ newest_cached() {
 }
 
 build() {
-	local dir=$1 work deb tarball top tool
-	work=$(mktemp -d "$cache_root/.work.XXXXXX")
-	work_dir=$work
-	chmod 755 "$work" # apt-get download runs as _apt
-	echo "vsock-test-build: downloading $pkg" >&2
-	if ! (cd "$work" && apt-get download -qq "$pkg" >&2); then
-		[ "$(id -u)" -eq 0 ] || die "apt-get download $pkg failed"
-		apt-get update -qq >&2 || true
-		(cd "$work" && apt-get download -qq "$pkg" >&2) || die "apt-get download $pkg failed"
-	fi
-	deb=$(find "$work" -maxdepth 1 -name '*.deb' | head -n1)
-	[ -n "$deb" ] || die "no .deb downloaded for $pkg"
-	dpkg -x "$deb" "$work/pkg"
+	local dir=$1 work tarball top tool
+	deb_new_work "$cache_root"
+	work=$deb_work
+	deb_unpack "$pkg" "$work/pkg"
 	tarball=$(find "$work/pkg/usr/src" -maxdepth 1 -name 'linux-source-*.tar.*' | head -n1)
 	[ -n "$tarball" ] || die "$pkg holds no source tarball"
 	mkdir "$work/src"
