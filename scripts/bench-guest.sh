@@ -34,17 +34,8 @@ done
 perf_qemu() {
 	local name=$1 socket=$2
 	shift 2
-	: >"$guest_tmp/$name.serial"
-	qemu-system-x86_64 -nodefaults -no-user-config -display none \
-		-machine q35,accel=tcg,memory-backend=mem0 -cpu max -smp 1 -m 256M \
-		-object memory-backend-memfd,id=mem0,size=256M,share=on \
-		-serial "file:$guest_tmp/$name.serial" -no-reboot \
-		-kernel "$guest_assets/vmlinuz" -initrd "$guest_tmp/initrd-perf.gz" \
-		-append "console=ttyS0 quiet panic=-1 guestmode=perf perf_runs=$runs $*" \
-		-chardev "socket,id=vu0,path=$socket" \
-		-device vhost-user-vsock-pci,chardev=vu0 \
-		>>"$guest_tmp/$name.qemu.log" 2>&1 &
-	guest_pids+=("$!")
+	guest_run_qemu "$name" "$socket" "$guest_tmp/initrd-perf.gz" \
+		"guestmode=perf perf_runs=$runs $*" -no-reboot
 }
 
 # The receiver's READY comes after its vsock_perf runs; a sender that gave up ends the wait.
@@ -124,22 +115,12 @@ figure() {
 guest_setup vsock-bench-guest
 vsock_perf=$("$top/scripts/vsock-test-build.sh" vsock_perf) || guest_die "cannot build vsock_perf"
 guest_make_initrd "$guestapp"
-tree=$guest_tmp/perf-tree
-mkdir -p "$tree/bin"
-cp "$vsock_perf" "$tree/bin/vsock_perf"
-cp "$guest_lib_dir/perf-guest" "$tree/bin/perf-guest"
-(cd "$tree" && find . | cpio -o -H newc --quiet) | gzip -1 >"$guest_tmp/perf.cpio.gz"
-cat "$guest_tmp/initrd.gz" "$guest_tmp/perf.cpio.gz" >"$guest_tmp/initrd-perf.gz"
+guest_extend_initrd perf "$vsock_perf" "$guest_lib_dir/perf-guest"
 
 sock3=$guest_tmp/vhost3.socket sock4=$guest_tmp/vhost4.socket
 guest_start_daemon "$daemon" \
 	--vm "guest-cid=3,socket=$sock3,uds-path=$guest_tmp/vm3.vsock" \
 	--vm "guest-cid=4,socket=$sock4,uds-path=$guest_tmp/vm4.vsock"
-for s in "$sock3" "$sock4"; do
-	guest_wait_for 20 "the daemon to create $s" guest_socket_or_dead "$s" ||
-		guest_die "daemon did not create $s"
-done
-kill -0 "$daemon_pid" 2>/dev/null || guest_die "daemon exited at start-up"
 
 echo "real guests under QEMU TCG: booting two guests (CIDs 3 and 4), $runs run(s) per figure"
 start=$SECONDS

@@ -83,7 +83,12 @@ guest_wait_for() {
 	done
 }
 
-# guest_make_initrd GUESTAPP: kernel and initramfs for this run.
+# guest_pack TREE OUT: TREE as a gzipped newc cpio archive.
+guest_pack() {
+	(cd "$1" && find . | cpio -o -H newc --quiet) | gzip -1 >"$2"
+}
+
+# guest_make_initrd GUESTAPP: kernel and initramfs (initrd.gz) for this run.
 guest_make_initrd() {
 	local tree=$guest_tmp/initrd-tree
 	guest_assets=$("$guest_repo/scripts/guest-assets.sh") ||
@@ -91,17 +96,36 @@ guest_make_initrd() {
 	mkdir -p "$tree/bin"
 	cp "$1" "$tree/bin/guestapp"
 	cp "$guest_lib_dir/init" "$tree/init"
-	(cd "$tree" && find . | cpio -o -H newc --quiet) | gzip -1 >"$guest_tmp/app.cpio.gz"
+	guest_pack "$tree" "$guest_tmp/app.cpio.gz"
 	cat "$guest_assets/base.cpio.gz" "$guest_tmp/app.cpio.gz" >"$guest_tmp/initrd.gz"
 }
 
+# guest_extend_initrd NAME FILE...: initrd-NAME.gz, initrd.gz plus FILE... in /bin (after
+# guest_make_initrd).
+guest_extend_initrd() {
+	local name=$1 tree=$guest_tmp/$1-tree
+	shift
+	mkdir -p "$tree/bin"
+	cp "$@" "$tree/bin/"
+	guest_pack "$tree" "$guest_tmp/$name.cpio.gz"
+	cat "$guest_tmp/initrd.gz" "$guest_tmp/$name.cpio.gz" >"$guest_tmp/initrd-$name.gz"
+}
+
 # guest_start_daemon DAEMON ARGS...: starts the daemon, logging to daemon.log, and waits
-# for the socket files named by its --socket and --uds-path arguments.
+# for the socket files named by its --socket and --uds-path arguments and in its --vm ones.
 guest_start_daemon() {
-	local daemon=$1 arg prev='' sockets=()
+	local daemon=$1 arg prev='' field fields sockets=()
 	shift
 	for arg in "$@"; do
-		case "$prev" in --socket | --uds-path) sockets+=("$arg") ;; esac
+		case "$prev" in
+		--socket | --uds-path) sockets+=("$arg") ;;
+		--vm)
+			IFS=, read -ra fields <<<"$arg"
+			for field in "${fields[@]}"; do
+				case "$field" in socket=* | uds-path=*) sockets+=("${field#*=}") ;; esac
+			done
+			;;
+		esac
 		prev=$arg
 	done
 	"$daemon" "$@" >>"$guest_tmp/daemon.log" 2>&1 &
@@ -115,23 +139,31 @@ guest_start_daemon() {
 
 guest_socket_or_dead() { [ -S "$1" ] || ! kill -0 "$daemon_pid" 2>/dev/null; }
 
-# guest_start_qemu NAME VHOST_SOCKET GUESTMODE [reboot]: boots a guest in the background;
-# its console goes to NAME.serial.  Without "reboot" a guest reboot ends QEMU.
-guest_start_qemu() {
-	local name=$1 socket=$2 mode=$3 reboot_opt=-no-reboot
-	[ "${4:-}" = reboot ] && reboot_opt=
+# guest_run_qemu NAME VHOST_SOCKET INITRD KERNEL-ARGS [QEMU-ARGS...]: boots a guest in the
+# background, its console in NAME.serial, and adds its pid to guest_pids.
+guest_run_qemu() {
+	local name=$1 socket=$2 initrd=$3 kernel_args=$4
+	shift 4
 	: >"$guest_tmp/$name.serial"
 	qemu-system-x86_64 -nodefaults -no-user-config -display none \
 		-machine q35,accel=tcg,memory-backend=mem0 -cpu max -smp 1 -m 256M \
 		-object memory-backend-memfd,id=mem0,size=256M,share=on \
-		-serial "file:$guest_tmp/$name.serial" $reboot_opt \
-		-kernel "$guest_assets/vmlinuz" -initrd "$guest_tmp/initrd.gz" \
-		-append "console=ttyS0 quiet panic=-1 guestmode=$mode" \
+		-serial "file:$guest_tmp/$name.serial" \
+		-kernel "$guest_assets/vmlinuz" -initrd "$initrd" \
+		-append "console=ttyS0 quiet panic=-1 $kernel_args" \
 		-chardev "socket,id=vu0,path=$socket" \
 		-device vhost-user-vsock-pci,chardev=vu0 \
-		>>"$guest_tmp/$name.qemu.log" 2>&1 &
-	qemu_pid=$!
-	guest_pids+=("$qemu_pid")
+		"$@" >>"$guest_tmp/$name.qemu.log" 2>&1 &
+	guest_pids+=("$!")
+}
+
+# guest_start_qemu NAME VHOST_SOCKET GUESTMODE [reboot]: boots the guestapp guest and makes it
+# the one qemu_pid watches.  Without "reboot" a guest reboot ends QEMU.
+guest_start_qemu() {
+	local reboot_opt=(-no-reboot)
+	[ "${4:-}" = reboot ] && reboot_opt=()
+	guest_run_qemu "$1" "$2" "$guest_tmp/initrd.gz" "guestmode=$3" "${reboot_opt[@]}"
+	qemu_pid=${guest_pids[-1]}
 }
 
 guest_ready_count() { grep -c 'guestapp: READY' "$1" 2>/dev/null; }

@@ -29,18 +29,8 @@ free_port() {
 vt_qemu() {
 	local name=$1 socket=$2 netdev=$3
 	shift 3
-	: >"$guest_tmp/$name.serial"
-	qemu-system-x86_64 -nodefaults -no-user-config -display none \
-		-machine q35,accel=tcg,memory-backend=mem0 -cpu max -smp 1 -m 256M \
-		-object memory-backend-memfd,id=mem0,size=256M,share=on \
-		-serial "file:$guest_tmp/$name.serial" -no-reboot \
-		-kernel "$guest_assets/vmlinuz" -initrd "$guest_tmp/initrd-vt.gz" \
-		-append "console=ttyS0 quiet panic=-1 guestmode=vsocktest $*" \
-		-chardev "socket,id=vu0,path=$socket" \
-		-device vhost-user-vsock-pci,chardev=vu0 \
-		-netdev "socket,id=n0,$netdev" -device virtio-net-pci,netdev=n0,romfile= \
-		>>"$guest_tmp/$name.qemu.log" 2>&1 &
-	guest_pids+=("$!")
+	guest_run_qemu "$name" "$socket" "$guest_tmp/initrd-vt.gz" "guestmode=vsocktest $*" -no-reboot \
+		-netdev "socket,id=n0,$netdev" -device virtio-net-pci,netdev=n0,romfile=
 }
 
 serial_has() { grep -q "$2" "$guest_tmp/$1.serial" 2>/dev/null; }
@@ -72,22 +62,12 @@ case_results() {
 guest_setup vsock-guest-vsock-test
 vsock_test=$("$guest_repo/scripts/vsock-test-build.sh") || guest_die "cannot build vsock_test"
 guest_make_initrd "$guestapp"
-tree=$guest_tmp/vt-tree
-mkdir -p "$tree/bin"
-cp "$vsock_test" "$tree/bin/vsock_test"
-cp "$guest_lib_dir/vsock-test-guest" "$tree/bin/vsock-test-guest"
-(cd "$tree" && find . | cpio -o -H newc --quiet) | gzip -1 >"$guest_tmp/vt.cpio.gz"
-cat "$guest_tmp/initrd.gz" "$guest_tmp/vt.cpio.gz" >"$guest_tmp/initrd-vt.gz"
+guest_extend_initrd vt "$vsock_test" "$guest_lib_dir/vsock-test-guest"
 
 sock3=$guest_tmp/vhost3.socket sock4=$guest_tmp/vhost4.socket
 guest_start_daemon "$daemon" \
 	--vm "guest-cid=3,socket=$sock3,uds-path=$guest_tmp/vm3.vsock" \
 	--vm "guest-cid=4,socket=$sock4,uds-path=$guest_tmp/vm4.vsock"
-for s in "$sock3" "$sock4"; do
-	guest_wait_for 20 "the daemon to create $s" guest_socket_or_dead "$s" ||
-		guest_die "daemon did not create $s"
-done
-kill -0 "$daemon_pid" 2>/dev/null || guest_die "daemon exited at start-up"
 
 link_port=$(free_port)
 start=$SECONDS
