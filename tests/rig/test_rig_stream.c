@@ -24,81 +24,87 @@ static uint8_t *pattern(size_t len, uint64_t seed)
 	return p;
 }
 
-/* One direction at a time, both ends moving at once: the sender writes
- * random chunk sizes, the receiver reads random sizes, bytes compared. */
-static void pump_guest_to_host(struct fixture *f, struct rig_conn *c, int hfd,
-			       const uint8_t *out, uint8_t *got, uint64_t *rs)
+/* The two ends' non-blocking calls: bytes moved, or 0 when the call would
+ * block; anything else (an error, EOF) fails the test. */
+static size_t guest_send(struct fixture *f, struct rig_conn *c,
+			 const uint8_t *p, size_t len)
 {
-	size_t sent = 0, recvd = 0;
-	int64_t last_progress = rig_now_ms();
+	ssize_t n = rig_send(f->rig, c, p, len);
 
-	while (recvd < XFER) {
-		struct pollfd pfd = {.fd = hfd, .events = POLLIN};
-		bool progress = false;
-		ssize_t n;
-
-		if (sent < XFER) {
-			size_t chunk = 1 + rnd_below(rs, 70000);
-
-			n = rig_send(f->rig, c, out + sent,
-				     chunk < XFER - sent ? chunk : XFER - sent);
-			assert_true(n >= 0);
-			sent += (size_t)n;
-			progress = n > 0;
-		}
-		n = recv(hfd, got + recvd, 1 + rnd_below(rs, 100000), MSG_DONTWAIT);
-		if (n > 0) {
-			recvd += (size_t)n;
-			if (recvd > XFER)
-				fail_msg("host received more than was sent");
-			last_progress = rig_now_ms();
-			continue;
-		}
-		assert_true(n < 0 && errno == EAGAIN);
-		if (progress)
-			last_progress = rig_now_ms();
-		else
-			assert_true(rig_poll(f->rig, &pfd, 1, T_MS) >= 0);
-		if (rig_now_ms() - last_progress > T_MS)
-			fail_msg("guest->host stalled at %zu of %u bytes", recvd, XFER);
-	}
+	assert_true(n >= 0);
+	return (size_t)n;
 }
 
-static void pump_host_to_guest(struct fixture *f, struct rig_conn *c, int hfd,
-			       const uint8_t *out, uint8_t *got, uint64_t *rs)
+static size_t guest_recv(struct fixture *f, struct rig_conn *c, uint8_t *p,
+			 size_t len)
 {
+	ssize_t n = rig_recv(f->rig, c, p, len);
+
+	if (n > 0)
+		return (size_t)n;
+	assert_int_equal(n, -EAGAIN);
+	return 0;
+}
+
+static size_t host_send(int hfd, const uint8_t *p, size_t len)
+{
+	ssize_t n = send(hfd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	assert_true(n > 0 || errno == EAGAIN);
+	return n > 0 ? (size_t)n : 0;
+}
+
+static size_t host_recv(int hfd, uint8_t *p, size_t len)
+{
+	ssize_t n = recv(hfd, p, len, MSG_DONTWAIT);
+
+	if (n > 0)
+		return (size_t)n;
+	assert_true(n < 0 && errno == EAGAIN);
+	return 0;
+}
+
+/* One direction at a time, both ends moving at once: the sender writes
+ * random chunk sizes, the receiver reads random sizes (the guest at most a
+ * few packets' worth), bytes compared by the caller. */
+static void pump(struct fixture *f, struct rig_conn *c, int hfd, bool to_host,
+		 const uint8_t *out, uint8_t *got, uint64_t *rs)
+{
+	const char *dir = to_host ? "guest->host" : "host->guest";
 	size_t sent = 0, recvd = 0;
 	int64_t last_progress = rig_now_ms();
 
 	while (recvd < XFER) {
-		struct pollfd pfd = {.fd = hfd, .events = POLLOUT};
+		struct pollfd pfd = {.fd = hfd, .events = to_host ? POLLIN : POLLOUT};
 		bool progress = false;
-		ssize_t n;
+		size_t n;
 
 		if (sent < XFER) {
 			size_t chunk = 1 + rnd_below(rs, 70000);
 
-			n = send(hfd, out + sent, chunk < XFER - sent ? chunk : XFER - sent,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-			assert_true(n > 0 || errno == EAGAIN);
-			if (n > 0) {
-				sent += (size_t)n;
-				progress = true;
-			}
+			if (chunk > XFER - sent)
+				chunk = XFER - sent;
+			n = to_host ? guest_send(f, c, out + sent, chunk)
+				    : host_send(hfd, out + sent, chunk);
+			sent += n;
+			progress = n > 0;
 		}
-		n = rig_recv(f->rig, c, got + recvd, 1 + rnd_below(rs, 9000));
+		n = to_host ? host_recv(hfd, got + recvd, 1 + rnd_below(rs, 100000))
+			    : guest_recv(f, c, got + recvd, 1 + rnd_below(rs, 9000));
 		if (n > 0) {
-			recvd += (size_t)n;
+			recvd += n;
+			if (recvd > XFER)
+				fail_msg("%s: more received than was sent", dir);
 			last_progress = rig_now_ms();
 			continue;
 		}
-		assert_int_equal(n, -EAGAIN);
+		/* The host socket is polled while it has a part to play. */
 		if (progress)
 			last_progress = rig_now_ms();
 		else
-			assert_true(rig_poll(f->rig, &pfd, sent < XFER, T_MS) >= 0);
+			assert_true(rig_poll(f->rig, &pfd, to_host || sent < XFER, T_MS) >= 0);
 		if (rig_now_ms() - last_progress > T_MS)
-			fail_msg("host->guest stalled at %zu of %u bytes", recvd, XFER);
+			fail_msg("%s stalled at %zu of %u bytes", dir, recvd, XFER);
 	}
 }
 
@@ -110,10 +116,10 @@ static void exchange(struct fixture *f, struct rig_conn *c, int host_fd,
 	uint64_t rs = seed;
 
 	assert_non_null(got);
-	pump_guest_to_host(f, c, host_fd, out, got, &rs);
+	pump(f, c, host_fd, true, out, got, &rs);
 	assert_memory_equal(got, out, XFER);
 	memset(got, 0, XFER);
-	pump_host_to_guest(f, c, host_fd, back, got, &rs);
+	pump(f, c, host_fd, false, back, got, &rs);
 	assert_memory_equal(got, back, XFER);
 	assert_int_equal(f->rig->stats.credit_violations, 0);
 	free(out);
@@ -443,7 +449,7 @@ static void test_rx_refills_alone_keep_host_data_flowing(void **state)
 	assert_int_equal(rig_listen(f->rig, PORT), 0);
 	hfd = rig_host_open(f->rig, f->d.uds_path, PORT, &c, T_MS);
 	assert_true(hfd >= 0);
-	pump_host_to_guest(f, c, hfd, out, got, &rs);
+	pump(f, c, hfd, false, out, got, &rs);
 	assert_memory_equal(got, out, XFER);
 	close(hfd);
 	free(out);
