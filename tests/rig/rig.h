@@ -230,6 +230,11 @@ int rig_poll(struct rig *rig, struct pollfd *extra, unsigned n_extra,
 int rig_wait(struct rig *rig, bool (*cond)(struct rig *rig, void *arg),
 	     void *arg, int timeout_ms);
 
+/* Runs rig_poll (or, with rig NULL, a plain poll) until fd has one of
+ * events; returns 0, -ETIMEDOUT at the deadline (rig_now_ms() time) or
+ * -errno / -ENOTCONN. */
+int rig_wait_fd(struct rig *rig, int fd, short events, int64_t deadline);
+
 /* Monotonic milliseconds, and what is left of a deadline (>= 0). */
 int64_t rig_now_ms(void);
 int rig_left_ms(int64_t deadline);

@@ -44,23 +44,6 @@ int rig_host_connect(const char *uds_path)
 	return fd;
 }
 
-/* Runs the rig (if any) until fd has one of events, or the deadline. */
-static int wait_fd(struct rig *rig, int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = events};
-		int left = rig_left_ms(deadline);
-		int n = rig ? rig_poll(rig, &pfd, 1, left) : poll(&pfd, 1, left);
-
-		if (n < 0)
-			return n;
-		if (n > 0)
-			return 0;
-		if (rig_left_ms(deadline) == 0)
-			return -ETIMEDOUT;
-	}
-}
-
 int rig_host_write_all(struct rig *rig, int fd, const void *buf, size_t len,
 		       int timeout_ms)
 {
@@ -78,7 +61,7 @@ int rig_host_write_all(struct rig *rig, int fd, const void *buf, size_t len,
 		}
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return -errno;
-		err = wait_fd(rig, fd, POLLOUT, deadline);
+		err = rig_wait_fd(rig, fd, POLLOUT, deadline);
 		if (err)
 			return err;
 	}
@@ -103,7 +86,7 @@ ssize_t rig_host_read_full(struct rig *rig, int fd, void *buf, size_t len,
 			break;
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
-		err = wait_fd(rig, fd, POLLIN, deadline);
+		err = rig_wait_fd(rig, fd, POLLIN, deadline);
 		if (err)
 			return err;
 	}
@@ -129,7 +112,7 @@ ssize_t rig_host_read_line(struct rig *rig, int fd, char *buf, size_t cap,
 			break;
 		if (errno != EAGAIN && errno != EINTR)
 			return errno == ECONNRESET ? 0 : -errno;
-		err = wait_fd(rig, fd, POLLIN, deadline);
+		err = rig_wait_fd(rig, fd, POLLIN, deadline);
 		if (err)
 			return err;
 	}
@@ -152,7 +135,7 @@ int rig_host_wait_eof(struct rig *rig, int fd, int timeout_ms)
 			continue;
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
-		err = wait_fd(rig, fd, POLLIN, deadline);
+		err = rig_wait_fd(rig, fd, POLLIN, deadline);
 		if (err)
 			return err;
 	}
@@ -220,7 +203,7 @@ int rig_host_accept(struct rig *rig, int listen_fd, int timeout_ms)
 			return fd;
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
-		err = wait_fd(rig, listen_fd, POLLIN, deadline);
+		err = rig_wait_fd(rig, listen_fd, POLLIN, deadline);
 		if (err)
 			return err;
 	}

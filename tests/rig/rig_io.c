@@ -316,3 +316,19 @@ int rig_poll(struct rig *rig, struct pollfd *extra, unsigned n_extra,
 	}
 	return count;
 }
+
+int rig_wait_fd(struct rig *rig, int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = events};
+		int left = rig_left_ms(deadline);
+		int n = rig ? rig_poll(rig, &pfd, 1, left) : poll(&pfd, 1, left);
+
+		if (n < 0)
+			return n;
+		if (n > 0)
+			return 0;
+		if (rig_left_ms(deadline) == 0)
+			return -ETIMEDOUT;
+	}
+}

@@ -217,19 +217,7 @@ void env_close_fds(struct env *e)
 
 int env_wait_fd(struct env *e, int fd, short events)
 {
-	int64_t deadline = rig_now_ms() + ENV_T_MS;
-
-	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = events};
-		int n = rig_poll(e->rig, &pfd, 1, rig_left_ms(deadline));
-
-		if (n < 0)
-			return n;
-		if (n > 0)
-			return 0;
-		if (rig_left_ms(deadline) == 0)
-			return -ETIMEDOUT;
-	}
+	return rig_wait_fd(e->rig, fd, events, rig_now_ms() + ENV_T_MS);
 }
 
 int env_host_listen(struct env *e, uint32_t port)
