@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int fixture_setup_daemon_only(void **state)
 {
@@ -108,4 +109,26 @@ int wait_fd_count(struct fixture *f, int want, int timeout_ms)
 			poll(NULL, 0, 10);
 	}
 	return count;
+}
+
+void assert_round_trip(struct fixture *f, uint32_t port)
+{
+	int lfd = rig_host_listen(f->d.uds_path, port);
+	struct rig_conn *c;
+	char buf[4];
+	int hfd;
+
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_connect(f->rig, RIG_HOST_CID, port, T_MS, &c), 0);
+	hfd = rig_host_accept(f->rig, lfd, T_MS);
+	assert_true(hfd >= 0);
+	assert_int_equal(rig_send_all(f->rig, c, "ping", 4, T_MS), 0);
+	assert_int_equal(rig_host_read_full(f->rig, hfd, buf, 4, T_MS), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(rig_host_write_all(f->rig, hfd, "pong", 4, T_MS), 0);
+	assert_int_equal(rig_recv_wait(f->rig, c, buf, 4, T_MS), 4);
+	assert_memory_equal(buf, "pong", 4);
+	close(hfd);
+	close(lfd);
+	rig_close(f->rig, c);
 }

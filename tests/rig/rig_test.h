@@ -42,4 +42,8 @@ uint32_t rnd_below(uint64_t *state, uint32_t bound);
  * Returns the last count seen. */
 int wait_fd_count(struct fixture *f, int want, int timeout_ms);
 
+/* The daemon still serves: a guest-initiated connection to a host listener
+ * on port carries a few bytes each way, then closes. */
+void assert_round_trip(struct fixture *f, uint32_t port);
+
 #endif

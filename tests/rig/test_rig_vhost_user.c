@@ -14,28 +14,6 @@
 
 #define BIT(n) (1ULL << (n))
 
-static void round_trip(struct fixture *f, uint32_t port)
-{
-	int lfd = rig_host_listen(f->d.uds_path, port);
-	struct rig_conn *c;
-	char buf[4];
-	int hfd;
-
-	assert_true(lfd >= 0);
-	assert_int_equal(rig_connect(f->rig, RIG_HOST_CID, port, T_MS, &c), 0);
-	hfd = rig_host_accept(f->rig, lfd, T_MS);
-	assert_true(hfd >= 0);
-	assert_int_equal(rig_send_all(f->rig, c, "ping", 4, T_MS), 0);
-	assert_int_equal(rig_host_read_full(f->rig, hfd, buf, 4, T_MS), 4);
-	assert_memory_equal(buf, "ping", 4);
-	assert_int_equal(rig_host_write_all(f->rig, hfd, "pong", 4, T_MS), 0);
-	assert_int_equal(rig_recv_wait(f->rig, c, buf, 4, T_MS), 4);
-	assert_memory_equal(buf, "pong", 4);
-	close(hfd);
-	close(lfd);
-	rig_close(f->rig, c);
-}
-
 static void test_negotiation(void **state)
 {
 	struct fixture *f = *state;
@@ -50,7 +28,7 @@ static void test_negotiation(void **state)
 	assert_int_equal(rig->device_protocol_features & want_proto, want_proto);
 	assert_int_equal(rig->queue_num, 3);
 	assert_int_equal(rig->cid, T_CID);
-	round_trip(f, 5300);
+	assert_round_trip(f, 5300);
 }
 
 static void test_get_config_every_offset_and_size(void **state)
@@ -77,7 +55,7 @@ static void test_get_config_every_offset_and_size(void **state)
 			}
 		}
 	}
-	round_trip(f, 5301);
+	assert_round_trip(f, 5301);
 }
 
 /* One bad message: the daemon answers NACK or drops the front-end, within
@@ -212,7 +190,7 @@ static void test_bad_messages(void **state)
 	/* Whatever happened, the daemon serves a proper front-end, and has
 	 * no more fds than with the first one. */
 	reconnect_for_more(f);
-	round_trip(f, 5302);
+	assert_round_trip(f, 5302);
 	assert_int_equal(wait_fd_count(f, baseline, T_MS), baseline);
 }
 
@@ -250,7 +228,7 @@ static void test_events_before_mem_table(void **state)
 		assert_string_equal(line, "OK 1234\n");
 	}
 	close(hfd);
-	round_trip(f, 5303);
+	assert_round_trip(f, 5303);
 }
 
 static void test_guest_reboot(void **state)
@@ -270,9 +248,9 @@ static void test_guest_reboot(void **state)
 	assert_int_equal(rig_reboot(f->rig), 0);
 	assert_int_equal(rig_host_wait_eof(f->rig, hfd, T_MS), 0);
 	close(hfd);
-	round_trip(f, 5304);
+	assert_round_trip(f, 5304);
 	assert_int_equal(rig_reboot(f->rig), 0);
-	round_trip(f, 5305);
+	assert_round_trip(f, 5305);
 }
 
 static bool tx_all_returned(struct rig *rig, void *arg)
@@ -286,7 +264,7 @@ static void test_vring_base_after_traffic(void **state)
 	struct fixture *f = *state;
 	uint32_t base;
 
-	round_trip(f, 5306);
+	assert_round_trip(f, 5306);
 	assert_int_equal(rig_wait(f->rig, tx_all_returned, NULL, T_MS), 0);
 	/* Everything we made available on TX was consumed. */
 	assert_int_equal(rig_vu_get_vring_base(&f->rig->vu, 1, &base), 0);
@@ -333,7 +311,7 @@ static void test_reconnect_without_leaks(void **state)
 		baseline = wait_fd_count(f, idle, T_MS);
 		assert_int_equal(baseline, idle);
 		assert_int_equal(rig_reconnect(f->rig), 0);
-		round_trip(f, 5401);
+		assert_round_trip(f, 5401);
 	}
 }
 
