@@ -49,13 +49,40 @@ static void cpu_read(const struct bench_ctx *ctx, struct cpu_split *s)
 	s->host = clock_getcpuclockid(ctx->peer.pid, &peer) ? 0 : bench_cpu_s(peer);
 }
 
-static void cpu_done(const struct bench_ctx *ctx, const struct cpu_split *start,
-		     struct stream_result *res)
+/* Wall clock and CPU times when a timed transfer began. */
+struct run_start {
+	uint64_t t0;
+	struct cpu_split cpu;
+};
+
+static void run_started(const struct bench_ctx *ctx, struct run_start *start)
 {
+	start->t0 = bench_now_ns();
+	cpu_read(ctx, &start->cpu);
+}
+
+/* Rate, CPU time and size of a transfer of total bytes that began at start. */
+static void run_finished(const struct bench_ctx *ctx, const struct run_start *start,
+			 uint64_t total, struct stream_result *res)
+{
+	res->gbit_s = (double)total * 8 / (double)(bench_now_ns() - start->t0);
 	cpu_read(ctx, &res->cpu);
-	res->cpu.daemon -= start->daemon;
-	res->cpu.guest -= start->guest;
-	res->cpu.host -= start->host;
+	res->cpu.daemon -= start->cpu.daemon;
+	res->cpu.guest -= start->cpu.guest;
+	res->cpu.host -= start->cpu.host;
+	res->gib = (double)total / (1u << 30);
+}
+
+/* The host peer's part in sc: sink what the guest sends, or source it. */
+static struct peer_cmd peer_cmd_for(const struct stream_case *sc,
+				    uint64_t bytes_per_conn)
+{
+	return (struct peer_cmd){
+		.op = sc->g2h ? PEER_SINK : PEER_SOURCE,
+		.n_fds = sc->n_conns,
+		.bytes_per_conn = bytes_per_conn,
+		.io_size = sc->io_size,
+	};
 }
 
 /* Sets up n connections through the daemon; host[] gets the host ends. */
@@ -164,15 +191,10 @@ static int run_ours(struct bench_ctx *ctx, const struct stream_case *sc,
 {
 	struct rig_conn *guest[BENCH_MAX_CONNS];
 	int host[BENCH_MAX_CONNS];
-	struct peer_cmd cmd = {
-		.op = sc->g2h ? PEER_SINK : PEER_SOURCE,
-		.n_fds = sc->n_conns,
-		.bytes_per_conn = bytes_per_conn,
-		.io_size = sc->io_size,
-	};
-	uint64_t total = bytes_per_conn * sc->n_conns, moved = 0, t0;
+	struct peer_cmd cmd = peer_cmd_for(sc, bytes_per_conn);
+	uint64_t total = bytes_per_conn * sc->n_conns, moved = 0;
 	struct peer_reply reply = {0};
-	struct cpu_split cpu0;
+	struct run_start start;
 	int err = open_ours(ctx, sc, guest, host);
 
 	if (err) {
@@ -180,8 +202,7 @@ static int run_ours(struct bench_ctx *ctx, const struct stream_case *sc,
 			strerror(-err));
 		return err;
 	}
-	t0 = bench_now_ns();
-	cpu_read(ctx, &cpu0);
+	run_started(ctx, &start);
 	err = peer_send(&ctx->peer, &cmd, host);
 	if (!err)
 		err = guest_pump(ctx->rig, guest, sc, bytes_per_conn, &moved);
@@ -190,9 +211,7 @@ static int run_ours(struct bench_ctx *ctx, const struct stream_case *sc,
 		err = bench_wait_reply(ctx, &reply);
 	if (!err)
 		err = check_moved("host peer", reply.err, reply.bytes, total);
-	res->gbit_s = (double)total * 8 / (double)(bench_now_ns() - t0);
-	cpu_done(ctx, &cpu0, res);
-	res->gib = (double)total / (1u << 30);
+	run_finished(ctx, &start, total, res);
 	for (unsigned i = 0; i < sc->n_conns; i++)
 		if (!err)
 			err = rig_close_wait(ctx->rig, guest[i], BENCH_TIMEOUT_MS);
@@ -203,15 +222,10 @@ static int run_base(struct bench_ctx *ctx, const struct stream_case *sc,
 		    uint64_t bytes_per_conn, struct stream_result *res)
 {
 	int ours[BENCH_MAX_CONNS], theirs[BENCH_MAX_CONNS];
-	struct peer_cmd cmd = {
-		.op = sc->g2h ? PEER_SINK : PEER_SOURCE,
-		.n_fds = sc->n_conns,
-		.bytes_per_conn = bytes_per_conn,
-		.io_size = sc->io_size,
-	};
-	uint64_t total = bytes_per_conn * sc->n_conns, moved = 0, t0;
+	struct peer_cmd cmd = peer_cmd_for(sc, bytes_per_conn);
+	uint64_t total = bytes_per_conn * sc->n_conns, moved = 0;
 	struct peer_reply reply = {0};
-	struct cpu_split cpu0;
+	struct run_start start;
 	int err = 0;
 
 	for (unsigned i = 0; i < sc->n_conns; i++) {
@@ -228,8 +242,7 @@ static int run_base(struct bench_ctx *ctx, const struct stream_case *sc,
 		ours[i] = sv[0];
 		theirs[i] = sv[1];
 	}
-	t0 = bench_now_ns();
-	cpu_read(ctx, &cpu0);
+	run_started(ctx, &start);
 	err = peer_send(&ctx->peer, &cmd, theirs);
 	if (!err)
 		err = pump_fds(ours, sc->n_conns, sc->g2h, bytes_per_conn,
@@ -239,9 +252,7 @@ static int run_base(struct bench_ctx *ctx, const struct stream_case *sc,
 		err = peer_reply(&ctx->peer, &reply);
 	if (!err)
 		err = check_moved("baseline host peer", reply.err, reply.bytes, total);
-	res->gbit_s = (double)total * 8 / (double)(bench_now_ns() - t0);
-	cpu_done(ctx, &cpu0, res);
-	res->gib = (double)total / (1u << 30);
+	run_finished(ctx, &start, total, res);
 	for (unsigned i = 0; i < sc->n_conns; i++)
 		close(ours[i]);
 	return err;
