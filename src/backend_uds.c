@@ -72,11 +72,12 @@ static void timer_arm(struct backend_uds *be, int64_t deadline_ms)
 	be->timer_armed = true;
 }
 
+/* With close_fd, closing the only descriptor also takes the socket out of
+ * the epoll set; without it the fd and its registration go to the device. */
 static void handshake_free(struct uds_handshake *hs, bool close_fd)
 {
 	struct backend_uds *be = hs->be;
 
-	ev_set(be->epfd, &hs->ev, 0);
 	if (close_fd)
 		close(hs->ev.fd);
 	if (hs->prev)
@@ -91,8 +92,9 @@ static void handshake_free(struct uds_handshake *hs, bool close_fd)
 	free(hs);
 }
 
-/* Peeks, then consumes exactly the bytes the parser took, so that data the
- * client sent after the newline stays in the socket for the guest. */
+/* One read per wakeup, never more than the rest of a CONNECT line can take:
+ * bytes the client sent behind the newline go to the device with the
+ * socket, for the guest to get first. */
 static void handshake_readable(struct ev_source *src, uint32_t events)
 {
 	struct uds_handshake *hs = (struct uds_handshake *)src;
@@ -103,7 +105,7 @@ static void handshake_readable(struct ev_source *src, uint32_t events)
 	int fd = hs->ev.fd;
 
 	(void)events;
-	n = recv(fd, buf, CONNECT_LINE_MAX - hs->line.len, MSG_PEEK | MSG_DONTWAIT);
+	n = recv(fd, buf, CONNECT_LINE_MAX - hs->line.len, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -113,8 +115,6 @@ static void handshake_readable(struct ev_source *src, uint32_t events)
 	}
 	switch (connect_line_feed(&hs->line, buf, (size_t)n, &consumed, &port)) {
 	case CONNECT_LINE_MORE:
-		if (recv(fd, buf, consumed, MSG_DONTWAIT) != (ssize_t)consumed)
-			handshake_free(hs, true);
 		return;
 	case CONNECT_LINE_BAD:
 		log_warn_rl("uds: malformed or oversized CONNECT line; closing the client");
@@ -123,15 +123,13 @@ static void handshake_readable(struct ev_source *src, uint32_t events)
 	case CONNECT_LINE_DONE:
 		break;
 	}
-	if (recv(fd, buf, consumed, MSG_DONTWAIT) != (ssize_t)consumed) {
-		handshake_free(hs, true);
-		return;
-	}
 	{
-		struct backend_uds *be = hs->be;
+		struct vsock_device *dev = hs->be->dev;
+		uint32_t registered = hs->ev.events;
 
 		handshake_free(hs, false);
-		vsock_device_host_connect(be->dev, fd, port);
+		vsock_device_host_handover(dev, fd, port, registered, buf + consumed,
+					   (size_t)n - consumed);
 	}
 }
 

@@ -51,6 +51,11 @@ struct conn {
 	uint32_t fwd_cnt;          /* guest payload bytes written to the host */
 	uint32_t advertised_fwd_cnt; /* fwd_cnt in the last packet we sent */
 	struct txbuf txbuf;
+	/* Host bytes the backend read along with its handshake (a client's
+	 * data right behind its CONNECT line): the guest gets them before
+	 * anything read from the socket.  NULL when there are none. */
+	char *early;
+	uint32_t early_len;
 
 	uint8_t state;             /* enum conn_state */
 	uint8_t pending;           /* enum conn_pending bits */

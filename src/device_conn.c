@@ -14,6 +14,12 @@
 #include "iov_util.h"
 #include "log.h"
 
+/* Host socket interest while the guest may still get data from it.  Also
+ * held while the guest has yet to accept a host client, so that a backend's
+ * registration is taken over once and kept: data and EOF arriving early are
+ * remembered in host_readable until the connection is up. */
+#define HOST_READ_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
+
 static void conn_event(struct ev_source *src, uint32_t events);
 
 struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd)
@@ -76,6 +82,9 @@ static void close_host_socket(struct conn *c)
 	close(c->ev.fd);
 	c->ev.fd = -1;
 	txbuf_free(&c->txbuf);
+	free(c->early);
+	c->early = NULL;
+	c->early_len = 0;
 }
 
 void device_conn_drop(struct vsock_device *dev, struct conn *c)
@@ -148,23 +157,27 @@ void device_conn_free_dead(struct vsock_device *dev)
 
 void device_conn_sync_interest(struct vsock_device *dev, struct conn *c)
 {
-	bool reading = c->state == CONN_ESTABLISHED && !c->host_eof && !c->guest_shut_rcv;
+	bool open_for_reading = !c->host_eof && !c->guest_shut_rcv;
+	bool reading = c->state == CONN_ESTABLISHED && open_for_reading;
 	uint32_t want = 0;
 	int rc;
 
 	/* Read only what the guest can take: data waits in the host socket
 	 * (back-pressure) while it has no credit. */
-	if (reading && c->host_readable && conn_peer_credit(c) > 0)
+	if (reading && (c->host_readable || c->early_len) && conn_peer_credit(c) > 0)
 		c->pending |= CONN_PEND_RW;
 	else
 		c->pending &= (uint8_t)~CONN_PEND_RW;
 	if (c->state == CONN_CONNECTING) {
 		want = EPOLLOUT;
+	} else if (c->state == CONN_REQUESTING) {
+		if (open_for_reading)
+			want = HOST_READ_EVENTS;
 	} else if (c->state == CONN_ESTABLISHED) {
 		/* Edge-triggered, so the interest stays put while data waits
 		 * for credit or RX buffers: host_readable remembers it. */
 		if (reading)
-			want |= EPOLLIN | EPOLLRDHUP | EPOLLET;
+			want |= HOST_READ_EVENTS;
 		if (!txbuf_empty(&c->txbuf))
 			want |= EPOLLOUT | EPOLLET;
 	}
@@ -313,10 +326,10 @@ static void conn_event(struct ev_source *src, uint32_t events)
 
 	if (c->state == CONN_CONNECTING) {
 		connect_finished(dev, c);
-	} else if (c->state == CONN_ESTABLISHED) {
+	} else if (c->state == CONN_ESTABLISHED || c->state == CONN_REQUESTING) {
 		if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && !txbuf_empty(&c->txbuf))
 			flush_txbuf(dev, c);
-		if (c->state == CONN_ESTABLISHED && (c->ev.events & EPOLLIN) &&
+		if (c->state != CONN_CLOSING && (c->ev.events & EPOLLIN) &&
 		    (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) {
 			c->host_readable = true;
 			/* Its only edge may come with the last data. */
@@ -342,7 +355,9 @@ static bool local_port_busy(void *ctx, uint32_t port)
 	return conn_table_find(&q->dev->conns, &q->key) != NULL;
 }
 
-void vsock_device_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port)
+/* A connection for a host client, owing the guest its REQUEST; NULL (fd
+ * closed) if there is no room for it. */
+static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t guest_port)
 {
 	struct port_query q = {dev, {.local_cid = VMADDR_CID_HOST, .peer_port = guest_port}};
 	struct conn_key key = q.key;
@@ -352,14 +367,54 @@ void vsock_device_host_connect(struct vsock_device *dev, int fd, uint32_t guest_
 			     &key.local_port)) {
 		log_warn_rl("no free local port for guest port %u", guest_port);
 		close(fd);
-		return;
+		return NULL;
 	}
 	c = device_conn_new(dev, &key, fd);
 	if (!c) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	c->state = CONN_REQUESTING;
 	c->pending = CONN_PEND_REQUEST;
 	device_conn_schedule(dev, c);
+	return c;
+}
+
+void vsock_device_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port)
+{
+	host_conn_new(dev, fd, guest_port);
+}
+
+void vsock_device_host_handover(struct vsock_device *dev, int fd, uint32_t guest_port,
+				uint32_t events, const void *early, size_t early_len)
+{
+	char *copy = NULL;
+	struct conn *c;
+	int rc;
+
+	if (early_len) {
+		copy = malloc(early_len);
+		if (!copy) {
+			log_warn_rl("out of memory for a host client's first bytes");
+			close(fd);
+			return;
+		}
+		memcpy(copy, early, early_len);
+	}
+	c = host_conn_new(dev, fd, guest_port);
+	if (!c) {
+		free(copy);
+		return;
+	}
+	c->early = copy;
+	c->early_len = (uint32_t)early_len;
+	/* The backend's registration: ev_set turns it into ours with a MOD,
+	 * which also reports data already waiting (edge-triggered). */
+	c->ev.events = events;
+	rc = ev_set(dev->epfd, &c->ev, HOST_READ_EVENTS);
+	if (rc < 0) {
+		log_warn_rl("epoll on a host client (guest port %u): %s; closing it",
+			    guest_port, strerror(-rc));
+		device_conn_drop(dev, c);
+	}
 }

@@ -2,6 +2,7 @@
  * what each scheduled connection owes the guest, host data read straight
  * from the host socket into guest memory. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
@@ -172,6 +173,30 @@ static void send_rw_batch(struct vsock_device *dev, struct virtq *vq, struct con
 	unpop_from(dev, vq, used);
 }
 
+/* Sends what the backend read along with the handshake, as much as budget
+ * allows; it goes before anything read from the socket.  Returns false when
+ * the guest has no RX buffer. */
+static bool send_early(struct vsock_device *dev, struct virtq *vq, struct conn *c,
+		       size_t budget)
+{
+	size_t len = c->early_len < budget ? c->early_len : budget;
+	unsigned n_iov = gather_rx_batch(dev, vq, len, budget);
+
+	if (dev->rx.n == 0)
+		return false;
+	len = buf_to_iov(dev->rx.payload, n_iov, 0, c->early, len);
+	send_rw_batch(dev, vq, c, len);
+	c->early_len -= (uint32_t)len;
+	if (c->early_len) {
+		memmove(c->early, c->early + len, c->early_len);
+	} else {
+		free(c->early);
+		c->early = NULL;
+	}
+	device_conn_sync_interest(dev, c);
+	return true;
+}
+
 /* Moves host data into guest RX buffers.  Returns false when the guest has
  * no RX buffer (the connection stays scheduled).  The RW bit stays set
  * (device_conn_sync_interest) while the socket may hold more and the guest
@@ -188,6 +213,8 @@ static bool serve_rw(struct vsock_device *dev, struct virtq *vq, struct conn *c)
 		device_conn_sync_interest(dev, c);
 		return true;
 	}
+	if (c->early_len)
+		return send_early(dev, vq, c, budget);
 	if (ioctl(c->ev.fd, FIONREAD, &avail) < 0 || avail <= 0)
 		avail = 1; /* unknown, or EOF pending: one chain is enough */
 	n_iov = gather_rx_batch(dev, vq, (size_t)avail, budget);
