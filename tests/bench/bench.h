@@ -59,8 +59,9 @@ int bench_idle(struct bench_ctx *ctx);
 uint64_t bench_now_ns(void);
 /* CPU seconds a clock from clock_getcpuclockid() has counted. */
 double bench_cpu_s(clockid_t clock);
-/* The daemon's resident set (VmRSS of /proc/PID/status) in KiB, or -errno. */
-long bench_rss_kib(pid_t pid);
+/* The daemon's resident anonymous memory (its heap, stacks and private
+ * data; not the guest RAM it maps, nor its binary's pages) in KiB, or -errno. */
+long bench_anon_kib(pid_t pid);
 /* Starts ctx->daemon and opens ctx->rig on it; the rig's guest is Linux-like
  * (rig_opts_default: 4 KiB RX buffers, 64 KiB TX packets, 256 KiB buf_alloc). */
 int bench_daemon_up(struct bench_ctx *ctx);
