@@ -58,6 +58,20 @@ struct rx_batch {
 	struct iovec payload[VQ_CHAIN_MAX_SEGS];
 };
 
+/* Most TX chains of one connection whose payloads one sendmsg gathers. */
+#define TX_BATCH_CHAINS 64
+
+/* Consecutive RW packets of one connection popped in one TX drain: their
+ * payloads (gathered in payload[0..n_iov)) go to the host socket in one
+ * write, then their chains go back to the guest. */
+struct tx_batch {
+	struct conn *conn; /* NULL while empty */
+	unsigned n_chains;
+	unsigned n_iov;
+	uint16_t head[TX_BATCH_CHAINS];
+	struct iovec payload[VQ_CHAIN_MAX_SEGS];
+};
+
 struct vsock_device {
 	uint64_t guest_cid;
 	uint32_t tx_buffer_size;
@@ -88,7 +102,8 @@ struct vsock_device {
 	bool thread_started;
 
 	struct vq_chain chain;          /* scratch for one popped chain */
-	struct iovec tx_payload[VQ_CHAIN_MAX_SEGS]; /* a TX chain's payload */
+	struct iovec tx_payload[VQ_CHAIN_MAX_SEGS]; /* a sibling packet's payload */
+	struct tx_batch tx;
 	struct iovec tx_rest[VQ_CHAIN_MAX_SEGS];    /* what the host socket refused */
 	struct rx_batch rx;
 };

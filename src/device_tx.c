@@ -84,31 +84,79 @@ static void guest_connect(struct vsock_device *dev, const struct vsock_hdr *hdr)
 	device_conn_schedule(dev, c);
 }
 
-static void guest_data(struct vsock_device *dev, struct conn *c,
+/* Writes the batch's payloads to its connection's host socket, then gives
+ * its chains back to the guest. */
+static void tx_batch_flush(struct vsock_device *dev, struct virtq *vq)
+{
+	struct tx_batch *b = &dev->tx;
+	struct conn *c = b->conn;
+
+	if (!c)
+		return;
+	device_conn_write(dev, c, b->payload, b->n_iov);
+	if (c->state == CONN_ESTABLISHED)
+		device_conn_sync_interest(dev, c);
+	device_conn_schedule(dev, c);
+	for (unsigned i = 0; i < b->n_chains; i++)
+		virtq_push(vq, b->head[i], 0);
+	b->conn = NULL;
+	b->n_chains = 0;
+	b->n_iov = 0;
+}
+
+static bool tx_batch_has_room(const struct tx_batch *b, const struct vq_chain *chain)
+{
+	return b->n_chains < TX_BATCH_CHAINS && chain->nr_out <= VQ_CHAIN_MAX_SEGS - b->n_iov;
+}
+
+/* Holds the chain's payload for the batch's next write. */
+static void tx_batch_add(struct tx_batch *b, struct conn *c, const struct vq_chain *chain,
+			 uint32_t len)
+{
+	b->conn = c;
+	b->n_iov += iov_slice(chain->iov, chain->nr_out, VSOCK_HDR_SIZE, len,
+			      b->payload + b->n_iov, VQ_CHAIN_MAX_SEGS - b->n_iov);
+	b->head[b->n_chains++] = chain->head;
+}
+
+/* The batched connection's next RW packet, with room for it: it joins the
+ * batch without anything else happening in between. */
+static bool tx_batch_extends(const struct vsock_device *dev, const struct vsock_hdr *hdr,
+			     const struct vq_chain *chain)
+{
+	const struct conn *c = dev->tx.conn;
+
+	return c && hdr->op == VIRTIO_VSOCK_OP_RW && hdr->type == VIRTIO_VSOCK_TYPE_STREAM &&
+	       hdr->src_cid == dev->guest_cid && hdr->dst_cid == VMADDR_CID_HOST &&
+	       hdr->dst_port == c->key.local_port && hdr->src_port == c->key.peer_port &&
+	       tx_batch_has_room(&dev->tx, chain);
+}
+
+/* Returns true if the chain joined the TX batch (it goes back to the
+ * guest when the batch is flushed). */
+static bool guest_data(struct vsock_device *dev, struct conn *c,
 		       const struct vq_chain *chain, uint32_t len)
 {
-	unsigned n;
-
 	if (c->state != CONN_ESTABLISHED) {
 		log_warn_rl("guest sent RW on port %u before the connection was up; resetting",
 			    c->key.peer_port);
 		device_conn_reset(dev, c);
-		return;
+		return false;
 	}
-	n = iov_slice(chain->iov, chain->nr_out, VSOCK_HDR_SIZE, len, dev->tx_payload,
-		      VQ_CHAIN_MAX_SEGS);
-	device_conn_write(dev, c, dev->tx_payload, n);
+	tx_batch_add(&dev->tx, c, chain, len);
+	return true;
 }
 
-static void conn_packet(struct vsock_device *dev, struct conn *c,
+/* Returns true if the chain joined the TX batch. */
+static bool conn_packet(struct vsock_device *dev, struct conn *c,
 			const struct vsock_hdr *hdr, const struct vq_chain *chain)
 {
 	if (hdr->op == VIRTIO_VSOCK_OP_RST) {
 		device_conn_drop(dev, c);
-		return;
+		return false;
 	}
 	if (c->state == CONN_CLOSING)
-		return; /* our RST is on its way */
+		return false; /* our RST is on its way */
 	conn_update_peer_credit(c, hdr->buf_alloc, hdr->fwd_cnt);
 	switch (hdr->op) {
 	case VIRTIO_VSOCK_OP_RESPONSE:
@@ -120,7 +168,8 @@ static void conn_packet(struct vsock_device *dev, struct conn *c,
 		}
 		break;
 	case VIRTIO_VSOCK_OP_RW:
-		guest_data(dev, c, chain, hdr->len);
+		if (guest_data(dev, c, chain, hdr->len))
+			return true; /* the flush syncs and schedules it */
 		break;
 	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
 		break; /* the credit fields are all it carries */
@@ -139,6 +188,7 @@ static void conn_packet(struct vsock_device *dev, struct conn *c,
 	if (c->state == CONN_ESTABLISHED || c->state == CONN_CONNECTING)
 		device_conn_sync_interest(dev, c);
 	device_conn_schedule(dev, c);
+	return false;
 }
 
 static bool known_type(uint16_t type)
@@ -146,35 +196,48 @@ static bool known_type(uint16_t type)
 	return type == VIRTIO_VSOCK_TYPE_STREAM || type == VIRTIO_VSOCK_TYPE_SEQPACKET;
 }
 
-/* Applies one packet.  Returns false when it must be kept (a sibling's
- * mailbox is full): the chain goes back to the ring and TX waits. */
-static bool tx_packet(struct vsock_device *dev, const struct vq_chain *chain)
+enum tx_verdict {
+	TX_APPLIED, /* done with: the chain goes back to the guest */
+	TX_HELD,    /* in the TX batch: returned when it is flushed */
+	TX_KEPT,    /* a sibling's mailbox is full: back to the ring, TX waits */
+};
+
+/* Applies one packet.  Anything but the batched connection's next data
+ * flushes the batch first, so that packets take effect in ring order. */
+static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
+				 const struct vq_chain *chain)
 {
 	struct vsock_hdr hdr;
 	struct conn_key key;
 	struct conn *c;
 
 	if (!parse_tx_chain(dev, chain, &hdr))
-		return true;
+		return TX_APPLIED;
+	if (tx_batch_extends(dev, &hdr, chain)) {
+		conn_update_peer_credit(dev->tx.conn, hdr.buf_alloc, hdr.fwd_cnt);
+		tx_batch_add(&dev->tx, dev->tx.conn, chain, hdr.len);
+		return TX_HELD;
+	}
+	tx_batch_flush(dev, vq);
 	if (hdr.src_cid != dev->guest_cid) {
 		log_warn_rl("tx: %s from cid %llu, not the guest's; dropped",
 			    vsock_op_name(hdr.op), (unsigned long long)hdr.src_cid);
-		return true;
+		return TX_APPLIED;
 	}
 	if (!known_type(hdr.type)) {
 		log_warn_rl("tx: %s of unknown type %u; %s", vsock_op_name(hdr.op), hdr.type,
 			    hdr.op == VIRTIO_VSOCK_OP_RST ? "dropped" : "answering RST");
 		if (hdr.op != VIRTIO_VSOCK_OP_RST)
 			device_reply_rst(dev, &hdr);
-		return true;
+		return TX_APPLIED;
 	}
 	if (hdr.dst_cid != VMADDR_CID_HOST)
-		return device_sibling_send(dev, &hdr, chain);
+		return device_sibling_send(dev, &hdr, chain) ? TX_APPLIED : TX_KEPT;
 	/* Host backends speak STREAM only. */
 	if (hdr.type != VIRTIO_VSOCK_TYPE_STREAM) {
 		if (hdr.op != VIRTIO_VSOCK_OP_RST)
 			device_reply_rst(dev, &hdr);
-		return true;
+		return TX_APPLIED;
 	}
 	key = (struct conn_key){VMADDR_CID_HOST, hdr.dst_port, hdr.src_port};
 	c = conn_table_find(&dev->conns, &key);
@@ -186,12 +249,12 @@ static bool tx_packet(struct vsock_device *dev, const struct vq_chain *chain)
 		c = NULL;
 	}
 	if (c)
-		conn_packet(dev, c, &hdr, chain);
-	else if (hdr.op == VIRTIO_VSOCK_OP_REQUEST)
+		return conn_packet(dev, c, &hdr, chain) ? TX_HELD : TX_APPLIED;
+	if (hdr.op == VIRTIO_VSOCK_OP_REQUEST)
 		guest_connect(dev, &hdr);
 	else if (hdr.op != VIRTIO_VSOCK_OP_RST)
 		device_reply_rst(dev, &hdr);
-	return true;
+	return TX_APPLIED;
 }
 
 enum tx_stop {
@@ -200,7 +263,7 @@ enum tx_stop {
 	TX_ROUTER_FULL, /* a sibling's mailbox is full */
 };
 
-static enum tx_stop drain_tx(struct vsock_device *dev, struct virtq *vq)
+static enum tx_stop drain_tx_ring(struct vsock_device *dev, struct virtq *vq)
 {
 	for (;;) {
 		if (ctrl_queue_full(&dev->ctrl))
@@ -213,14 +276,27 @@ static enum tx_stop drain_tx(struct vsock_device *dev, struct virtq *vq)
 			virtq_push(vq, dev->chain.head, 0);
 			break;
 		case VQ_POP_OK:
-			if (!tx_packet(dev, &dev->chain)) {
+			switch (tx_packet(dev, vq, &dev->chain)) {
+			case TX_APPLIED:
+				virtq_push(vq, dev->chain.head, 0);
+				break;
+			case TX_HELD:
+				break;
+			case TX_KEPT:
 				virtq_unpop(vq);
 				return TX_ROUTER_FULL;
 			}
-			virtq_push(vq, dev->chain.head, 0);
 			break;
 		}
 	}
+}
+
+static enum tx_stop drain_tx(struct vsock_device *dev, struct virtq *vq)
+{
+	enum tx_stop stop = drain_tx_ring(dev, vq);
+
+	tx_batch_flush(dev, vq);
+	return stop;
 }
 
 void device_process_tx(struct vsock_device *dev)
