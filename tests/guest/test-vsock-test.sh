@@ -69,40 +69,66 @@ guest_start_daemon "$daemon" \
 	--vm "guest-cid=3,socket=$sock3,uds-path=$guest_tmp/vm3.vsock" \
 	--vm "guest-cid=4,socket=$sock4,uds-path=$guest_tmp/vm4.vsock"
 
-link_port=$(free_port)
-start=$SECONDS
-vt_qemu server "$sock3" "listen=127.0.0.1:$link_port" \
-	vt_mode=server vt_ip=$server_ip vt_port=$control_port vt_peer=4
-server_pid=${guest_pids[-1]}
-guest_wait_for 120 "the server guest to listen" server_listening ||
-	guest_die "the server guest did not come up"
-guest_gone "$server_pid" && guest_die "the server guest's QEMU exited"
-vt_qemu client "$sock4" "connect=127.0.0.1:$link_port" \
-	vt_mode=client vt_ip=$client_ip vt_server=$server_ip vt_port=$control_port vt_peer=3
-client_pid=${guest_pids[-1]}
-guest_wait_for 600 "vsock_test to finish in both guests" both_gone "$server_pid" "$client_pid" ||
-	guest_log "vsock_test did not finish"
-guest_log "both guests done after $((SECONDS - start)) s"
+# run_pair: boots the server guest, then the client guest, and waits until both are done.
+run_pair() {
+	local link_port start=$SECONDS
+	link_port=$(free_port)
+	vt_qemu server "$sock3" "listen=127.0.0.1:$link_port" \
+		vt_mode=server vt_ip=$server_ip vt_port=$control_port vt_peer=4
+	server_pid=${guest_pids[-1]}
+	guest_wait_for 120 "the server guest to listen" server_listening ||
+		guest_die "the server guest did not come up"
+	guest_gone "$server_pid" && guest_die "the server guest's QEMU exited"
+	vt_qemu client "$sock4" "connect=127.0.0.1:$link_port" \
+		vt_mode=client vt_ip=$client_ip vt_server=$server_ip vt_port=$control_port vt_peer=3
+	client_pid=${guest_pids[-1]}
+	guest_wait_for 600 "vsock_test to finish in both guests" both_gone "$server_pid" "$client_pid" ||
+		guest_log "vsock_test did not finish"
+	guest_log "both guests done after $((SECONDS - start)) s"
+}
 
-declare -A server_result client_result
-while read -r id st; do server_result[$id]=$st; done < <(case_results server)
-while read -r id st; do client_result[$id]=$st; done < <(case_results client)
-passed=0 failed=0 skipped=0 n=0
-while IFS=$'\t' read -r id name; do
-	[[ $id =~ ^[0-9]+$ ]] || continue
-	n=$((n + 1))
-	s=${server_result[$id]:-} c=${client_result[$id]:-}
-	if [ "$s" = ok ] && [ "$c" = ok ]; then
-		echo "ok $n - $id $name"
-		passed=$((passed + 1))
-	elif [ "$s" = skipped ] || [ "$c" = skipped ]; then
-		echo "ok $n - $id $name # SKIP"
-		skipped=$((skipped + 1))
-	else
-		echo "not ok $n - $id $name (server: ${s:-not finished}, client: ${c:-not finished})"
-		failed=$((failed + 1))
-	fi
-done < <("$vsock_test" --list)
+# score: one TAP line per case into $guest_tmp/tap; sets passed, failed, skipped, n and
+# first_failed (the id of the first case that did not pass).
+score() {
+	local id name s c
+	declare -A server_result client_result
+	while read -r id st; do server_result[$id]=$st; done < <(case_results server)
+	while read -r id st; do client_result[$id]=$st; done < <(case_results client)
+	passed=0 failed=0 skipped=0 n=0 first_failed=
+	: >"$guest_tmp/tap"
+	while IFS=$'\t' read -r id name; do
+		[[ $id =~ ^[0-9]+$ ]] || continue
+		n=$((n + 1))
+		s=${server_result[$id]:-} c=${client_result[$id]:-}
+		if [ "$s" = ok ] && [ "$c" = ok ]; then
+			echo "ok $n - $id $name"
+			passed=$((passed + 1))
+		elif [ "$s" = skipped ] || [ "$c" = skipped ]; then
+			echo "ok $n - $id $name # SKIP"
+			skipped=$((skipped + 1))
+		else
+			echo "not ok $n - $id $name (server: ${s:-not finished}, client: ${c:-not finished})"
+			failed=$((failed + 1))
+			first_failed=${first_failed:-$id}
+		fi
+	done < <("$vsock_test" --list) >>"$guest_tmp/tap"
+}
+
+# Case 17 (SOCK_STREAM SHUT_RD) races two channels: the server guest calls shutdown(SHUT_RD)
+# and then writes "SHUTRDDONE" on the TCP control link; the client expects the vsock
+# SHUTDOWN to have arrived first.  The guest kernel queues that packet to a workqueue while
+# the TCP line leaves at once, so on a loaded host the line can win although nothing was
+# lost.  Only when that case is the first to fail is the suite run once more; any other
+# failure, or the same one twice, fails the test.
+racy_case=17
+run_pair
+score
+if [ "$failed" -gt 0 ] && [ "$first_failed" = "$racy_case" ]; then
+	guest_log "case $racy_case lost its race with the control channel; running the suite once more"
+	run_pair
+	score
+fi
+cat "$guest_tmp/tap"
 tap_count=$n
 tap_failures=$failed
 echo "# $passed passed, $failed failed, $skipped skipped"
