@@ -209,17 +209,22 @@ static int device_open(struct vsock_device *dev, const struct vm_config *cfg)
 	rc = ev_set(dev->epfd, &dev->stop_ev, EPOLLIN);
 	if (rc < 0)
 		return -1;
-	if (unix_listener_open(&dev->vu_listener, cfg->socket_path, FRONTEND_BACKLOG) < 0)
-		return -1;
-	dev->listen_ev = (struct ev_source){.handler = listen_event, .fd = dev->vu_listener.fd};
-	if (ev_set(dev->epfd, &dev->listen_ev, EPOLLIN) < 0)
-		return -1;
 	if (cfg->backend == BACKEND_VSOCK)
 		dev->backend = backend_vsock_create(dev, dev->epfd, cfg->forward_cid,
 						    cfg->forward_listen, cfg->n_forward_listen);
 	else
 		dev->backend = backend_uds_create(dev, dev->epfd, cfg->uds_path);
 	return dev->backend ? 0 : -1;
+}
+
+/* Created last: once the socket file exists the device is complete, so a VMM
+ * (or a supervisor) that connects as soon as it appears finds it ready. */
+static int frontend_listener_open(struct vsock_device *dev, const struct vm_config *cfg)
+{
+	if (unix_listener_open(&dev->vu_listener, cfg->socket_path, FRONTEND_BACKLOG) < 0)
+		return -1;
+	dev->listen_ev = (struct ev_source){.handler = listen_event, .fd = dev->vu_listener.fd};
+	return ev_set(dev->epfd, &dev->listen_ev, EPOLLIN) < 0 ? -1 : 0;
 }
 
 struct vsock_device *vsock_device_create(const struct vm_config *cfg,
@@ -249,7 +254,8 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	port_alloc_init(&dev->ports);
 	ctrl_queue_init(&dev->ctrl);
 	vu_dev_init(&dev->vu, &vu_cfg, &device_hooks, dev);
-	if (device_open(dev, cfg) < 0 || device_sibling_open(dev, cfg) < 0) {
+	if (device_open(dev, cfg) < 0 || device_sibling_open(dev, cfg) < 0 ||
+	    frontend_listener_open(dev, cfg) < 0) {
 		vsock_device_destroy(dev);
 		return NULL;
 	}
