@@ -34,8 +34,8 @@ struct backend {
 void vsock_device_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port);
 
 /* The same for a client whose fd is already in the device's epoll set with
- * interest `events`: the device takes that registration over with one
- * EPOLL_CTL_MOD (no DEL and ADD per handshake).  early[0..early_len) is
+ * interest `events` (0: not registered): the device takes that registration
+ * over with one EPOLL_CTL_MOD (no DEL and ADD per handshake).  early[0..early_len) is
  * connection data the client sent with its handshake; the guest gets it
  * first.  Takes ownership of fd (closed on failure). */
 void vsock_device_host_handover(struct vsock_device *dev, int fd, uint32_t guest_port,

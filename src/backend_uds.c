@@ -92,34 +92,33 @@ static void handshake_free(struct uds_handshake *hs, bool close_fd)
 	free(hs);
 }
 
-/* One read per wakeup, never more than the rest of a CONNECT line can take:
- * bytes the client sent behind the newline go to the device with the
- * socket, for the guest to get first. */
-static void handshake_readable(struct ev_source *src, uint32_t events)
+/* One read, never more than the rest of a CONNECT line can take: bytes the
+ * client sent behind the newline go to the device with the socket, for the
+ * guest to get first.  Returns true while the line is still incomplete;
+ * otherwise hs is gone (handed over, or closed). */
+static bool handshake_read(struct uds_handshake *hs)
 {
-	struct uds_handshake *hs = (struct uds_handshake *)src;
 	char buf[CONNECT_LINE_MAX];
 	size_t consumed;
 	uint32_t port;
 	ssize_t n;
 	int fd = hs->ev.fd;
 
-	(void)events;
 	n = recv(fd, buf, CONNECT_LINE_MAX - hs->line.len, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return true;
 	if (n <= 0) {
 		log_info_rl("uds: host client left before its CONNECT line");
 		handshake_free(hs, true);
-		return;
+		return false;
 	}
 	switch (connect_line_feed(&hs->line, buf, (size_t)n, &consumed, &port)) {
 	case CONNECT_LINE_MORE:
-		return;
+		return true;
 	case CONNECT_LINE_BAD:
 		log_warn_rl("uds: malformed or oversized CONNECT line; closing the client");
 		handshake_free(hs, true);
-		return;
+		return false;
 	case CONNECT_LINE_DONE:
 		break;
 	}
@@ -131,6 +130,13 @@ static void handshake_readable(struct ev_source *src, uint32_t events)
 		vsock_device_host_handover(dev, fd, port, registered, buf + consumed,
 					   (size_t)n - consumed);
 	}
+	return false;
+}
+
+static void handshake_readable(struct ev_source *src, uint32_t events)
+{
+	(void)events;
+	handshake_read((struct uds_handshake *)src);
 }
 
 /* Closes the clients whose deadline has passed (slowloris: connect, send a
@@ -160,7 +166,7 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	struct backend_uds *be = (struct backend_uds *)((char *)src -
 						       offsetof(struct backend_uds, listen_ev));
 	struct uds_handshake *hs;
-	int fd;
+	int fd, rc;
 
 	(void)events;
 	fd = sock_accept(be->listener.fd, NULL, NULL, be->listener.path);
@@ -181,11 +187,6 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	hs->be = be;
 	hs->deadline_ms = now_ms() + be->timeout_ms;
 	connect_line_init(&hs->line);
-	if (ev_set(be->epfd, &hs->ev, EPOLLIN) < 0) {
-		close(fd);
-		free(hs);
-		return;
-	}
 	hs->prev = be->newest;
 	if (hs->prev)
 		hs->prev->next = hs;
@@ -193,6 +194,17 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 		be->handshakes = hs;
 	be->newest = hs;
 	be->n_handshakes++;
+	/* Clients usually send the line with their connect(), so it is often
+	 * here already: then the socket goes straight to the device and the
+	 * handshake costs no epoll registration of its own. */
+	if (!handshake_read(hs))
+		return;
+	rc = ev_set(be->epfd, &hs->ev, EPOLLIN);
+	if (rc < 0) {
+		log_warn_rl("uds: epoll for a host client: %s; closing it", strerror(-rc));
+		handshake_free(hs, true);
+		return;
+	}
 	if (!be->timer_armed)
 		timer_arm(be, hs->deadline_ms);
 }

@@ -408,8 +408,8 @@ void vsock_device_host_handover(struct vsock_device *dev, int fd, uint32_t guest
 	}
 	c->early = copy;
 	c->early_len = (uint32_t)early_len;
-	/* The backend's registration: ev_set turns it into ours with a MOD,
-	 * which also reports data already waiting (edge-triggered). */
+	/* The backend's registration, if any: ev_set turns it into ours (a MOD,
+	 * or an ADD), which also reports data already waiting (edge-triggered). */
 	c->ev.events = events;
 	rc = ev_set(dev->epfd, &c->ev, HOST_READ_EVENTS);
 	if (rc < 0) {
