@@ -27,12 +27,10 @@ void device_reply_rst(struct vsock_device *dev, const struct vsock_hdr *pkt)
 
 /* Reads the header out of the chain's readable part; false if the chain
  * cannot be a TX packet (already logged). */
-static bool parse_tx_chain(struct vsock_device *dev, const struct vq_chain *chain,
-			   struct vsock_hdr *hdr)
+static bool parse_tx_chain(const struct vq_chain *chain, struct vsock_hdr *hdr)
 {
 	uint8_t raw[VSOCK_HDR_SIZE];
 
-	(void)dev;
 	if (chain->nr_in > 0) {
 		log_warn_rl("tx: chain %u has device-writable descriptors; dropped", chain->head);
 		return false;
@@ -211,7 +209,7 @@ static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
 	struct conn_key key;
 	struct conn *c;
 
-	if (!parse_tx_chain(dev, chain, &hdr))
+	if (!parse_tx_chain(chain, &hdr))
 		return TX_APPLIED;
 	if (tx_batch_extends(dev, &hdr, chain)) {
 		conn_update_peer_credit(dev->tx.conn, hdr.buf_alloc, hdr.fwd_cnt);
