@@ -11,16 +11,13 @@
 #include <unistd.h>
 
 #include "connect_line.h"
+#include "env_ms.h"
 #include "ev.h"
 #include "log.h"
-#include "parse_num.h"
 #include "sock_accept.h"
 #include "unix_sock.h"
 
 #define UDS_BACKLOG 1024
-
-/* Largest deadline the environment may set: one day. */
-#define UDS_HANDSHAKE_TIMEOUT_MAX_MS 86400000u
 
 /* A host client that has not finished its CONNECT line yet. */
 struct uds_handshake {
@@ -253,25 +250,6 @@ static const struct backend_ops uds_ops = {
 	.destroy = uds_destroy,
 };
 
-/* The handshake deadline: UDS_HANDSHAKE_TIMEOUT_MS unless the environment
- * says otherwise (tests use a short one).  Returns false on a bad value. */
-static bool handshake_timeout_from_env(unsigned *out)
-{
-	const char *env = getenv(UDS_HANDSHAKE_TIMEOUT_ENV);
-	uint64_t v;
-
-	*out = UDS_HANDSHAKE_TIMEOUT_MS;
-	if (!env)
-		return true;
-	if (parse_num_u64(env, UDS_HANDSHAKE_TIMEOUT_MAX_MS, &v) == PARSE_NUM_OK && v > 0) {
-		*out = (unsigned)v;
-		return true;
-	}
-	log_err("%s: '%s' is not a number of milliseconds from 1 to %u",
-		UDS_HANDSHAKE_TIMEOUT_ENV, env, UDS_HANDSHAKE_TIMEOUT_MAX_MS);
-	return false;
-}
-
 struct backend *backend_uds_create(struct vsock_device *dev, int epfd,
 				   const char *uds_path)
 {
@@ -282,7 +260,8 @@ struct backend *backend_uds_create(struct vsock_device *dev, int epfd,
 	be->base.ops = &uds_ops;
 	be->dev = dev;
 	be->epfd = epfd;
-	if (!handshake_timeout_from_env(&be->timeout_ms)) {
+	be->timeout_ms = UDS_HANDSHAKE_TIMEOUT_MS;
+	if (!env_ms_override(UDS_HANDSHAKE_TIMEOUT_ENV, &be->timeout_ms)) {
 		free(be);
 		return NULL;
 	}

@@ -43,6 +43,11 @@ struct conn {
 	struct conn *hash_next;    /* conn_table chain */
 	struct conn *rx_prev;      /* device FIFO of connections with replies */
 	struct conn *rx_next;
+	/* Device FIFO of host-initiated connections awaiting the guest's
+	 * answer (device_deadline.c), while awaiting_answer. */
+	struct conn *wait_prev;
+	struct conn *wait_next;
+	int64_t answer_deadline_ms; /* CLOCK_MONOTONIC */
 	struct conn_key key;
 
 	uint32_t peer_buf_alloc;   /* from the guest's latest header */
@@ -60,6 +65,7 @@ struct conn {
 	uint8_t state;             /* enum conn_state */
 	uint8_t pending;           /* enum conn_pending bits */
 	bool in_rx_fifo;
+	bool awaiting_answer;      /* host-initiated, in the device's wait FIFO */
 	bool guest_shut_send;      /* guest SHUTDOWN(SEND): no more data from it */
 	bool guest_shut_rcv;       /* guest SHUTDOWN(RCV): send it no more data */
 	bool host_eof;             /* host socket read side reached EOF */

@@ -91,6 +91,7 @@ void device_conn_drop(struct vsock_device *dev, struct conn *c)
 {
 	if (c->state == CONN_DEAD)
 		return;
+	device_deadline_cancel(dev, c);
 	device_conn_unschedule(dev, c);
 	close_host_socket(c);
 	conn_table_remove(&dev->conns, c);
@@ -105,6 +106,7 @@ void device_conn_reset(struct vsock_device *dev, struct conn *c)
 {
 	if (c->state == CONN_DEAD || c->state == CONN_CLOSING)
 		return;
+	device_deadline_cancel(dev, c);
 	close_host_socket(c);
 	c->state = CONN_CLOSING;
 	c->pending = CONN_PEND_RST;
@@ -291,8 +293,10 @@ void device_conn_guest_shutdown(struct vsock_device *dev, struct conn *c, uint32
 
 void device_conn_guest_accepted(struct vsock_device *dev, struct conn *c)
 {
-	int rc = dev->backend->ops->accepted(dev->backend, c->ev.fd, c->key.peer_port);
+	int rc;
 
+	device_deadline_cancel(dev, c);
+	rc = dev->backend->ops->accepted(dev->backend, c->ev.fd, c->key.peer_port);
 	if (rc < 0) {
 		log_info_rl("host client for guest port %u is gone (%s); resetting",
 			    c->key.peer_port, strerror(-rc));
@@ -377,6 +381,7 @@ static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t gue
 	c->state = CONN_REQUESTING;
 	c->pending = CONN_PEND_REQUEST;
 	device_conn_schedule(dev, c);
+	device_deadline_start(dev, c);
 	return c;
 }
 

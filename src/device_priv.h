@@ -31,6 +31,14 @@
 /* Most sibling mail bytes moved into the RX ring per turn, so that host
  * connections and sibling VMs share it fairly. */
 #define RX_MAIL_BUDGET RX_BATCH_BYTES
+/* A host-initiated connection the guest has not answered (RESPONSE or RST)
+ * this long after it was made is closed, so that a guest with no driver,
+ * no RX buffers or a hang cannot leave the host application waiting
+ * forever (Linux's own vsock connect() gives up after 2 s).  The
+ * environment variable overrides it (milliseconds, read at start-up) so
+ * tests need not wait 10 s. */
+#define DEVICE_REQUEST_TIMEOUT_MS 10000u
+#define DEVICE_REQUEST_TIMEOUT_ENV "VHOST_DEVICE_VSOCK_REQUEST_TIMEOUT_MS"
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -93,6 +101,15 @@ struct vsock_device {
 	struct ctrl_queue ctrl;
 	struct conn *rx_head, *rx_tail; /* connections owing the guest a packet */
 	struct conn *dead;              /* freed after the current event batch */
+	/* Host-initiated connections awaiting the guest's answer, oldest
+	 * first: they all get the same timeout, so the head has the earliest
+	 * deadline. */
+	struct conn *waiting_head, *waiting_tail;
+	unsigned request_timeout_ms;
+	/* One timerfd for all of them, set for the head's deadline (see
+	 * device_deadline.c for when it is armed). */
+	struct ev_source request_timer_ev;
+	bool request_timer_armed;
 	bool tx_due;                    /* TX kicked or started: process it */
 	bool tx_blocked;                /* TX paused until ctrl replies drain */
 	bool tx_wait_router;            /* TX paused: a sibling mailbox was full */
@@ -131,6 +148,16 @@ void device_conn_write(struct vsock_device *dev, struct conn *c,
 void device_conn_guest_shutdown(struct vsock_device *dev, struct conn *c, uint32_t flags);
 /* The guest accepted our REQUEST. */
 void device_conn_guest_accepted(struct vsock_device *dev, struct conn *c);
+
+/* device_deadline.c */
+/* Reads the timeout, creates the timer and adds it to the epoll set.
+ * Returns 0, or -1 (logged). */
+int device_deadline_open(struct vsock_device *dev);
+void device_deadline_close(struct vsock_device *dev);
+/* The connection's timeout starts now. */
+void device_deadline_start(struct vsock_device *dev, struct conn *c);
+/* The guest answered, or the connection is going away: no timeout. */
+void device_deadline_cancel(struct vsock_device *dev, struct conn *c);
 
 /* device_tx.c */
 void device_process_tx(struct vsock_device *dev);

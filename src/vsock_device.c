@@ -207,7 +207,7 @@ static int device_open(struct vsock_device *dev, const struct vm_config *cfg)
 	if (conn_table_init(&dev->conns) < 0)
 		return -1;
 	rc = ev_set(dev->epfd, &dev->stop_ev, EPOLLIN);
-	if (rc < 0)
+	if (rc < 0 || device_deadline_open(dev) < 0)
 		return -1;
 	if (cfg->backend == BACKEND_VSOCK)
 		dev->backend = backend_vsock_create(dev, dev->epfd, cfg->forward_cid,
@@ -248,6 +248,7 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	dev->vu_listener.fd = -1;
 	dev->frontend_ev = (struct ev_source){.handler = frontend_event, .fd = -1};
 	dev->mail_ev.fd = -1;
+	dev->request_timer_ev.fd = -1;
 	for (unsigned i = 0; i < VU_NUM_QUEUES; i++)
 		dev->kick[i] = (struct kick_source){
 			.ev = {.handler = kick_event, .fd = -1}, .dev = dev, .idx = i};
@@ -302,6 +303,7 @@ void vsock_device_destroy(struct vsock_device *dev)
 	}
 	if (dev->backend)
 		dev->backend->ops->destroy(dev->backend);
+	device_deadline_close(dev);
 	unix_listener_close(&dev->vu_listener);
 	if (dev->stop_ev.fd >= 0)
 		close(dev->stop_ev.fd);

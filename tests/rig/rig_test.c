@@ -132,3 +132,24 @@ void assert_round_trip(struct fixture *f, uint32_t port)
 	close(lfd);
 	rig_close(f->rig, c);
 }
+
+long process_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long utime, stime;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the command name may hold spaces */
+	assert_non_null(p);
+	/* Fields 14 and 15; p is at the end of field 2. */
+	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+				&utime, &stime), 2);
+	return (long)((utime + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
+}

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <cmocka.h>
 
 #include "rig.h"
@@ -45,5 +46,9 @@ int wait_fd_count(struct fixture *f, int want, int timeout_ms);
 /* The daemon still serves: a guest-initiated connection to a host listener
  * on port carries a few bytes each way, then closes. */
 void assert_round_trip(struct fixture *f, uint32_t port);
+
+/* CPU time (user + system) process pid has used, in milliseconds (10 ms
+ * ticks): tests check with it that the daemon waits without spinning. */
+long process_cpu_ms(pid_t pid);
 
 #endif

@@ -427,28 +427,6 @@ static void test_split_header_descriptor_rx(void **state)
 	split_case(*state, RIG_RX_SPLIT);
 }
 
-/* CPU time (user + system) the process has used, in milliseconds. */
-static long cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long utime, stime;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the command name may hold spaces */
-	assert_non_null(p);
-	/* Fields 14 and 15; p is at the end of field 2. */
-	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-				&utime, &stime), 2);
-	return (long)((utime + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
-}
-
 /* B stops running its driver: A's transfer stalls once the daemon's
  * mailbox and B's RX ring are full, with chains held in A's TX ring.  When
  * B runs again everything arrives, nothing lost.  While stalled the daemon
@@ -488,10 +466,10 @@ static void test_back_pressure(void **state)
 			last_progress = rig_now_ms();
 	}
 	assert_true(fl.sent < fl.len);
-	cpu_before = cpu_ms(s->d.pid);
+	cpu_before = process_cpu_ms(s->d.pid);
 	assert_true(rig_poll(a, NULL, 0, 1000) >= 0);
 	assert_int_equal(flow_send(&fl), false);
-	assert_true(cpu_ms(s->d.pid) - cpu_before < 300);
+	assert_true(process_cpu_ms(s->d.pid) - cpu_before < 300);
 	assert_true(fl.sent >= (1u << 20));
 	assert_true(a->n_tx_free < a->n_tx_slots); /* held by the daemon */
 	assert_int_equal(fl.recvd, 0);
