@@ -1,6 +1,7 @@
 #include "unix_sock.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,8 +23,10 @@ static int fill_addr(struct sockaddr_un *addr, const char *path)
 	return 0;
 }
 
-/* Removes a leftover socket file; refuses to touch anything else. */
-static int remove_stale_socket(const char *path)
+/* Whether path may be replaced: 0 if nothing is there, 1 if a socket is
+ * (a stale one, or another listener's), -EEXIST (logged) for anything else,
+ * or -errno. */
+static int check_replaceable(const char *path)
 {
 	struct stat st;
 
@@ -33,16 +36,75 @@ static int remove_stale_socket(const char *path)
 		log_err("%s exists and is not a socket; refusing to replace it", path);
 		return -EEXIST;
 	}
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -errno;
+	return 1;
+}
+
+/* Names tried for the temporary socket: another is needed only if a
+ * process that had our pid crashed and left its temporary socket behind. */
+#define TEMP_NAME_TRIES 16
+
+/* A fresh name for the socket in path's directory (so that rename() onto
+ * path is atomic), unique to this process and listener.  Returns false if
+ * it does not fit in a sun_path. */
+static bool make_temp_addr(struct sockaddr_un *tmp, const char *path)
+{
+	static unsigned seq;
+	const char *slash = strrchr(path, '/');
+	int dir_len = slash ? (int)(slash - path + 1) : 0;
+	int n;
+
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->sun_family = AF_UNIX;
+	n = snprintf(tmp->sun_path, sizeof(tmp->sun_path), "%.*s.vsock-tmp.%d.%u", dir_len,
+		     path, (int)getpid(), __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+	return n > 0 && (size_t)n < sizeof(tmp->sun_path);
+}
+
+/* Binds fd to a temporary name next to path, filled into *tmp.  Returns 0,
+ * -ENAMETOOLONG if no such name fits, or -errno. */
+static int bind_temp(int fd, struct sockaddr_un *tmp, const char *path)
+{
+	for (unsigned i = 0; i < TEMP_NAME_TRIES; i++) {
+		if (!make_temp_addr(tmp, path))
+			return -ENAMETOOLONG;
+		if (bind(fd, (struct sockaddr *)tmp, sizeof(*tmp)) == 0)
+			return 0;
+		if (errno != EADDRINUSE)
+			return -errno;
+	}
+	return -EADDRINUSE;
+}
+
+/* Binds fd to path itself, replacing a stale socket first (errors are
+ * logged).  For paths too long for a temporary name beside them: a client
+ * that connects between bind() and listen() is refused. */
+static int bind_in_place(int fd, const struct sockaddr_un *addr, const char *path,
+			 bool stale)
+{
+	int rc;
+
+	log_info("%s: no room for a temporary name beside it; binding it directly", path);
+	if (stale && unlink(path) < 0 && errno != ENOENT) {
+		rc = -errno;
+		log_err("%s: cannot remove the stale socket: %s", path, strerror(errno));
+		return rc;
+	}
+	if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0) {
+		rc = -errno;
+		log_err("%s: cannot listen: %s", path, strerror(errno));
+		return rc;
+	}
 	return 0;
 }
 
+/* The socket is bound to a temporary name, listens, and only then is moved
+ * onto path: whoever sees path appear can connect at once. */
 int unix_listener_open(struct unix_listener *l, const char *path, int backlog)
 {
-	struct sockaddr_un addr;
+	struct sockaddr_un addr, tmp;
+	const char *bound = tmp.sun_path;
 	struct stat st;
-	int rc;
+	int rc, stale;
 
 	*l = (struct unix_listener){.fd = -1};
 	rc = fill_addr(&addr, path);
@@ -50,11 +112,11 @@ int unix_listener_open(struct unix_listener *l, const char *path, int backlog)
 		log_err("%s: socket path is empty or too long", path);
 		return rc;
 	}
-	rc = remove_stale_socket(path);
-	if (rc < 0) {
-		if (rc != -EEXIST)
-			log_err("%s: cannot remove the stale socket: %s", path, strerror(-rc));
-		return rc;
+	stale = check_replaceable(path);
+	if (stale < 0) {
+		if (stale != -EEXIST)
+			log_err("%s: cannot remove the stale socket: %s", path, strerror(-stale));
+		return stale;
 	}
 	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0) {
@@ -62,25 +124,49 @@ int unix_listener_open(struct unix_listener *l, const char *path, int backlog)
 		log_err("%s: socket: %s", path, strerror(errno));
 		return rc;
 	}
-	if (bind(l->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(l->fd, backlog) < 0 || stat(path, &st) < 0) {
+	rc = bind_temp(l->fd, &tmp, path);
+	if (rc == -ENAMETOOLONG) {
+		bound = path;
+		rc = bind_in_place(l->fd, &addr, path, stale);
+	} else if (rc < 0) {
+		log_err("%s: cannot listen: %s", path, strerror(-rc));
+	}
+	if (rc < 0)
+		goto fail;
+	if (listen(l->fd, backlog) < 0) {
 		rc = -errno;
 		log_err("%s: cannot listen: %s", path, strerror(errno));
-		close(l->fd);
-		l->fd = -1;
-		return rc;
+		goto fail_bound;
+	}
+	if (bound != path && rename(bound, path) < 0) {
+		rc = -errno;
+		log_err("%s: cannot move the listening socket %s into place: %s", path, bound,
+			strerror(errno));
+		goto fail_bound;
+	}
+	/* The inode as it is now at path (rename() changes its ctime). */
+	if (stat(path, &st) < 0) {
+		rc = -errno;
+		log_err("%s: cannot listen: %s", path, strerror(errno));
+		goto fail;
 	}
 	l->path = strdup(path);
+	if (!l->path) {
+		rc = -ENOMEM;
+		unlink(path);
+		goto fail;
+	}
 	l->st_dev = st.st_dev;
 	l->st_ino = st.st_ino;
 	l->st_ctim = st.st_ctim;
-	if (!l->path) {
-		unlink(path);
-		close(l->fd);
-		l->fd = -1;
-		return -ENOMEM;
-	}
 	return 0;
+
+fail_bound:
+	unlink(bound);
+fail:
+	close(l->fd);
+	l->fd = -1;
+	return rc;
 }
 
 void unix_listener_close(struct unix_listener *l)

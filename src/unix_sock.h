@@ -16,9 +16,13 @@ struct unix_listener {
 	struct timespec st_ctim; /* inode numbers are reused: tell files apart */
 };
 
-/* Binds and listens (non-blocking, close-on-exec).  A stale socket file at
- * path is replaced; any other existing file is refused.  Errors are logged
- * with the path and returned as -errno. */
+/* Binds and listens (non-blocking, close-on-exec).  The socket is bound
+ * under a temporary name beside path and renamed onto it once it listens,
+ * so path never exists without accepting connections (except for paths so
+ * long that no temporary name fits: those are bound directly).  A stale
+ * socket file at path is replaced; any other existing file is refused.
+ * Errors are logged with the path and returned as -errno, leaving no file
+ * behind. */
 int unix_listener_open(struct unix_listener *l, const char *path, int backlog);
 /* Closes the socket and removes the file if it is still the one we bound. */
 void unix_listener_close(struct unix_listener *l);

@@ -47,7 +47,8 @@ static bool all_sockets(const char *const *paths)
 	return true;
 }
 
-/* Waits until every path is a socket, watching the directory for creations. */
+/* Waits until every path is a socket, watching the directory for creations
+ * (the daemon binds each under a temporary name, then renames it). */
 static int wait_sockets(struct rig_daemon *d, int inotify_fd, const char *const *paths)
 {
 	struct pollfd pfds[2] = {{.fd = inotify_fd, .events = POLLIN},
@@ -98,7 +99,8 @@ static int spawn(struct rig_daemon *d, const char *const *argv, const char *cons
 	int inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	int err;
 
-	if (inotify_fd < 0 || inotify_add_watch(inotify_fd, d->dir, IN_CREATE) < 0)
+	if (inotify_fd < 0 ||
+	    inotify_add_watch(inotify_fd, d->dir, IN_CREATE | IN_MOVED_TO) < 0)
 		return -errno;
 	d->pid = fork();
 	if (d->pid < 0) {
