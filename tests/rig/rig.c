@@ -4,6 +4,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,7 @@ void rig_opts_default(struct rig_opts *o)
 		.rx_layout = RIG_RX_LINEAR,
 		.rx_buf_size = 4096,
 		.rx_bufs = 128,
+		.rx_spare_bufs = RIG_RX_SPARE_BUFS,
 		.tx_layout = RIG_TX_FRAGS,
 		.tx_frag_size = 4096,
 		.max_pkt_payload = RIG_MAX_PKT_PAYLOAD,
@@ -90,7 +92,7 @@ static int check_opts(const struct rig_opts *o)
 	if (!o->socket_path || !o->queue_size || (o->queue_size & (o->queue_size - 1)))
 		return -EINVAL;
 	if (o->rx_buf_size <= RIG_HDR_SIZE || o->rx_bufs == 0 ||
-	    o->rx_bufs > o->queue_size)
+	    o->rx_bufs > o->queue_size || o->rx_spare_bufs > UINT_MAX - o->rx_bufs)
 		return -EINVAL;
 	if (o->tx_frag_size == 0 || o->max_pkt_payload == 0 ||
 	    o->max_pkt_payload > RIG_MAX_PKT_PAYLOAD || o->tx_slots == 0 ||
@@ -106,8 +108,9 @@ static int alloc_buffers(struct rig *rig)
 	const struct rig_opts *o = &rig->opts;
 	size_t slot_size = RIG_SLOT_PAYLOAD_OFF + o->max_pkt_payload;
 
-	rig->n_rx_bufs = o->rx_bufs;
-	rig->rx_bufs = calloc(o->rx_bufs, sizeof(*rig->rx_bufs));
+	rig->n_rx_bufs = o->rx_bufs + o->rx_spare_bufs;
+	rig->rx_bufs = calloc(rig->n_rx_bufs, sizeof(*rig->rx_bufs));
+	rig->rx_free = calloc(rig->n_rx_bufs, sizeof(*rig->rx_free));
 	rig->n_tx_slots = o->tx_slots;
 	rig->tx_slots = calloc(o->tx_slots, sizeof(*rig->tx_slots));
 	rig->tx_free = calloc(o->tx_slots, sizeof(*rig->tx_free));
@@ -118,7 +121,8 @@ static int alloc_buffers(struct rig *rig)
 		if (!rig->raw_done[q] || !rig->raw_len[q])
 			return -ENOMEM;
 	}
-	if (!rig->rx_bufs || !rig->tx_slots || !rig->tx_free || !rig->pending)
+	if (!rig->rx_bufs || !rig->rx_free || !rig->tx_slots || !rig->tx_free ||
+	    !rig->pending)
 		return -ENOMEM;
 	for (unsigned i = 0; i < rig->n_rx_bufs; i++) {
 		struct rig_rx_buf *b = &rig->rx_bufs[i];
@@ -183,6 +187,7 @@ void rig_destroy(struct rig *rig)
 	rig_ring_destroy(&rig->txq);
 	rig_mem_destroy(&rig->mem);
 	free(rig->rx_bufs);
+	free(rig->rx_free);
 	free(rig->tx_slots);
 	free(rig->tx_free);
 	free(rig->pending);

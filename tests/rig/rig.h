@@ -37,6 +37,9 @@
 #define RIG_HDR_SIZE 44u
 #define RIG_HOST_CID 2u
 #define RIG_MAX_PKT_PAYLOAD 65536u
+/* Enough for 16 connections' 256 KiB of unread data in 4 KiB buffers
+ * (about 3.9 KiB of payload each), with room for part-filled ones. */
+#define RIG_RX_SPARE_BUFS 1152u
 
 enum rig_rx_layout {
 	RIG_RX_LINEAR, /* one descriptor: header then payload (Linux >= 6.2) */
@@ -58,6 +61,8 @@ struct rig_opts {
 	enum rig_rx_layout rx_layout;
 	uint32_t rx_buf_size;       /* bytes per RX chain, header included */
 	unsigned rx_bufs;           /* RX chains kept posted (<= queue_size) */
+	unsigned rx_spare_bufs;     /* more RX buffers, to stand in on the ring
+				       for those holding unread data */
 	enum rig_tx_layout tx_layout;
 	uint32_t tx_frag_size;
 	uint32_t max_pkt_payload;   /* largest RW payload sent (<= 64 KiB) */
@@ -70,7 +75,8 @@ struct rig_opts {
 };
 
 /* Fills *o with a Linux-like guest: queue 128, EVENT_IDX, 4 KiB linear RX
- * buffers, 64 KiB TX packets in 4 KiB fragments, 256 KiB buf_alloc. */
+ * buffers (and RIG_RX_SPARE_BUFS spares), 64 KiB TX packets in 4 KiB
+ * fragments, 256 KiB buf_alloc. */
 void rig_opts_default(struct rig_opts *o);
 
 /* A vsock packet header in host byte order. */
@@ -110,8 +116,10 @@ struct rig_conn {
 	uint32_t peer_fwd_cnt;
 	uint32_t tx_cnt;         /* payload bytes sent */
 
-	uint8_t *rxq;            /* received, unread bytes (buf_alloc ring) */
-	uint32_t rxq_head, rxq_len;
+	/* Received, unread bytes, oldest first: RX buffers kept off the ring
+	 * until read, as Linux queues skbs, and copies of small payloads. */
+	struct rig_rx_item *rxq_first, *rxq_last;
+	uint32_t rxq_len;        /* unread bytes in all of them */
 
 	uint64_t bytes_in, bytes_out;
 	uint64_t credit_requests_received, credit_updates_received;
@@ -129,6 +137,8 @@ struct rig_stats {
 	uint64_t credit_violations; /* of which: data beyond our credit */
 	uint64_t rsts_sent, rsts_received;
 	uint64_t rx_buffers_returned_empty; /* RX chains used with length 0 */
+	uint64_t rx_payloads_held;   /* RW payloads left in their RX buffer */
+	uint64_t rx_payloads_copied; /* small ones, or no spare buffer free */
 };
 
 /* A packet that matched no connection or listener (kept for tests). */
@@ -138,6 +148,7 @@ struct rig_stray {
 #define RIG_STRAY_MAX 256
 
 struct rig_rx_buf;
+struct rig_rx_item;
 struct rig_tx_slot;
 
 #define RIG_HASH_BUCKETS 4096
@@ -156,8 +167,12 @@ struct rig {
 	bool device_started;         /* rings set up and enabled */
 	bool disconnected;           /* the back-end closed the socket */
 
+	/* RX buffers: each is posted, held by a connection, or in the pool
+	 * (a stack, so a refill costs what it posts). */
 	struct rig_rx_buf *rx_bufs;
-	unsigned n_rx_bufs;
+	unsigned n_rx_bufs;          /* opts.rx_bufs + opts.rx_spare_bufs */
+	struct rig_rx_buf **rx_free;
+	unsigned n_rx_free, n_rx_posted;
 	struct rig_tx_slot *tx_slots;
 	struct rig_tx_slot **tx_free;
 	unsigned n_tx_slots, n_tx_free;
@@ -262,9 +277,11 @@ ssize_t rig_send(struct rig *rig, struct rig_conn *c, const void *buf,
  * or -errno (-ETIMEDOUT if it could not finish). */
 int rig_send_all(struct rig *rig, struct rig_conn *c, const void *buf,
 		 size_t len, int timeout_ms);
-/* Takes up to len received bytes now.  Returns the count, 0 at end of
- * stream (peer sent SHUTDOWN(SEND) or the connection ended), -EAGAIN when
- * nothing is there yet, or -ECONNRESET when reset with nothing left. */
+/* Takes up to len received bytes now, straight from the RX buffers they
+ * came in (one copy, as in Linux); buffers read to the end go back to the
+ * pool.  Returns the count, 0 at end of stream (peer sent SHUTDOWN(SEND)
+ * or the connection ended), -EAGAIN when nothing is there yet, or
+ * -ECONNRESET when reset with nothing left. */
 ssize_t rig_recv(struct rig *rig, struct rig_conn *c, void *buf, size_t len);
 /* Waits for data like recv(2) on a blocking socket. */
 ssize_t rig_recv_wait(struct rig *rig, struct rig_conn *c, void *buf,

@@ -117,13 +117,11 @@ void rig_refill_rx(struct rig *rig)
 {
 	if (!rig->device_started)
 		return;
-	for (unsigned i = 0; i < rig->n_rx_bufs; i++) {
-		struct rig_rx_buf *b = &rig->rx_bufs[i];
+	while (rig->n_rx_posted < rig->opts.rx_bufs && rig->n_rx_free) {
+		struct rig_rx_buf *b = rig->rx_free[rig->n_rx_free - 1];
 		struct rig_seg segs[2];
 		unsigned n;
 
-		if (b->posted)
-			continue;
 		if (rig->opts.rx_layout == RIG_RX_LINEAR) {
 			segs[0] = (struct rig_seg){b->hdr_gpa, RIG_HDR_SIZE + b->data_len,
 						   true};
@@ -135,14 +133,25 @@ void rig_refill_rx(struct rig *rig)
 		}
 		if (rig_ring_add(&rig->rxq, segs, n, rig->opts.indirect, b) < 0)
 			break;
-		b->posted = true;
+		rig->n_rx_free--;
+		rig->n_rx_posted++;
+		b->state = RIG_RX_POSTED;
 	}
+}
+
+void rig_rx_buf_release(struct rig *rig, struct rig_rx_buf *b)
+{
+	b->state = RIG_RX_FREE;
+	rig->rx_free[rig->n_rx_free++] = b;
 }
 
 void rig_forget_buffers(struct rig *rig)
 {
-	for (unsigned i = 0; i < rig->n_rx_bufs; i++)
-		rig->rx_bufs[i].posted = false;
+	/* Backwards, so that the lowest buffers are posted first. */
+	rig->n_rx_free = rig->n_rx_posted = 0;
+	for (unsigned i = rig->n_rx_bufs; i-- > 0;)
+		if (rig->rx_bufs[i].state != RIG_RX_HELD)
+			rig_rx_buf_release(rig, &rig->rx_bufs[i]);
 	rig->n_tx_free = rig->n_tx_slots;
 	for (unsigned i = 0; i < rig->n_tx_slots; i++)
 		rig->tx_free[i] = &rig->tx_slots[i];
@@ -208,11 +217,12 @@ static void deliver(struct rig *rig, struct rig_rx_buf *b, uint32_t used_len)
 		rig->stats.rsts_received++;
 	if (rig->on_packet)
 		rig->on_packet(rig->on_packet_arg, &h, payload);
-	rig_dispatch(rig, &h, payload);
+	rig_dispatch(rig, &h, payload, b);
 }
 
 static bool reap_rx(struct rig *rig)
 {
+	struct rig_rx_buf *b;
 	bool progress = false;
 	uint32_t len;
 	void *cookie;
@@ -228,8 +238,15 @@ static bool reap_rx(struct rig *rig)
 			raw_returned(rig, 0, head, len);
 			continue;
 		}
-		((struct rig_rx_buf *)cookie)->posted = false;
-		deliver(rig, cookie, len);
+		b = cookie;
+		b->state = RIG_RX_USED;
+		rig->n_rx_posted--;
+		deliver(rig, b, len);
+		if (b->state != RIG_RX_HELD)
+			rig_rx_buf_release(rig, b);
+		/* At once, so that the next packet sees whether a spare is
+		 * left to take its buffer's place. */
+		rig_refill_rx(rig);
 	}
 	return progress;
 }

@@ -104,7 +104,7 @@ static void conn_free(struct rig *rig, struct rig_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	rig->n_conns--;
-	free(c->rxq);
+	rig_rxq_purge(rig, c);
 	free(c);
 }
 
@@ -218,10 +218,9 @@ static void incoming_request(struct rig *rig, const struct rig_hdr *h)
 }
 
 static void receive_data(struct rig *rig, struct rig_conn *c,
-			 const struct rig_hdr *h, const uint8_t *payload)
+			 const struct rig_hdr *h, const uint8_t *payload,
+			 struct rig_rx_buf *b)
 {
-	uint32_t tail, first;
-
 	if (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND) {
 		rig_violation(rig, "RW on port %u after SHUTDOWN(SEND)", c->local_port);
 		return;
@@ -233,25 +232,18 @@ static void receive_data(struct rig *rig, struct rig_conn *c,
 			      c->buf_alloc);
 		return;
 	}
-	if (!c->rxq) {
-		c->rxq = malloc(c->buf_alloc);
-		if (!c->rxq)
-			return;
-	}
-	tail = (c->rxq_head + c->rxq_len) % c->buf_alloc;
-	first = h->len < c->buf_alloc - tail ? h->len : c->buf_alloc - tail;
-	memcpy(c->rxq + tail, payload, first);
-	memcpy(c->rxq, payload + first, h->len - first);
-	c->rxq_len += h->len;
+	if (h->len)
+		rig_rxq_add(rig, c, b, payload, h->len);
 	c->bytes_in += h->len;
 }
 
 static void connected_packet(struct rig *rig, struct rig_conn *c,
-			     const struct rig_hdr *h, const uint8_t *payload)
+			     const struct rig_hdr *h, const uint8_t *payload,
+			     struct rig_rx_buf *b)
 {
 	switch (h->op) {
 	case VIRTIO_VSOCK_OP_RW:
-		receive_data(rig, c, h, payload);
+		receive_data(rig, c, h, payload, b);
 		break;
 	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
 		c->credit_updates_received++;
@@ -288,7 +280,7 @@ static void connected_packet(struct rig *rig, struct rig_conn *c,
 }
 
 void rig_dispatch(struct rig *rig, const struct rig_hdr *h,
-		  const uint8_t *payload)
+		  const uint8_t *payload, struct rig_rx_buf *b)
 {
 	struct rig_conn *c;
 
@@ -329,7 +321,7 @@ void rig_dispatch(struct rig *rig, const struct rig_hdr *h,
 		}
 		break;
 	case RIG_CONN_CONNECTED:
-		connected_packet(rig, c, h, payload);
+		connected_packet(rig, c, h, payload, b);
 		break;
 	case RIG_CONN_CLOSING:
 		if (h->op == VIRTIO_VSOCK_OP_RST) {
@@ -509,7 +501,6 @@ int rig_send_all(struct rig *rig, struct rig_conn *c, const void *buf,
 ssize_t rig_recv(struct rig *rig, struct rig_conn *c, void *buf, size_t len)
 {
 	uint32_t n = c->rxq_len < len ? c->rxq_len : (uint32_t)len;
-	uint32_t first;
 
 	if (n == 0) {
 		if (c->state == RIG_CONN_CLOSED)
@@ -518,11 +509,7 @@ ssize_t rig_recv(struct rig *rig, struct rig_conn *c, void *buf, size_t len)
 			return 0;
 		return c->state == RIG_CONN_CONNECTED ? -EAGAIN : -ENOTCONN;
 	}
-	first = n < c->buf_alloc - c->rxq_head ? n : c->buf_alloc - c->rxq_head;
-	memcpy(buf, c->rxq + c->rxq_head, first);
-	memcpy((uint8_t *)buf + first, c->rxq, n - first);
-	c->rxq_head = (c->rxq_head + n) % c->buf_alloc;
-	c->rxq_len -= n;
+	rig_rxq_read(rig, c, buf, n);
 	c->fwd_cnt += n;
 	if (c->state == RIG_CONN_CONNECTED) {
 		uint32_t free_space = c->buf_alloc - (c->fwd_cnt - c->last_fwd_cnt);

@@ -306,6 +306,28 @@ static void test_sink_counts(void **state)
 	free(data);
 }
 
+/* 64 KiB RX buffers: the spare pool shrinks to fit the guest RAM. */
+static void test_sink_big_rx_buffers(void **state)
+{
+	struct fixture *f = *state;
+	enum { TOTAL = 1 << 20 };
+	uint8_t *data = calloc(1, TOTAL);
+	struct tool t;
+	int hfd;
+
+	assert_non_null(data);
+	tool_start(&t, (const char *const[]){"--socket", f->d.socket_path,
+					      "--rx-buf-size", "65580", "sink", "1234",
+					      NULL});
+	assert_int_equal(tool_wait_output(&t, "listening on port 1234", T_MS), 0);
+	hfd = host_open(f);
+	assert_int_equal(rig_host_write_all(NULL, hfd, data, TOTAL, T_MS), 0);
+	close(hfd);
+	assert_int_equal(tool_wait_output(&t, "done, 1048576 bytes", T_MS), 0);
+	assert_int_equal(tool_stop(&t), 0);
+	free(data);
+}
+
 static void test_source_sends_pattern(void **state)
 {
 	struct fixture *f = *state;
@@ -344,6 +366,7 @@ int main(void)
 		T(test_connect_refused),
 		T(test_listen_pipes_stdio),
 		T(test_sink_counts),
+		T(test_sink_big_rx_buffers),
 		T(test_source_sends_pattern),
 #undef T
 	};

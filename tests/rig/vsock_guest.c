@@ -56,6 +56,18 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* The rig's spare RX buffers are counted for its default buffer size: with
+ * bigger buffers keep the pool's bytes instead, so it fits the guest RAM. */
+static void scale_spare_rx_bufs(struct rig_opts *o)
+{
+	struct rig_opts dflt;
+
+	rig_opts_default(&dflt);
+	if (o->rx_buf_size > dflt.rx_buf_size)
+		o->rx_spare_bufs = (unsigned)((uint64_t)dflt.rx_spare_bufs *
+					      dflt.rx_buf_size / o->rx_buf_size);
+}
+
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	char *end;
@@ -342,6 +354,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		fputs("vsock-guest: --socket is required\n", stderr);
 		return -1;
 	}
+	scale_spare_rx_bufs(o);
 	return optind;
 bad:
 	fprintf(stderr, "vsock-guest: bad value '%s'\n", optarg);
