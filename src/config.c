@@ -8,6 +8,7 @@
 
 #include "config_vm.h"
 #include "config_yaml.h"
+#include "parse_num.h"
 
 static const char help_text[] =
 	"Usage: vhost-device-vsock [OPTIONS]\n"
@@ -40,6 +41,9 @@ static const char help_text[] =
 	"Other options:\n"
 	"    --log-level LEVEL       error, warn, info or debug (default warn; the\n"
 	"                            environment variable " LOG_ENV_VAR " does the same)\n"
+	"    --poll-us US            after traffic, poll up to US microseconds for more\n"
+	"                            before sleeping (adaptive; 0..10000, default 50;\n"
+	"                            0 never polls); an idle device never polls\n"
 	"    -h, --help              print this help and exit\n"
 	"    -V, --version           print the version and exit\n"
 	"\n"
@@ -52,6 +56,7 @@ enum option_id {
 	OPT_CONFIG,
 	OPT_VM,
 	OPT_LOG_LEVEL,
+	OPT_POLL_US,
 	OPT_VM_KEY, /* a single-VM flag; which one is in option_def.key */
 };
 
@@ -70,6 +75,7 @@ static const struct option_def options[] = {
 	{"--config", OPT_CONFIG, 0, true},
 	{"--vm", OPT_VM, 0, true},
 	{"--log-level", OPT_LOG_LEVEL, 0, true},
+	{"--poll-us", OPT_POLL_US, 0, true},
 	{"--guest-cid", OPT_VM_KEY, VM_KEY_GUEST_CID, true},
 	{"--socket", OPT_VM_KEY, VM_KEY_SOCKET, true},
 	{"--uds-path", OPT_VM_KEY, VM_KEY_UDS_PATH, true},
@@ -178,6 +184,22 @@ static bool parse_log_level(struct daemon_config *cfg, const char *value, FILE *
 	return true;
 }
 
+static bool parse_poll_us(struct daemon_config *cfg, const char *value, FILE *err)
+{
+	enum parse_num_result r;
+	uint64_t us;
+
+	if (cfg->poll_us_set)
+		return config_error(err, "--poll-us: given more than once");
+	r = parse_num_u64(value, CONFIG_MAX_POLL_US, &us);
+	if (r != PARSE_NUM_OK)
+		return config_error(err, "--poll-us: '%s' %s (0..%u microseconds)", value,
+				    parse_num_problem(r), CONFIG_MAX_POLL_US);
+	cfg->poll_us = (uint32_t)us;
+	cfg->poll_us_set = true;
+	return true;
+}
+
 static bool apply_option(struct parse_state *st, struct daemon_config *cfg,
 			 const struct option_def *opt, const char *value, FILE *err)
 {
@@ -190,6 +212,8 @@ static bool apply_option(struct parse_state *st, struct daemon_config *cfg,
 		return true;
 	case OPT_LOG_LEVEL:
 		return parse_log_level(cfg, value, err);
+	case OPT_POLL_US:
+		return parse_poll_us(cfg, value, err);
 	case OPT_CONFIG:
 		if (!enter_mode(st, opt, err))
 			return false;
@@ -265,6 +289,7 @@ enum config_result config_parse_args(int argc, char **argv, struct daemon_config
 	enum config_result result = CONFIG_ERROR;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->poll_us = CONFIG_DEFAULT_POLL_US;
 	if (!parse_argv(&st, cfg, argc, argv, err))
 		goto out;
 	if (st.help) {

@@ -16,6 +16,9 @@
 #define CONFIG_DEFAULT_QUEUE_SIZE 1024
 #define CONFIG_MAX_QUEUE_SIZE 32768
 #define CONFIG_DEFAULT_GROUP "default"
+/* Longest busy-poll window of a device thread before it sleeps (--poll-us). */
+#define CONFIG_DEFAULT_POLL_US 50
+#define CONFIG_MAX_POLL_US 10000
 
 enum backend_kind {
 	BACKEND_UDS,   /* --uds-path: hybrid vsock over Unix sockets */
@@ -41,6 +44,8 @@ struct daemon_config {
 	size_t n_vms;
 	enum log_level log_level;
 	bool log_level_set;
+	uint32_t poll_us;           /* --poll-us, 0: never busy-poll */
+	bool poll_us_set;
 };
 
 enum config_result {

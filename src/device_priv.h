@@ -83,6 +83,7 @@ struct tx_batch {
 struct vsock_device {
 	uint64_t guest_cid;
 	uint32_t tx_buffer_size;
+	uint32_t poll_us;               /* busy-poll window limit (epoll_poll.h) */
 	struct router *router;
 	struct router_port *port;       /* this guest's place in the router */
 	struct ev_source mail_ev;       /* the router's wakeup eventfd */

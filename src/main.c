@@ -43,7 +43,7 @@ static bool start_devices(const struct daemon_config *cfg, struct router *router
 	size_t created = 0;
 
 	for (; created < cfg->n_vms; created++) {
-		devs[created] = vsock_device_create(&cfg->vms[created], router);
+		devs[created] = vsock_device_create(&cfg->vms[created], router, cfg->poll_us);
 		if (!devs[created])
 			goto fail;
 	}

@@ -18,6 +18,7 @@
 #include "backend_uds.h"
 #include "backend_vsock.h"
 #include "device_priv.h"
+#include "epoll_poll.h"
 #include "log.h"
 #include "process.h"
 #include "sock_accept.h"
@@ -165,11 +166,13 @@ static void *device_thread(void *arg)
 {
 	struct vsock_device *dev = arg;
 	struct epoll_event events[EVENTS_PER_WAIT];
+	struct epoll_poller poller;
 
+	epoll_poller_init(&poller, (uint64_t)dev->poll_us * 1000);
 	log_set_thread_cid(dev->guest_cid);
 	log_info("serving %s", dev->vu_listener.path);
 	while (!dev->stopping) {
-		int n = epoll_wait(dev->epfd, events, EVENTS_PER_WAIT, -1);
+		int n = epoll_poller_wait(&poller, dev->epfd, events, EVENTS_PER_WAIT);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -228,7 +231,7 @@ static int frontend_listener_open(struct vsock_device *dev, const struct vm_conf
 }
 
 struct vsock_device *vsock_device_create(const struct vm_config *cfg,
-					 struct router *router)
+					 struct router *router, uint32_t poll_us)
 {
 	const struct vu_dev_config vu_cfg = {
 		.guest_cid = cfg->guest_cid,
@@ -243,6 +246,7 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	}
 	dev->guest_cid = cfg->guest_cid;
 	dev->tx_buffer_size = cfg->tx_buffer_size;
+	dev->poll_us = poll_us;
 	dev->router = router;
 	dev->epfd = -1;
 	dev->vu_listener.fd = -1;

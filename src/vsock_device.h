@@ -3,16 +3,19 @@
 #ifndef VSOCK_DEVICE_H
 #define VSOCK_DEVICE_H
 
+#include <stdint.h>
+
 #include "config.h"
 
 struct vsock_device;
 struct router;
 
 /* Creates the device's listening sockets (vhost-user socket, backend
- * listeners).  On failure logs why (naming the path or port) and returns
- * NULL, having removed anything it created. */
+ * listeners).  Its thread busy-polls for up to poll_us after traffic (0:
+ * never).  On failure logs why (naming the path or port) and returns NULL,
+ * having removed anything it created. */
 struct vsock_device *vsock_device_create(const struct vm_config *cfg,
-					 struct router *router);
+					 struct router *router, uint32_t poll_us);
 /* Starts the device thread.  Returns 0 or -errno. */
 int vsock_device_start(struct vsock_device *dev);
 /* Asks the device thread to finish (safe to call from another thread). */

@@ -128,7 +128,7 @@ static void test_single_vm_flags(void **state)
 	(void)state;
 	EXPECT_OK(&r, "--guest-cid=7", "--socket", "/tmp/v7.sock", "--uds-path=/tmp/vm7=x",
 		  "--tx-buffer-size", "32768", "--queue-size=256", "--groups", " g1+g2 ",
-		  "--log-level", "debug");
+		  "--log-level", "debug", "--poll-us=0");
 	assert_int_equal(r.cfg.n_vms, 1);
 	const struct vm_config *vm = &r.cfg.vms[0];
 	assert_int_equal(vm->guest_cid, 7);
@@ -142,6 +142,7 @@ static void test_single_vm_flags(void **state)
 	assert_string_equal(vm->groups[1], "g2");
 	assert_true(r.cfg.log_level_set);
 	assert_int_equal(r.cfg.log_level, LOG_LVL_DEBUG);
+	assert_int_equal(r.cfg.poll_us, 0);
 	run_done(&r);
 }
 
@@ -162,6 +163,7 @@ static void test_defaults(void **state)
 	assert_int_equal(vm->n_groups, 1);
 	assert_string_equal(vm->groups[0], CONFIG_DEFAULT_GROUP);
 	assert_false(r.cfg.log_level_set);
+	assert_int_equal(r.cfg.poll_us, CONFIG_DEFAULT_POLL_US);
 	run_done(&r);
 }
 
@@ -425,6 +427,12 @@ static void test_option_errors(void **state)
 		     "--log-level", "loud");
 	EXPECT_ERROR("--log-level: given more than once", "--log-level", "debug",
 		     "--log-level=info");
+	EXPECT_ERROR("--poll-us: '10001' is too large (0..10000 microseconds)",
+		     "--poll-us", "10001");
+	EXPECT_ERROR("--poll-us: '-1' is negative (0..10000 microseconds)", "--poll-us=-1");
+	EXPECT_ERROR("--poll-us: 'fast' is not a decimal number (0..10000 microseconds)",
+		     "--poll-us", "fast");
+	EXPECT_ERROR("--poll-us: given more than once", "--poll-us", "5", "--poll-us=6");
 	EXPECT_ERROR("--config cannot be combined with --vm", "--vm", "socket=/s,uds-path=/u",
 		     "--config", "x.yaml");
 	EXPECT_ERROR("--vm cannot be combined with --socket", "--socket", "/s", "--uds-path",

@@ -1,0 +1,52 @@
+/* Adaptive polling, as QEMU's event loop does it: a thread whose events
+ * usually come soon after it runs out of work spins on epoll_wait(0) for a
+ * short window before sleeping.  Spinning costs CPU, but a sleeping thread
+ * costs a wakeup per event (scheduler latency, and on a small host the
+ * scheduler tends to pile the waker and the wakee onto one CPU).  The
+ * window grows while blocking waits end within max_ns and drops to zero
+ * after a longer one, so an idle device never polls. */
+#include "epoll_poll.h"
+
+#include <time.h>
+
+#define POLL_NS_FIRST 4000u
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void epoll_poller_init(struct epoll_poller *p, uint64_t max_ns)
+{
+	*p = (struct epoll_poller){.max_ns = max_ns};
+}
+
+int epoll_poller_wait(struct epoll_poller *p, int epfd, struct epoll_event *events,
+		      int max)
+{
+	uint64_t start, waited;
+	int n;
+
+	if (p->max_ns == 0)
+		return epoll_wait(epfd, events, max, -1);
+	start = now_ns();
+	if (p->poll_ns) {
+		do {
+			n = epoll_wait(epfd, events, max, 0);
+			if (n != 0)
+				return n;
+		} while (now_ns() - start < p->poll_ns);
+	}
+	n = epoll_wait(epfd, events, max, -1);
+	waited = now_ns() - start;
+	if (waited > p->max_ns)
+		p->poll_ns = 0;
+	else if (p->poll_ns < p->max_ns)
+		p->poll_ns = p->poll_ns ? p->poll_ns * 2 : POLL_NS_FIRST;
+	if (p->poll_ns > p->max_ns)
+		p->poll_ns = p->max_ns;
+	return n;
+}
