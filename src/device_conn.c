@@ -201,6 +201,12 @@ static void shut_host_write_side(struct conn *c)
 			    strerror(errno));
 }
 
+void device_conn_release_finished_host(struct conn *c)
+{
+	if (c->host_eof && c->guest_shut_send && txbuf_empty(&c->txbuf))
+		close_host_socket(c);
+}
+
 /* Called when the txbuf has drained (or a guest shutdown arrives with
  * nothing buffered): finish the close steps the guest asked for.
  * Returns false if the connection is gone. */
@@ -210,8 +216,10 @@ static bool after_drain(struct vsock_device *dev, struct conn *c)
 		device_conn_reset(dev, c);
 		return false;
 	}
-	if (c->guest_shut_send)
+	if (c->guest_shut_send) {
 		shut_host_write_side(c);
+		device_conn_release_finished_host(c);
+	}
 	return true;
 }
 

@@ -145,6 +145,12 @@ void device_conn_unschedule(struct vsock_device *dev, struct conn *c);
 /* Writes guest payload to the host socket, buffering what it refuses. */
 void device_conn_write(struct vsock_device *dev, struct conn *c,
 		       const struct iovec *iov, unsigned n);
+/* Both directions are over (host EOF sent to the guest, the guest's
+ * SHUTDOWN(SEND) written through to the host): closes the host socket now,
+ * since nothing is left for it to carry, rather than when the guest's RST
+ * comes, which a guest holding its socket open may put off indefinitely.
+ * The connection itself stays until that RST. */
+void device_conn_release_finished_host(struct conn *c);
 /* Guest SHUTDOWN flags, accumulated. */
 void device_conn_guest_shutdown(struct vsock_device *dev, struct conn *c, uint32_t flags);
 /* The guest accepted our REQUEST. */

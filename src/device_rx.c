@@ -149,6 +149,7 @@ static void send_host_eof(struct vsock_device *dev, struct virtq *vq, struct con
 	conn_account_sent_header(c);
 	unpop_from(dev, vq, 1);
 	c->host_eof = true;
+	device_conn_release_finished_host(c);
 }
 
 /* Hands out n bytes read into the batch, one RW packet per chain. */

@@ -352,6 +352,12 @@ static void test_credit_request_answered(void **state)
 	close(hfd);
 }
 
+static bool peer_sent_eof(struct rig *rig, void *arg)
+{
+	(void)rig;
+	return ((struct rig_conn *)arg)->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND;
+}
+
 static void test_guest_half_close(void **state)
 {
 	struct fixture *f = *state;
@@ -402,6 +408,48 @@ static void test_host_half_close(void **state)
 	assert_int_equal(rig_close_wait(f->rig, c, T_MS), 0);
 	assert_int_equal(rig_host_wait_eof(f->rig, hfd, T_MS), 0);
 	close(hfd);
+}
+
+/* Both directions over while the guest still holds unread data (so it does
+ * not answer with RST yet): the daemon keeps no host fd for it, whichever
+ * side finished first, and the guest still reads everything. */
+static void test_finished_connections_release_host_fds(void **state)
+{
+	enum { N = 20 };
+	struct fixture *f = *state;
+	struct rig_conn *c[N];
+	char buf[16];
+	int idle, hfd;
+
+	assert_int_equal(rig_listen(f->rig, PORT), 0);
+	idle = rig_daemon_fd_count(&f->d);
+	for (int i = 0; i < N; i++) {
+		hfd = rig_host_open(f->rig, f->d.uds_path, PORT, &c[i], T_MS);
+		assert_true(hfd >= 0);
+		assert_int_equal(rig_host_write_all(f->rig, hfd, "unread", 6, T_MS), 0);
+		if (i % 2) {
+			/* Guest first, then the host's EOF. */
+			assert_int_equal(rig_shutdown(f->rig, c[i],
+						      VIRTIO_VSOCK_SHUTDOWN_SEND), 0);
+			assert_int_equal(rig_host_wait_eof(f->rig, hfd, T_MS), 0);
+			close(hfd);
+		} else {
+			/* Host first: the guest sees the end of the stream
+			 * behind the data before it shuts its own side. */
+			close(hfd);
+			assert_int_equal(rig_wait(f->rig, peer_sent_eof, c[i], T_MS), 0);
+			assert_int_equal(rig_shutdown(f->rig, c[i],
+						      VIRTIO_VSOCK_SHUTDOWN_SEND), 0);
+		}
+	}
+	assert_int_equal(wait_fd_count(f, idle, T_MS), idle);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(rig_recv_wait(f->rig, c[i], buf, sizeof(buf), T_MS), 6);
+		assert_memory_equal(buf, "unread", 6);
+		assert_int_equal(rig_recv_wait(f->rig, c[i], buf, sizeof(buf), T_MS), 0);
+		rig_close(f->rig, c[i]);
+	}
+	assert_round_trip(f, 5003);
 }
 
 static void test_many_connections(void **state)
@@ -531,6 +579,7 @@ int main(void)
 		T(test_credit_request_answered),
 		T(test_guest_half_close),
 		T(test_host_half_close),
+		T(test_finished_connections_release_host_fds),
 		T(test_many_connections),
 #undef T
 		cmocka_unit_test_setup_teardown(test_guest_initiated_data,
