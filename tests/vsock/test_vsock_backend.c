@@ -367,6 +367,44 @@ static int case_host_peer_closes_mid_send(struct env *e)
 
 /* Runs both rigs until step(arg) is true; false on timeout or a lost
  * front-end. */
+/* A peer the guest never answers (the rig does not run meanwhile) is
+ * closed after the request timeout, without waiting for the guest; when
+ * the guest runs again it is told with an RST. */
+static int case_unanswered_peer_times_out(struct env *e)
+{
+	struct rst_watch watch = {.guest_port = ENV_LISTEN_A};
+	int64_t start = rig_now_ms(), deadline, waited;
+	struct pollfd pfd;
+	struct rig_conn *c;
+	char byte;
+	int hfd = env_host_connect(e, ENV_LISTEN_A, false);
+
+	CHECK(hfd >= 0, "host connect: %s", strerror(-hfd));
+	pfd = (struct pollfd){.fd = hfd, .events = POLLIN};
+	CHECK(poll(&pfd, 1, 3 * ENV_REQUEST_TIMEOUT_MS) == 1,
+	      "the peer was not closed within %d ms", 3 * ENV_REQUEST_TIMEOUT_MS);
+	waited = rig_now_ms() - start;
+	CHECK(waited >= ENV_REQUEST_TIMEOUT_MS - 100, "closed after %lld ms, before the timeout",
+	      (long long)waited);
+	CHECK(recv(hfd, &byte, 1, MSG_DONTWAIT) <= 0, "the peer got data, not an end");
+	CHECK(env_log_count(e, "did not answer a host connection") == 1,
+	      "no log line for the timeout");
+	e->rig->on_packet = count_rst;
+	e->rig->on_packet_arg = &watch;
+	deadline = rig_now_ms() + ENV_T_MS;
+	while (watch.count == 0 && rig_left_ms(deadline))
+		rig_poll(e->rig, NULL, 0, 100);
+	e->rig->on_packet = NULL;
+	CHECK(watch.count > 0, "the guest got no RST for the expired connection");
+	/* The guest may have queued the connection for accept before the RST
+	 * ended it: it must come out closed. */
+	while (rig_accept(e->rig, ENV_LISTEN_A, 0, &c) == 0) {
+		CHECK(c->state == RIG_CONN_CLOSED, "the expired connection is still open");
+		rig_close(e->rig, c);
+	}
+	return 0;
+}
+
 static bool run_two(struct rig *a, struct rig *b, bool (*step)(void *arg), void *arg)
 {
 	int64_t deadline = rig_now_ms() + ENV_T_MS;
@@ -500,6 +538,8 @@ static const struct test_case cases[] = {
 	{"host peer closes while the guest sends", case_host_peer_aborts},
 	{"host peer closes while sending to the guest", case_host_peer_closes_mid_send},
 	{"sibling VMs with this backend talk both ways", case_sibling_both_ways},
+	{"a peer the guest never answers is closed after the request timeout",
+	 case_unanswered_peer_times_out},
 };
 
 int main(int argc, char **argv)

@@ -46,7 +46,7 @@ bool env_cid1_available(void)
 
 static void exec_daemon(const struct env *e)
 {
-	char vm[2][256];
+	char vm[2][256], timeout_ms[16];
 	int log_fd = open(e->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
 	snprintf(vm[0], sizeof(vm[0]), "guest-cid=%u,socket=%s,forward-cid=%u,"
@@ -54,9 +54,11 @@ static void exec_daemon(const struct env *e)
 		 ENV_LISTEN_A, ENV_LISTEN_B, ENV_LISTEN_C);
 	snprintf(vm[1], sizeof(vm[1]), "guest-cid=%u,socket=%s,forward-cid=%u,forward-listen=%u",
 		 ENV_OTHER_CID, e->socket[1], ENV_FOREIGN_CID, ENV_LISTEN_OTHER);
+	snprintf(timeout_ms, sizeof(timeout_ms), "%d", ENV_REQUEST_TIMEOUT_MS);
 	if (log_fd >= 0)
 		dup2(log_fd, STDERR_FILENO);
 	setenv("VHOST_DEVICE_VSOCK_LOG", "info", 1);
+	setenv("VHOST_DEVICE_VSOCK_REQUEST_TIMEOUT_MS", timeout_ms, 1);
 	execl(e->daemon_bin, e->daemon_bin, "--vm", vm[0], "--vm", vm[1], (char *)NULL);
 	_exit(127);
 }

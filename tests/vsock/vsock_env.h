@@ -21,6 +21,9 @@
 #define ENV_LISTEN_C 7003
 #define ENV_LISTEN_OTHER 7004 /* forward-listen port of the other device */
 #define ENV_T_MS 30000     /* any single wait; TCG guests are slow */
+/* The daemon's request timeout: long enough for every case whose guest
+ * answers, short enough to wait out in the case where it does not. */
+#define ENV_REQUEST_TIMEOUT_MS 4000
 #define ENV_MAX_FDS 32
 
 struct env {
