@@ -19,7 +19,7 @@ static const char usage[] =
 	"Measures the daemon named by $" RIG_DAEMON_ENV " through the guest rig,\n"
 	"against raw AF_UNIX sockets in the same run, and prints a table.\n"
 	"  --quick           seconds, not minutes: a smoke test (sanity only)\n"
-	"  --runs N          samples per figure, median reported (default 5)\n"
+	"  --runs N          samples per figure, median reported (default 9)\n"
 	"  --json FILE       the results as a JSON list\n"
 	"  --plot-data FILE  throughput against write size, for gnuplot\n"
 	"  --only P1,P2...   only figures whose names start so (g2h, h2g_64k,\n"
@@ -85,7 +85,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		a->cfg.handshakes = 200;
 		a->cfg.idle_window_ms = 100;
 	} else {
-		a->cfg.runs = 5;
+		a->cfg.runs = 9;
 		a->cfg.stream_bytes = 512u << 20;
 		a->cfg.rtt_pings = 20000;
 		a->cfg.handshakes = 10000;
