@@ -6,14 +6,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "connect_line.h"
 #include "env_ms.h"
 #include "ev.h"
+#include "fifo_timer.h"
 #include "log.h"
+#include "mono_time.h"
 #include "sock_accept.h"
 #include "unix_sock.h"
 
@@ -39,35 +39,9 @@ struct backend_uds {
 	struct uds_handshake *handshakes, *newest;
 	unsigned n_handshakes;
 	unsigned timeout_ms;
-	/* One timerfd for all handshakes, set for the head's deadline.  It is
-	 * armed when the first handshake arrives and re-armed only when it
-	 * fires, so accepting and finishing handshakes costs no syscall; once
-	 * the list is empty it fires at most once more and then stays idle. */
-	struct ev_source timer_ev;
-	bool timer_armed;
+	/* For the head's deadline: finishing handshakes costs no syscall. */
+	struct fifo_timer timer;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void timer_arm(struct backend_uds *be, int64_t deadline_ms)
-{
-	struct itimerspec its = {
-		.it_value = {.tv_sec = deadline_ms / 1000,
-			     .tv_nsec = (deadline_ms % 1000) * 1000000},
-	};
-
-	if (timerfd_settime(be->timer_ev.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
-		log_warn_rl("uds: timerfd_settime: %s", strerror(errno));
-		return;
-	}
-	be->timer_armed = true;
-}
 
 /* With close_fd, closing the only descriptor also takes the socket out of
  * the epoll set; without it the fd and its registration go to the device. */
@@ -141,21 +115,20 @@ static void handshake_readable(struct ev_source *src, uint32_t events)
 static void timer_expired(struct ev_source *src, uint32_t events)
 {
 	struct backend_uds *be = (struct backend_uds *)((char *)src -
-						       offsetof(struct backend_uds, timer_ev));
-	uint64_t expirations;
-	int64_t now = now_ms();
+						       offsetof(struct backend_uds, timer.ev));
+	int64_t now;
 
 	(void)events;
-	if (read(be->timer_ev.fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
+	if (!fifo_timer_fired(&be->timer))
 		return;
-	be->timer_armed = false;
+	now = mono_ms();
 	while (be->handshakes && be->handshakes->deadline_ms <= now) {
 		log_warn_rl("uds: host client sent no complete CONNECT line within %u ms; "
 			    "closing it", be->timeout_ms);
 		handshake_free(be->handshakes, true);
 	}
 	if (be->handshakes)
-		timer_arm(be, be->handshakes->deadline_ms);
+		fifo_timer_rearm(&be->timer, be->handshakes->deadline_ms);
 }
 
 static void listener_readable(struct ev_source *src, uint32_t events)
@@ -182,7 +155,7 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	}
 	hs->ev = (struct ev_source){.handler = handshake_readable, .fd = fd};
 	hs->be = be;
-	hs->deadline_ms = now_ms() + be->timeout_ms;
+	hs->deadline_ms = mono_ms() + be->timeout_ms;
 	connect_line_init(&hs->line);
 	hs->prev = be->newest;
 	if (hs->prev)
@@ -202,8 +175,7 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 		handshake_free(hs, true);
 		return;
 	}
-	if (!be->timer_armed)
-		timer_arm(be, hs->deadline_ms);
+	fifo_timer_entry_added(&be->timer, hs->deadline_ms);
 }
 
 static int uds_connect(struct backend *base, uint32_t port, bool *done)
@@ -238,8 +210,7 @@ static void uds_destroy(struct backend *base)
 	while (be->handshakes)
 		handshake_free(be->handshakes, true);
 	ev_set(be->epfd, &be->listen_ev, 0);
-	ev_set(be->epfd, &be->timer_ev, 0);
-	close(be->timer_ev.fd);
+	fifo_timer_close(&be->timer);
 	unix_listener_close(&be->listener);
 	free(be);
 }
@@ -265,27 +236,20 @@ struct backend *backend_uds_create(struct vsock_device *dev, int epfd,
 		free(be);
 		return NULL;
 	}
-	be->timer_ev = (struct ev_source){
-		.handler = timer_expired,
-		.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
-	};
-	if (be->timer_ev.fd < 0) {
-		log_err("%s: timerfd: %s", uds_path, strerror(errno));
+	if (fifo_timer_open(&be->timer, epfd, timer_expired, "uds: handshake timer") < 0) {
 		free(be);
 		return NULL;
 	}
 	if (unix_listener_open(&be->listener, uds_path, UDS_BACKLOG) < 0) {
-		close(be->timer_ev.fd);
+		fifo_timer_close(&be->timer);
 		free(be);
 		return NULL;
 	}
 	be->listen_ev = (struct ev_source){.handler = listener_readable,
 					   .fd = be->listener.fd};
-	if (ev_set(epfd, &be->listen_ev, EPOLLIN) < 0 ||
-	    ev_set(epfd, &be->timer_ev, EPOLLIN) < 0) {
+	if (ev_set(epfd, &be->listen_ev, EPOLLIN) < 0) {
 		log_err("%s: epoll: %s", uds_path, strerror(errno));
-		ev_set(epfd, &be->listen_ev, 0);
-		close(be->timer_ev.fd);
+		fifo_timer_close(&be->timer);
 		unix_listener_close(&be->listener);
 		free(be);
 		return NULL;

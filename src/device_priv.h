@@ -14,6 +14,7 @@
 #include "conn_table.h"
 #include "ctrl_queue.h"
 #include "ev.h"
+#include "fifo_timer.h"
 #include "port_alloc.h"
 #include "router.h"
 #include "unix_sock.h"
@@ -107,10 +108,7 @@ struct vsock_device {
 	 * deadline. */
 	struct conn *waiting_head, *waiting_tail;
 	unsigned request_timeout_ms;
-	/* One timerfd for all of them, set for the head's deadline (see
-	 * device_deadline.c for when it is armed). */
-	struct ev_source request_timer_ev;
-	bool request_timer_armed;
+	struct fifo_timer request_timer; /* for the head's deadline */
 	bool tx_due;                    /* TX kicked or started: process it */
 	bool tx_blocked;                /* TX paused until ctrl replies drain */
 	bool tx_wait_router;            /* TX paused: a sibling mailbox was full */

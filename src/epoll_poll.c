@@ -7,17 +7,9 @@
  * after a longer one, so an idle device never polls. */
 #include "epoll_poll.h"
 
-#include <time.h>
+#include "mono_time.h"
 
 #define POLL_NS_FIRST 4000u
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void epoll_poller_init(struct epoll_poller *p, uint64_t max_ns)
 {
@@ -32,21 +24,22 @@ int epoll_poller_wait(struct epoll_poller *p, int epfd, struct epoll_event *even
 
 	if (p->max_ns == 0)
 		return epoll_wait(epfd, events, max, -1);
-	start = now_ns();
+	start = mono_ns();
 	if (p->poll_ns) {
 		do {
 			n = epoll_wait(epfd, events, max, 0);
 			if (n != 0)
 				return n;
-		} while (now_ns() - start < p->poll_ns);
+		} while (mono_ns() - start < p->poll_ns);
 	}
 	n = epoll_wait(epfd, events, max, -1);
-	waited = now_ns() - start;
-	if (waited > p->max_ns)
+	waited = mono_ns() - start;
+	if (waited > p->max_ns) {
 		p->poll_ns = 0;
-	else if (p->poll_ns < p->max_ns)
-		p->poll_ns = p->poll_ns ? p->poll_ns * 2 : POLL_NS_FIRST;
-	if (p->poll_ns > p->max_ns)
-		p->poll_ns = p->max_ns;
+	} else {
+		uint64_t next = p->poll_ns ? p->poll_ns * 2 : POLL_NS_FIRST;
+
+		p->poll_ns = next < p->max_ns ? next : p->max_ns;
+	}
 	return n;
 }

@@ -5,25 +5,17 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "mono_time.h"
 
 /* Waits until fd has events or the deadline passes: 0, or -ETIMEDOUT. */
 static int wait_for(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = events};
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - mono_ms();
 		int n;
 
 		if (left <= 0)
@@ -98,7 +90,7 @@ static int recv_full(int fd, void *buf, size_t len, struct vu_msg *msg,
 		if (n > 0) {
 			if (!*started) {
 				*started = true;
-				*deadline = now_ms() + timeout_ms;
+				*deadline = mono_ms() + timeout_ms;
 			}
 			got += (size_t)n;
 		} else if (n == 0) {
@@ -185,7 +177,7 @@ int vu_msg_send(int fd, const struct vu_msg_hdr *hdr, const void *payload,
 		{.iov_base = (void *)payload, .iov_len = hdr->size},
 	};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = hdr->size ? 2 : 1};
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = mono_ms() + timeout_ms;
 
 	if (nfds > VU_MAX_FDS)
 		return -EINVAL;

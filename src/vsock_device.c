@@ -252,7 +252,7 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	dev->vu_listener.fd = -1;
 	dev->frontend_ev = (struct ev_source){.handler = frontend_event, .fd = -1};
 	dev->mail_ev.fd = -1;
-	dev->request_timer_ev.fd = -1;
+	dev->request_timer.ev.fd = -1;
 	for (unsigned i = 0; i < VU_NUM_QUEUES; i++)
 		dev->kick[i] = (struct kick_source){
 			.ev = {.handler = kick_event, .fd = -1}, .dev = dev, .idx = i};
