@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int fixture_setup_daemon_only(void **state)
+int fixture_setup_daemon_args(void **state, const char *const *extra)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	int err;
@@ -15,7 +15,7 @@ int fixture_setup_daemon_only(void **state)
 	if (!f)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
-	err = rig_daemon_start(&f->d, T_CID, NULL);
+	err = rig_daemon_start(&f->d, T_CID, extra);
 	if (err) {
 		fprintf(stderr, "cannot start the daemon ($%s): %s\n", RIG_DAEMON_ENV,
 			strerror(-err));
@@ -28,6 +28,11 @@ int fixture_setup_daemon_only(void **state)
 	f->opts.socket_path = f->d.socket_path;
 	*state = f;
 	return 0;
+}
+
+int fixture_setup_daemon_only(void **state)
+{
+	return fixture_setup_daemon_args(state, NULL);
 }
 
 void fixture_open_rig(struct fixture *f)

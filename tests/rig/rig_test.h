@@ -30,6 +30,8 @@ struct fixture {
 int fixture_setup(void **state);
 /* cmocka setup: daemon only (f->opts holds defaults with the socket path). */
 int fixture_setup_daemon_only(void **state);
+/* The same, with extra daemon arguments (NULL-terminated). */
+int fixture_setup_daemon_args(void **state, const char *const *extra);
 /* Starts the rig with f->opts (for tests that tune the options). */
 void fixture_open_rig(struct fixture *f);
 int fixture_teardown(void **state);
