@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "connect_line.h"
 #include "env_ms.h"
-#include "ev.h"
 #include "fifo_timer.h"
 #include "log.h"
 #include "mono_time.h"
@@ -23,7 +23,7 @@
 struct uds_handshake {
 	struct ev_source ev;
 	struct backend_uds *be;
-	struct uds_handshake *prev, *next;
+	TAILQ_ENTRY(uds_handshake) link;
 	int64_t deadline_ms; /* CLOCK_MONOTONIC */
 	struct connect_line line;
 };
@@ -31,42 +31,52 @@ struct uds_handshake {
 struct backend_uds {
 	struct backend base;
 	struct vsock_device *dev;
-	int epfd;
+	struct ev_loop *loop;
 	struct ev_source listen_ev;
 	struct unix_listener listener;
 	/* Oldest first: every handshake gets the same timeout, so the head
 	 * always has the earliest deadline. */
-	struct uds_handshake *handshakes, *newest;
+	TAILQ_HEAD(, uds_handshake) handshakes;
 	unsigned n_handshakes;
+	unsigned max_handshakes;
 	unsigned timeout_ms;
 	/* For the head's deadline: finishing handshakes costs no syscall. */
 	struct fifo_timer timer;
 };
 
-/* With close_fd, closing the only descriptor also takes the socket out of
- * the epoll set; without it the fd and its registration go to the device. */
-static void handshake_free(struct uds_handshake *hs, bool close_fd)
+static void handshake_release(struct ev_source *src)
+{
+	free(container_of(src, struct uds_handshake, ev));
+}
+
+static void handshake_readable(struct ev_source *src, uint32_t events);
+
+static const struct ev_ops handshake_ops = {
+	.handle = handshake_readable,
+	.release = handshake_release,
+};
+
+/* Ends the handshake; it is freed after the current event batch, which
+ * may still hold events for it.  With close_fd, closing the only
+ * descriptor also takes the socket out of the epoll set; without it the fd
+ * and its registration go to the device. */
+static void handshake_end(struct uds_handshake *hs, bool close_fd)
 {
 	struct backend_uds *be = hs->be;
 
 	if (close_fd)
-		close(hs->ev.fd);
-	if (hs->prev)
-		hs->prev->next = hs->next;
+		ev_close(&hs->ev);
 	else
-		be->handshakes = hs->next;
-	if (hs->next)
-		hs->next->prev = hs->prev;
-	else
-		be->newest = hs->prev;
+		hs->ev.events = 0; /* the registration is the device's now */
+	TAILQ_REMOVE(&be->handshakes, hs, link);
 	be->n_handshakes--;
-	free(hs);
+	ev_retire(be->loop, &hs->ev);
 }
 
 /* One read, never more than the rest of a CONNECT line can take: bytes the
  * client sent behind the newline go to the device with the socket, for the
  * guest to get first.  Returns true while the line is still incomplete;
- * otherwise hs is gone (handed over, or closed). */
+ * otherwise the handshake has ended (handed over, or closed). */
 static bool handshake_read(struct uds_handshake *hs)
 {
 	char buf[CONNECT_LINE_MAX];
@@ -80,7 +90,7 @@ static bool handshake_read(struct uds_handshake *hs)
 		return true;
 	if (n <= 0) {
 		log_info_rl("uds: host client left before its CONNECT line");
-		handshake_free(hs, true);
+		handshake_end(hs, true);
 		return false;
 	}
 	switch (connect_line_feed(&hs->line, buf, (size_t)n, &consumed, &port)) {
@@ -88,7 +98,7 @@ static bool handshake_read(struct uds_handshake *hs)
 		return true;
 	case CONNECT_LINE_BAD:
 		log_warn_rl("uds: malformed or oversized CONNECT line; closing the client");
-		handshake_free(hs, true);
+		handshake_end(hs, true);
 		return false;
 	case CONNECT_LINE_DONE:
 		break;
@@ -97,7 +107,7 @@ static bool handshake_read(struct uds_handshake *hs)
 		struct vsock_device *dev = hs->be->dev;
 		uint32_t registered = hs->ev.events;
 
-		handshake_free(hs, false);
+		handshake_end(hs, false);
 		vsock_device_host_handover(dev, fd, port, registered, buf + consumed,
 					   (size_t)n - consumed);
 	}
@@ -107,44 +117,44 @@ static bool handshake_read(struct uds_handshake *hs)
 static void handshake_readable(struct ev_source *src, uint32_t events)
 {
 	(void)events;
-	handshake_read((struct uds_handshake *)src);
+	handshake_read(container_of(src, struct uds_handshake, ev));
 }
 
 /* Closes the clients whose deadline has passed (slowloris: connect, send a
  * few bytes or nothing, and hold a handshake slot forever). */
 static void timer_expired(struct ev_source *src, uint32_t events)
 {
-	struct backend_uds *be = (struct backend_uds *)((char *)src -
-						       offsetof(struct backend_uds, timer.ev));
+	struct backend_uds *be = container_of(src, struct backend_uds, timer.ev);
 	int64_t now;
 
 	(void)events;
 	if (!fifo_timer_fired(&be->timer))
 		return;
 	now = mono_ms();
-	while (be->handshakes && be->handshakes->deadline_ms <= now) {
+	while (!TAILQ_EMPTY(&be->handshakes) && TAILQ_FIRST(&be->handshakes)->deadline_ms <= now) {
 		log_warn_rl("uds: host client sent no complete CONNECT line within %u ms; "
 			    "closing it", be->timeout_ms);
-		handshake_free(be->handshakes, true);
+		handshake_end(TAILQ_FIRST(&be->handshakes), true);
 	}
-	if (be->handshakes)
-		fifo_timer_rearm(&be->timer, be->handshakes->deadline_ms);
+	if (!TAILQ_EMPTY(&be->handshakes))
+		fifo_timer_rearm(&be->timer, TAILQ_FIRST(&be->handshakes)->deadline_ms);
 }
+
+static const struct ev_ops timer_ops = {.handle = timer_expired};
 
 static void listener_readable(struct ev_source *src, uint32_t events)
 {
-	struct backend_uds *be = (struct backend_uds *)((char *)src -
-						       offsetof(struct backend_uds, listen_ev));
+	struct backend_uds *be = container_of(src, struct backend_uds, listen_ev);
 	struct uds_handshake *hs;
 	int fd, rc;
 
 	(void)events;
-	fd = sock_accept(be->listener.fd, NULL, NULL, be->listener.path);
+	fd = sock_accept(be->loop, src, NULL, NULL, be->listener.path);
 	if (fd < 0)
 		return;
-	if (be->n_handshakes >= UDS_MAX_HANDSHAKES) {
-		log_warn_rl("uds: %u clients already owe a CONNECT line; refusing one",
-			    be->n_handshakes);
+	if (be->n_handshakes >= be->max_handshakes) {
+		log_warn_rl("uds: max-handshakes (%u) reached: closing a new client",
+			    be->max_handshakes);
 		close(fd);
 		return;
 	}
@@ -153,30 +163,27 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 		close(fd);
 		return;
 	}
-	hs->ev = (struct ev_source){.handler = handshake_readable, .fd = fd};
+	hs->ev = (struct ev_source){.ops = &handshake_ops, .fd = fd};
 	hs->be = be;
 	hs->deadline_ms = mono_ms() + be->timeout_ms;
 	connect_line_init(&hs->line);
-	hs->prev = be->newest;
-	if (hs->prev)
-		hs->prev->next = hs;
-	else
-		be->handshakes = hs;
-	be->newest = hs;
+	TAILQ_INSERT_TAIL(&be->handshakes, hs, link);
 	be->n_handshakes++;
 	/* Clients usually send the line with their connect(), so it is often
 	 * here already: then the socket goes straight to the device and the
 	 * handshake costs no epoll registration of its own. */
 	if (!handshake_read(hs))
 		return;
-	rc = ev_set(be->epfd, &hs->ev, EPOLLIN);
+	rc = ev_set(be->loop, &hs->ev, EPOLLIN);
 	if (rc < 0) {
 		log_warn_rl("uds: epoll for a host client: %s; closing it", strerror(-rc));
-		handshake_free(hs, true);
+		handshake_end(hs, true);
 		return;
 	}
 	fifo_timer_entry_added(&be->timer, hs->deadline_ms);
 }
+
+static const struct ev_ops listen_ops = {.handle = listener_readable};
 
 static int uds_connect(struct backend *base, uint32_t port, bool *done)
 {
@@ -207,9 +214,9 @@ static void uds_destroy(struct backend *base)
 {
 	struct backend_uds *be = (struct backend_uds *)base;
 
-	while (be->handshakes)
-		handshake_free(be->handshakes, true);
-	ev_set(be->epfd, &be->listen_ev, 0);
+	while (!TAILQ_EMPTY(&be->handshakes))
+		handshake_end(TAILQ_FIRST(&be->handshakes), true);
+	ev_set(be->loop, &be->listen_ev, 0);
 	fifo_timer_close(&be->timer);
 	unix_listener_close(&be->listener);
 	free(be);
@@ -221,8 +228,8 @@ static const struct backend_ops uds_ops = {
 	.destroy = uds_destroy,
 };
 
-struct backend *backend_uds_create(struct vsock_device *dev, int epfd,
-				   const char *uds_path)
+struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loop,
+				   const char *uds_path, unsigned max_handshakes)
 {
 	struct backend_uds *be = calloc(1, sizeof(*be));
 
@@ -230,13 +237,15 @@ struct backend *backend_uds_create(struct vsock_device *dev, int epfd,
 		return NULL;
 	be->base.ops = &uds_ops;
 	be->dev = dev;
-	be->epfd = epfd;
+	be->loop = loop;
+	be->max_handshakes = max_handshakes;
+	TAILQ_INIT(&be->handshakes);
 	be->timeout_ms = UDS_HANDSHAKE_TIMEOUT_MS;
 	if (!env_ms_override(UDS_HANDSHAKE_TIMEOUT_ENV, &be->timeout_ms)) {
 		free(be);
 		return NULL;
 	}
-	if (fifo_timer_open(&be->timer, epfd, timer_expired, "uds: handshake timer") < 0) {
+	if (fifo_timer_open(&be->timer, loop, &timer_ops, "uds: handshake timer") < 0) {
 		free(be);
 		return NULL;
 	}
@@ -245,9 +254,8 @@ struct backend *backend_uds_create(struct vsock_device *dev, int epfd,
 		free(be);
 		return NULL;
 	}
-	be->listen_ev = (struct ev_source){.handler = listener_readable,
-					   .fd = be->listener.fd};
-	if (ev_set(epfd, &be->listen_ev, EPOLLIN) < 0) {
+	be->listen_ev = (struct ev_source){.ops = &listen_ops, .fd = be->listener.fd};
+	if (ev_set(loop, &be->listen_ev, EPOLLIN) < 0) {
 		log_err("%s: epoll: %s", uds_path, strerror(errno));
 		fifo_timer_close(&be->timer);
 		unix_listener_close(&be->listener);

@@ -9,21 +9,20 @@
 #define VSOCK_BACKEND_UDS_H
 
 #include "backend.h"
-
-/* Most host clients that may sit between accept and their CONNECT line. */
-#define UDS_MAX_HANDSHAKES 1024
+#include "ev.h"
 
 /* A host client that has not sent its whole CONNECT line this long after
- * it connected is closed, so slow or silent clients cannot hold the
- * handshake slots above forever.  The environment variable overrides it
+ * it connected is closed, so slow or silent clients cannot hold handshake
+ * slots (max-handshakes of them) forever.  The environment variable overrides it
  * (milliseconds, read when the backend is created at start-up); it exists
  * so tests need not wait 10 s. */
 #define UDS_HANDSHAKE_TIMEOUT_MS 10000u
 #define UDS_HANDSHAKE_TIMEOUT_ENV "VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS"
 
 /* Listens on uds_path (errors are logged naming it); the listener and the
- * handshakes are served by the device's epoll set epfd. */
-struct backend *backend_uds_create(struct vsock_device *dev, int epfd,
-				   const char *uds_path);
+ * handshakes, at most max_handshakes at once, are served by the device's
+ * loop. */
+struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loop,
+				   const char *uds_path, unsigned max_handshakes);
 
 #endif

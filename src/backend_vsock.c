@@ -22,7 +22,7 @@ struct vsock_listener {
 struct backend_vsock {
 	struct backend base;
 	struct vsock_device *dev;
-	int epfd;
+	struct ev_loop *loop;
 	uint32_t forward_cid;
 	size_t n_listeners;
 	struct vsock_listener listeners[];
@@ -35,7 +35,7 @@ static int vsock_socket(void)
 
 static void listener_readable(struct ev_source *src, uint32_t events)
 {
-	struct vsock_listener *l = (struct vsock_listener *)src;
+	struct vsock_listener *l = container_of(src, struct vsock_listener, ev);
 	struct backend_vsock *be = l->be;
 	/* A short address leaves CID_ANY, which is never the forward CID. */
 	struct sockaddr_vm peer = {.svm_cid = VMADDR_CID_ANY};
@@ -43,7 +43,7 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	int fd;
 
 	(void)events;
-	fd = sock_accept(l->ev.fd, (struct sockaddr *)&peer, &len, "vsock listener");
+	fd = sock_accept(be->loop, src, (struct sockaddr *)&peer, &len, "vsock listener");
 	if (fd < 0)
 		return;
 	if (peer.svm_cid != be->forward_cid) {
@@ -56,6 +56,8 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	 * waits in the socket until the guest answers the REQUEST. */
 	vsock_device_host_connect(be->dev, fd, l->port);
 }
+
+static const struct ev_ops listener_ops = {.handle = listener_readable};
 
 static int vsock_connect(struct backend *base, uint32_t port, bool *done)
 {
@@ -100,10 +102,7 @@ static void vsock_destroy(struct backend *base)
 	for (size_t i = 0; i < be->n_listeners; i++) {
 		struct vsock_listener *l = &be->listeners[i];
 
-		if (l->ev.fd < 0)
-			continue;
-		ev_set(be->epfd, &l->ev, 0);
-		close(l->ev.fd);
+		ev_close(&l->ev);
 	}
 	free(be);
 }
@@ -145,14 +144,15 @@ static int listener_open(struct backend_vsock *be, struct vsock_listener *l)
 			bind_hint(err));
 		return -err;
 	}
-	rc = ev_set(be->epfd, &l->ev, EPOLLIN);
+	rc = ev_set(be->loop, &l->ev, EPOLLIN);
 	if (rc < 0)
 		log_err("vsock: port %u: epoll: %s", l->port, strerror(-rc));
 	return rc;
 }
 
-struct backend *backend_vsock_create(struct vsock_device *dev, int epfd, uint32_t forward_cid,
-				     const uint32_t *listen_ports, size_t n_listen_ports)
+struct backend *backend_vsock_create(struct vsock_device *dev, struct ev_loop *loop,
+				     uint32_t forward_cid, const uint32_t *listen_ports,
+				     size_t n_listen_ports)
 {
 	struct backend_vsock *be =
 		calloc(1, sizeof(*be) + n_listen_ports * sizeof(be->listeners[0]));
@@ -163,13 +163,13 @@ struct backend *backend_vsock_create(struct vsock_device *dev, int epfd, uint32_
 	}
 	be->base.ops = &vsock_ops;
 	be->dev = dev;
-	be->epfd = epfd;
+	be->loop = loop;
 	be->forward_cid = forward_cid;
 	for (size_t i = 0; i < n_listen_ports; i++) {
 		struct vsock_listener *l = &be->listeners[i];
 
 		*l = (struct vsock_listener){
-			.ev = {.handler = listener_readable, .fd = -1},
+			.ev = {.ops = &listener_ops, .fd = -1},
 			.be = be,
 			.port = listen_ports[i],
 		};

@@ -16,13 +16,15 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "ev.h"
 
 /* Backlog of each forward-listen socket. */
 #define VSOCK_BACKLOG 128
 
 /* Opens one listener per port of listen_ports (errors are logged naming
- * the port); the listeners are served by the device's epoll set epfd. */
-struct backend *backend_vsock_create(struct vsock_device *dev, int epfd, uint32_t forward_cid,
-				     const uint32_t *listen_ports, size_t n_listen_ports);
+ * the port); the listeners are served by the device's loop. */
+struct backend *backend_vsock_create(struct vsock_device *dev, struct ev_loop *loop,
+				     uint32_t forward_cid, const uint32_t *listen_ports,
+				     size_t n_listen_ports);
 
 #endif

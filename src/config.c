@@ -30,10 +30,22 @@ static const char help_text[] =
 	"                            process talk to each other when they share a group\n"
 	"    Exactly one of --uds-path and --forward-cid is required.\n"
 	"\n"
+	"    Budgets, per VM (see the README, \"Security model\"):\n"
+	"    --max-connections N     connections at once, each holding at most one host fd\n"
+	"                            (default: an even share of the open-file limit)\n"
+	"    --max-handshakes N      --uds-path clients that have not sent their CONNECT\n"
+	"                            line yet (default 1024)\n"
+	"    --max-pending N         host connections waiting for the guest to answer\n"
+	"                            (default 1024, at most max-connections)\n"
+	"    --tx-buffer-total BYTES guest-to-host data the device may hold for slow host\n"
+	"                            sockets, all connections together (65536..2^40,\n"
+	"                            default 67108864); past it the guest gets less credit\n"
+	"\n"
 	"  Several VMs, one --vm per VM:\n"
 	"    --vm KEY=VALUE[,KEY=VALUE...]\n"
 	"    keys: guest-cid, socket, uds-path, forward-cid, forward-listen, tx-buffer-size,\n"
-	"    queue-size, groups (underscores may replace dashes: guest_cid=4)\n"
+	"    queue-size, groups, max-connections, max-handshakes, max-pending,\n"
+	"    tx-buffer-total (underscores may replace dashes: guest_cid=4)\n"
 	"\n"
 	"  A YAML file:\n"
 	"    --config FILE           top-level 'vms:' list of maps with the same keys\n"
@@ -84,6 +96,10 @@ static const struct option_def options[] = {
 	{"--tx-buffer-size", OPT_VM_KEY, VM_KEY_TX_BUFFER_SIZE, true},
 	{"--queue-size", OPT_VM_KEY, VM_KEY_QUEUE_SIZE, true},
 	{"--groups", OPT_VM_KEY, VM_KEY_GROUPS, true},
+	{"--max-connections", OPT_VM_KEY, VM_KEY_MAX_CONNECTIONS, true},
+	{"--max-handshakes", OPT_VM_KEY, VM_KEY_MAX_HANDSHAKES, true},
+	{"--max-pending", OPT_VM_KEY, VM_KEY_MAX_PENDING, true},
+	{"--tx-buffer-total", OPT_VM_KEY, VM_KEY_TX_BUFFER_TOTAL, true},
 };
 
 /* The first option that chose how VMs are described; later options must
@@ -126,6 +142,7 @@ static bool enter_mode(struct parse_state *st, const struct option_def *opt, FIL
 static bool parse_vm_item(struct vm_entry *e, char *item, FILE *err)
 {
 	char *eq = strchr(item, '=');
+	char keys[256];
 	enum vm_key key;
 
 	if (*item == '\0')
@@ -133,10 +150,10 @@ static bool parse_vm_item(struct vm_entry *e, char *item, FILE *err)
 	if (!eq)
 		return config_error(err, "%s: '%s' is not key=value", e->label, item);
 	*eq = '\0';
-	if (!vm_key_lookup(item, &key))
-		return config_error(err, "%s: %s: unknown key (valid: guest-cid, socket, "
-				    "uds-path, forward-cid, forward-listen, tx-buffer-size, "
-				    "queue-size, groups)", e->label, item);
+	if (!vm_key_lookup(item, &key)) {
+		vm_key_list(keys, sizeof(keys), '-');
+		return config_error(err, "%s: %s: unknown key (valid: %s)", e->label, item, keys);
+	}
 	return vm_entry_set(e, key, item, eq + 1, err);
 }
 

@@ -19,6 +19,11 @@
 /* Longest busy-poll window of a device thread before it sleeps (--poll-us). */
 #define CONFIG_DEFAULT_POLL_US 50
 #define CONFIG_MAX_POLL_US 10000
+/* Per-device budgets (README, "Security model").  max-connections has no
+ * fixed default: it is a share of RLIMIT_NOFILE (fd_budget.h). */
+#define CONFIG_DEFAULT_MAX_HANDSHAKES 1024
+#define CONFIG_DEFAULT_MAX_PENDING 1024
+#define CONFIG_DEFAULT_TX_BUFFER_TOTAL (64u << 20)
 
 enum backend_kind {
 	BACKEND_UDS,   /* --uds-path: hybrid vsock over Unix sockets */
@@ -37,6 +42,11 @@ struct vm_config {
 	uint32_t queue_size;
 	char **groups;              /* at least one */
 	size_t n_groups;
+	/* Budgets; 0 until given or filled in by fd_budget_apply(). */
+	uint32_t max_connections;   /* connections at once (one host fd each) */
+	uint32_t max_handshakes;    /* BACKEND_UDS: clients owing a CONNECT line */
+	uint32_t max_pending;       /* host connections awaiting the guest */
+	uint64_t tx_buffer_total;   /* guest->host buffer memory of the device */
 };
 
 struct daemon_config {

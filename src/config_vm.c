@@ -23,6 +23,10 @@ static const char *const key_names[VM_KEY_COUNT] = {
 	[VM_KEY_TX_BUFFER_SIZE] = "tx-buffer-size",
 	[VM_KEY_QUEUE_SIZE] = "queue-size",
 	[VM_KEY_GROUPS] = "groups",
+	[VM_KEY_MAX_CONNECTIONS] = "max-connections",
+	[VM_KEY_MAX_HANDSHAKES] = "max-handshakes",
+	[VM_KEY_MAX_PENDING] = "max-pending",
+	[VM_KEY_TX_BUFFER_TOTAL] = "tx-buffer-total",
 };
 
 const char *vm_key_name(enum vm_key key) { return key_names[key]; }
@@ -43,6 +47,21 @@ bool vm_key_lookup(const char *name, enum vm_key *out)
 		}
 	}
 	return false;
+}
+
+void vm_key_list(char *buf, size_t size, char dash)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int k = 0; k < VM_KEY_COUNT && off < size; k++) {
+		int n = snprintf(buf + off, size - off, "%s%s", k ? ", " : "", key_names[k]);
+
+		for (int i = 0; i < n && off + (size_t)i < size; i++)
+			if (buf[off + (size_t)i] == '-')
+				buf[off + (size_t)i] = dash;
+		off += n > 0 ? (size_t)n : 0;
+	}
 }
 
 bool vm_key_is_list(enum vm_key key)
@@ -117,18 +136,27 @@ static bool set_forward_cid(struct vm_entry *e, const char *spelling, const char
 	return true;
 }
 
-static bool set_tx_buffer_size(struct vm_entry *e, const char *spelling, const char *value,
-			       FILE *err)
+/* A number in [min, max]. */
+static bool parse_bounded(const struct vm_entry *e, const char *spelling, const char *value,
+			  uint64_t min, uint64_t max, uint64_t *out, FILE *err)
 {
-	uint64_t size;
-
-	if (!parse_number(e, spelling, value, UINT64_MAX, &size, err))
+	if (!parse_number(e, spelling, value, UINT64_MAX, out, err))
 		return false;
-	if (size < CONFIG_MIN_TX_BUFFER_SIZE || size > CONFIG_MAX_TX_BUFFER_SIZE)
-		return config_error(err, "%s: %s: %llu is outside %u..%u", e->label, spelling,
-				    (unsigned long long)size, CONFIG_MIN_TX_BUFFER_SIZE,
-				    CONFIG_MAX_TX_BUFFER_SIZE);
-	e->vm.tx_buffer_size = (uint32_t)size;
+	if (*out < min || *out > max)
+		return config_error(err, "%s: %s: %llu is outside %llu..%llu", e->label, spelling,
+				    (unsigned long long)*out, (unsigned long long)min,
+				    (unsigned long long)max);
+	return true;
+}
+
+static bool set_u32(const struct vm_entry *e, const char *spelling, const char *value,
+		    uint32_t min, uint32_t max, uint32_t *slot, FILE *err)
+{
+	uint64_t n;
+
+	if (!parse_bounded(e, spelling, value, min, max, &n, err))
+		return false;
+	*slot = (uint32_t)n;
 	return true;
 }
 
@@ -280,7 +308,20 @@ bool vm_entry_set(struct vm_entry *e, enum vm_key key, const char *spelling,
 	case VM_KEY_FORWARD_CID:
 		return set_forward_cid(e, spelling, value, err);
 	case VM_KEY_TX_BUFFER_SIZE:
-		return set_tx_buffer_size(e, spelling, value, err);
+		return set_u32(e, spelling, value, CONFIG_MIN_TX_BUFFER_SIZE,
+			       CONFIG_MAX_TX_BUFFER_SIZE, &e->vm.tx_buffer_size, err);
+	case VM_KEY_MAX_CONNECTIONS:
+		return set_u32(e, spelling, value, 1, CONFIG_MAX_MAX_CONNECTIONS,
+			       &e->vm.max_connections, err);
+	case VM_KEY_MAX_HANDSHAKES:
+		return set_u32(e, spelling, value, 1, CONFIG_MAX_MAX_HANDSHAKES,
+			       &e->vm.max_handshakes, err);
+	case VM_KEY_MAX_PENDING:
+		return set_u32(e, spelling, value, 1, CONFIG_MAX_MAX_CONNECTIONS,
+			       &e->vm.max_pending, err);
+	case VM_KEY_TX_BUFFER_TOTAL:
+		return parse_bounded(e, spelling, value, CONFIG_MIN_TX_BUFFER_TOTAL,
+				     CONFIG_MAX_TX_BUFFER_TOTAL, &e->vm.tx_buffer_total, err);
 	case VM_KEY_QUEUE_SIZE:
 		return set_queue_size(e, spelling, value, err);
 	case VM_KEY_FORWARD_LISTEN:
@@ -330,6 +371,14 @@ bool vm_entry_finish(struct vm_entry *e, FILE *err)
 	if (!has(e, VM_KEY_UDS_PATH) && !has(e, VM_KEY_FORWARD_CID))
 		return config_error(err, "%s: needs %suds-path (Unix socket backend) or "
 				    "%sforward-cid (AF_VSOCK backend)", e->label, pre, pre);
+	if (has(e, VM_KEY_MAX_HANDSHAKES) && !has(e, VM_KEY_UDS_PATH))
+		return config_error(err, "%s: %smax-handshakes needs %suds-path (only Unix "
+				    "socket clients send a CONNECT line)", e->label, pre, pre);
+	if (has(e, VM_KEY_MAX_PENDING) && has(e, VM_KEY_MAX_CONNECTIONS) &&
+	    vm->max_pending > vm->max_connections)
+		return config_error(err, "%s: %smax-pending: %u is more than %smax-connections "
+				    "(%u)", e->label, pre, vm->max_pending, pre,
+				    vm->max_connections);
 
 	vm->backend = has(e, VM_KEY_UDS_PATH) ? BACKEND_UDS : BACKEND_VSOCK;
 	if (!has(e, VM_KEY_GUEST_CID))
@@ -338,6 +387,13 @@ bool vm_entry_finish(struct vm_entry *e, FILE *err)
 		vm->tx_buffer_size = CONFIG_DEFAULT_TX_BUFFER_SIZE;
 	if (!has(e, VM_KEY_QUEUE_SIZE))
 		vm->queue_size = CONFIG_DEFAULT_QUEUE_SIZE;
+	if (!has(e, VM_KEY_TX_BUFFER_TOTAL))
+		vm->tx_buffer_total = CONFIG_DEFAULT_TX_BUFFER_TOTAL;
+	if (vm->tx_buffer_total < vm->tx_buffer_size)
+		return config_error(err, "%s: %stx-buffer-total: %llu is less than "
+				    "%stx-buffer-size (%u)", e->label, pre,
+				    (unsigned long long)vm->tx_buffer_total, pre,
+				    vm->tx_buffer_size);
 	if (vm->n_groups == 0)
 		return add_group(e, "groups", CONFIG_DEFAULT_GROUP, err);
 	return true;

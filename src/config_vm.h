@@ -17,6 +17,10 @@
 #define CONFIG_MAX_TX_BUFFER_SIZE (64u << 20)
 #define CONFIG_MAX_LIST_ITEMS 256u
 #define CONFIG_UNIX_PATH_MAX 107u /* sizeof(sun_path) minus the NUL */
+#define CONFIG_MAX_MAX_CONNECTIONS (1u << 20)
+#define CONFIG_MAX_MAX_HANDSHAKES 65536u
+#define CONFIG_MIN_TX_BUFFER_TOTAL 65536u
+#define CONFIG_MAX_TX_BUFFER_TOTAL (1ull << 40)
 
 enum vm_key {
 	VM_KEY_GUEST_CID,
@@ -27,6 +31,10 @@ enum vm_key {
 	VM_KEY_TX_BUFFER_SIZE,
 	VM_KEY_QUEUE_SIZE,
 	VM_KEY_GROUPS,
+	VM_KEY_MAX_CONNECTIONS,
+	VM_KEY_MAX_HANDSHAKES,
+	VM_KEY_MAX_PENDING,
+	VM_KEY_TX_BUFFER_TOTAL,
 	VM_KEY_COUNT,
 };
 
@@ -34,6 +42,9 @@ enum vm_key {
 const char *vm_key_name(enum vm_key key);
 /* Accepts the dash and the underscore spelling of every key. */
 bool vm_key_lookup(const char *name, enum vm_key *out);
+/* Every key name, comma-separated, with dash (the canonical '-' or '_')
+ * between words: for "unknown key" messages. */
+void vm_key_list(char *buf, size_t size, char dash);
 /* True for the '+'-separated list keys (forward-listen, groups). */
 bool vm_key_is_list(enum vm_key key);
 

@@ -122,17 +122,18 @@ static bool load_pair(yaml_document_t *doc, struct vm_entry *e, const yaml_node_
 	yaml_node_t *key_node = yaml_document_get_node(doc, pair->key);
 	yaml_node_t *value = yaml_document_get_node(doc, pair->value);
 	const char *spelling;
+	char keys[256];
 	enum vm_key key;
 
 	if (key_node->type != YAML_SCALAR_NODE)
 		return config_error(err, "%s: line %zu: keys must be plain names", e->label,
 				    line_of(key_node));
 	spelling = (const char *)key_node->data.scalar.value;
-	if (!vm_key_lookup(spelling, &key))
-		return config_error(err, "%s: %s: line %zu: unknown key (valid: guest_cid, "
-				    "socket, uds_path, forward_cid, forward_listen, "
-				    "tx_buffer_size, queue_size, groups)",
-				    e->label, spelling, line_of(key_node));
+	if (!vm_key_lookup(spelling, &key)) {
+		vm_key_list(keys, sizeof(keys), '_');
+		return config_error(err, "%s: %s: line %zu: unknown key (valid: %s)", e->label,
+				    spelling, line_of(key_node), keys);
+	}
 	if (value->type == YAML_SEQUENCE_NODE && vm_key_is_list(key))
 		return load_list_value(doc, e, key, spelling, value, err);
 	const char *text = scalar_text(e, spelling, value, err);

@@ -2,15 +2,14 @@
 
 #include "credit.h"
 
-void conn_init(struct conn *c, struct vsock_device *dev, const struct conn_key *key,
-	       int fd, uint32_t tx_buffer_size)
+void conn_init(struct conn *c, struct vsock_device *dev, const struct conn_key *key, int fd)
 {
 	*c = (struct conn){
 		.ev = {.fd = fd},
 		.dev = dev,
 		.key = *key,
 	};
-	txbuf_init(&c->txbuf, tx_buffer_size);
+	txbuf_init(&c->txbuf);
 }
 
 enum conn_pending conn_next_pending(const struct conn *c)
@@ -37,16 +36,7 @@ uint32_t conn_peer_credit(const struct conn *c)
 	return credit_peer_free(c->peer_buf_alloc, c->peer_fwd_cnt, c->rx_cnt);
 }
 
-void conn_account_forwarded(struct conn *c, uint32_t n, uint32_t buf_alloc)
-{
-	c->fwd_cnt += n;
-	if (credit_update_due(buf_alloc, conn_received(c), c->fwd_cnt,
-			      c->advertised_fwd_cnt))
-		c->pending |= CONN_PEND_CREDIT_UPDATE;
-}
-
 void conn_account_sent_header(struct conn *c)
 {
-	c->advertised_fwd_cnt = c->fwd_cnt;
 	c->pending &= (uint8_t)~CONN_PEND_CREDIT_UPDATE;
 }

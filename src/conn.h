@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "ev.h"
 #include "txbuf.h"
@@ -18,7 +19,7 @@ enum conn_state {
 	CONN_REQUESTING,   /* host client: REQUEST sent or queued, awaiting RESPONSE */
 	CONN_ESTABLISHED,
 	CONN_CLOSING,      /* host side closed; only our RST is left to send */
-	CONN_DEAD,         /* freed at the end of the current event batch */
+	CONN_DEAD,         /* retired: freed once the current event batch is over */
 };
 
 /* Packets owed to the guest, one bit each so duplicates merge and memory
@@ -41,12 +42,11 @@ struct conn {
 	struct ev_source ev;       /* the host socket */
 	struct vsock_device *dev;
 	struct conn *hash_next;    /* conn_table chain */
-	struct conn *rx_prev;      /* device FIFO of connections with replies */
-	struct conn *rx_next;
+	/* Device FIFO of connections owing the guest a packet, while in_rx_fifo. */
+	TAILQ_ENTRY(conn) rx_link;
 	/* Device FIFO of host-initiated connections awaiting the guest's
 	 * answer (device_deadline.c), while awaiting_answer. */
-	struct conn *wait_prev;
-	struct conn *wait_next;
+	TAILQ_ENTRY(conn) wait_link;
 	int64_t answer_deadline_ms; /* CLOCK_MONOTONIC */
 	struct conn_key key;
 
@@ -54,7 +54,10 @@ struct conn {
 	uint32_t peer_fwd_cnt;
 	uint32_t rx_cnt;           /* payload bytes sent to the guest */
 	uint32_t fwd_cnt;          /* guest payload bytes written to the host */
-	uint32_t advertised_fwd_cnt; /* fwd_cnt in the last packet we sent */
+	/* The guest may send up to here: fwd_cnt + buf_alloc of the most
+	 * generous header we sent (tx_credit.h).  Only moves forward. */
+	uint32_t credit_edge;
+	uint32_t charged;          /* counted against the device's tx pool */
 	struct txbuf txbuf;
 	/* Host bytes the backend read along with its handshake (a client's
 	 * data right behind its CONNECT line): the guest gets them before
@@ -75,8 +78,9 @@ struct conn {
 	bool host_shut_wr;         /* shutdown(SHUT_WR) done on the host socket */
 };
 
-void conn_init(struct conn *c, struct vsock_device *dev, const struct conn_key *key,
-	       int fd, uint32_t tx_buffer_size);
+TAILQ_HEAD(conn_fifo, conn);
+
+void conn_init(struct conn *c, struct vsock_device *dev, const struct conn_key *key, int fd);
 
 /* The next reply to send, by priority: RST (the connection is going away),
  * then REQUEST and RESPONSE (the handshake must precede data), then RW, then
@@ -87,16 +91,13 @@ enum conn_pending conn_next_pending(const struct conn *c);
 void conn_update_peer_credit(struct conn *c, uint32_t buf_alloc, uint32_t fwd_cnt);
 /* Bytes the guest can still take from us. */
 uint32_t conn_peer_credit(const struct conn *c);
-/* Guest payload bytes received and not yet written to the host. */
+/* Guest payload bytes received: written to the host, or buffered. */
 static inline uint32_t conn_received(const struct conn *c)
 {
 	return c->fwd_cnt + c->txbuf.len;
 }
-/* Accounts n bytes written to the host; queues a CREDIT_UPDATE if the
- * guest's view of our free space got small. */
-void conn_account_forwarded(struct conn *c, uint32_t n, uint32_t buf_alloc);
-/* Every packet we send carries fwd_cnt: note it as advertised, and drop a
- * pending CREDIT_UPDATE that the packet made redundant. */
+/* Every packet we send carries fwd_cnt and buf_alloc: a pending
+ * CREDIT_UPDATE is now redundant. */
 void conn_account_sent_header(struct conn *c);
 
 #endif

@@ -101,12 +101,19 @@ void conn_table_remove(struct conn_table *t, struct conn *c)
 	t->count--;
 }
 
-struct conn *conn_table_any(const struct conn_table *t)
+struct conn *conn_table_take_all(struct conn_table *t)
 {
-	if (t->count == 0)
-		return NULL;
-	for (size_t i = 0; i < t->nbuckets; i++)
-		if (t->buckets[i])
-			return t->buckets[i];
-	return NULL;
+	struct conn *all = NULL;
+
+	for (size_t i = 0; i < t->nbuckets && t->count; i++) {
+		while (t->buckets[i]) {
+			struct conn *c = t->buckets[i];
+
+			t->buckets[i] = c->hash_next;
+			c->hash_next = all;
+			all = c;
+			t->count--;
+		}
+	}
+	return all;
 }

@@ -25,7 +25,8 @@ struct conn *conn_table_find(const struct conn_table *t, const struct conn_key *
  * just gets longer chains. */
 void conn_table_insert(struct conn_table *t, struct conn *c);
 void conn_table_remove(struct conn_table *t, struct conn *c);
-/* Any connection, to drain the table; NULL when empty. */
-struct conn *conn_table_any(const struct conn_table *t);
+/* Empties the table in one pass and returns its connections, chained
+ * through hash_next (NULL when it was empty). */
+struct conn *conn_table_take_all(struct conn_table *t);
 
 #endif

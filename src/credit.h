@@ -14,12 +14,9 @@
 uint32_t credit_peer_free(uint32_t peer_buf_alloc, uint32_t peer_fwd_cnt,
 			  uint32_t sent);
 
-/* Whether to tell the peer our fwd_cnt now.  The peer believes it may
- * still send buf_alloc - (received - advertised_fwd_cnt) bytes; once that
- * view falls under a threshold (a quarter of buf_alloc, but at least one
- * maximum-size packet when buf_alloc allows it) and we have news
- * (fwd_cnt moved since the last advertisement), an update is due. */
-bool credit_update_due(uint32_t buf_alloc, uint32_t received,
-		      uint32_t fwd_cnt, uint32_t advertised_fwd_cnt);
+/* How small the peer's view of the credit we gave it may get before we
+ * send it more (a CREDIT_UPDATE): a quarter of the window, but at least one
+ * maximum-size packet when the window allows it. */
+uint32_t credit_update_threshold(uint32_t window);
 
 #endif

@@ -1,6 +1,7 @@
-/* Connection lifecycle and the host side of each connection: creation,
- * reset and teardown, which socket events to watch, writing guest data to
- * the host socket (and flushing what it refused), half and full close. */
+/* Connection lifecycle and the host side of each connection: creation
+ * within the device's budgets, reset and teardown, which socket events to
+ * watch, writing guest data to the host socket (and flushing what it
+ * refused), half and full close. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,27 +18,29 @@
 /* Host socket interest while the guest may still get data from it.  Also
  * held while the guest has yet to accept a host client, so that a backend's
  * registration is taken over once and kept: data and EOF arriving early are
- * remembered in host_readable until the connection is up. */
+ * remembered in host_readable until the connection is up, and a client
+ * that hangs up meanwhile is noticed. */
 #define HOST_READ_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
 
 static void conn_event(struct ev_source *src, uint32_t events);
 
+static void conn_release(struct ev_source *src)
+{
+	free(container_of(src, struct conn, ev));
+}
+
+static const struct ev_ops conn_ops = {.handle = conn_event, .release = conn_release};
+
 struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd)
 {
-	struct conn *c;
+	struct conn *c = malloc(sizeof(*c));
 
-	if (dev->conns.count >= DEVICE_MAX_CONNS) {
-		log_warn_rl("connection limit (%u) reached; refusing port %u -> %u",
-			    DEVICE_MAX_CONNS, key->peer_port, key->local_port);
-		return NULL;
-	}
-	c = malloc(sizeof(*c));
 	if (!c) {
 		log_warn_rl("out of memory for a new connection");
 		return NULL;
 	}
-	conn_init(c, dev, key, fd, dev->tx_buffer_size);
-	c->ev.handler = conn_event;
+	conn_init(c, dev, key, fd);
+	c->ev.ops = &conn_ops;
 	conn_table_insert(&dev->conns, c);
 	return c;
 }
@@ -46,13 +49,7 @@ void device_conn_schedule(struct vsock_device *dev, struct conn *c)
 {
 	if (!c->pending || c->in_rx_fifo || c->state == CONN_DEAD)
 		return;
-	c->rx_next = NULL;
-	c->rx_prev = dev->rx_tail;
-	if (dev->rx_tail)
-		dev->rx_tail->rx_next = c;
-	else
-		dev->rx_head = c;
-	dev->rx_tail = c;
+	TAILQ_INSERT_TAIL(&dev->rx_fifo, c, rx_link);
 	c->in_rx_fifo = true;
 }
 
@@ -60,46 +57,39 @@ void device_conn_unschedule(struct vsock_device *dev, struct conn *c)
 {
 	if (!c->in_rx_fifo)
 		return;
-	if (c->rx_prev)
-		c->rx_prev->rx_next = c->rx_next;
-	else
-		dev->rx_head = c->rx_next;
-	if (c->rx_next)
-		c->rx_next->rx_prev = c->rx_prev;
-	else
-		dev->rx_tail = c->rx_prev;
-	c->rx_prev = c->rx_next = NULL;
+	TAILQ_REMOVE(&dev->rx_fifo, c, rx_link);
 	c->in_rx_fifo = false;
 }
 
-static void close_host_socket(struct conn *c)
+/* Nothing more goes to or comes from the host: the fd, the buffers and
+ * their charge are given back. */
+static void close_host_socket(struct vsock_device *dev, struct conn *c)
 {
-	if (c->ev.fd < 0)
-		return;
-	/* The device holds the only descriptor of this socket, so closing
-	 * it also removes it from the epoll set. */
-	c->ev.events = 0;
-	close(c->ev.fd);
-	c->ev.fd = -1;
+	ev_close(&c->ev);
 	txbuf_free(&c->txbuf);
+	tx_credit_release(&dev->tx_pool, c);
 	free(c->early);
 	c->early = NULL;
 	c->early_len = 0;
+}
+
+/* Frees the connection once the current batch is over. */
+static void conn_retire(struct vsock_device *dev, struct conn *c)
+{
+	device_deadline_cancel(dev, c);
+	device_conn_unschedule(dev, c);
+	close_host_socket(dev, c);
+	c->state = CONN_DEAD;
+	c->pending = 0;
+	ev_retire(&dev->loop, &c->ev);
 }
 
 void device_conn_drop(struct vsock_device *dev, struct conn *c)
 {
 	if (c->state == CONN_DEAD)
 		return;
-	device_deadline_cancel(dev, c);
-	device_conn_unschedule(dev, c);
-	close_host_socket(c);
 	conn_table_remove(&dev->conns, c);
-	c->state = CONN_DEAD;
-	c->pending = 0;
-	/* Events for it may still be in the current epoll batch. */
-	c->hash_next = dev->dead;
-	dev->dead = c;
+	conn_retire(dev, c);
 }
 
 void device_conn_reset(struct vsock_device *dev, struct conn *c)
@@ -107,54 +97,55 @@ void device_conn_reset(struct vsock_device *dev, struct conn *c)
 	if (c->state == CONN_DEAD || c->state == CONN_CLOSING)
 		return;
 	device_deadline_cancel(dev, c);
-	close_host_socket(c);
+	close_host_socket(dev, c);
 	c->state = CONN_CLOSING;
 	c->pending = CONN_PEND_RST;
 	device_conn_schedule(dev, c);
 }
 
-void device_conn_drop_all(struct vsock_device *dev)
+void device_conn_abandon(struct vsock_device *dev, struct conn *c)
 {
-	struct conn *c;
-
-	while ((c = conn_table_any(&dev->conns)))
+	if (c->pending & CONN_PEND_REQUEST)
 		device_conn_drop(dev, c);
+	else
+		device_conn_reset(dev, c);
+}
+
+static void forget_guest_state(struct vsock_device *dev)
+{
 	ctrl_queue_init(&dev->ctrl);
 	dev->tx_blocked = false;
+}
+
+void device_conn_drop_all(struct vsock_device *dev)
+{
+	struct conn *c = conn_table_take_all(&dev->conns);
+
+	while (c) {
+		struct conn *next = c->hash_next;
+
+		conn_retire(dev, c);
+		c = next;
+	}
+	forget_guest_state(dev);
 }
 
 void device_conn_drop_known_to_guest(struct vsock_device *dev)
 {
-	struct conn *keep = NULL, *c;
+	struct conn *c = conn_table_take_all(&dev->conns);
 
-	/* Host clients whose REQUEST the old driver never saw can still be
-	 * offered to the new one. */
-	while ((c = conn_table_any(&dev->conns))) {
-		conn_table_remove(&dev->conns, c);
-		if (c->state == CONN_REQUESTING && (c->pending & CONN_PEND_REQUEST)) {
-			c->hash_next = keep;
-			keep = c;
-		} else {
-			device_conn_drop(dev, c);
-		}
-	}
-	while (keep) {
-		c = keep;
-		keep = c->hash_next;
-		conn_table_insert(&dev->conns, c);
-	}
-	ctrl_queue_init(&dev->ctrl);
-	dev->tx_blocked = false;
-}
+	while (c) {
+		struct conn *next = c->hash_next;
 
-void device_conn_free_dead(struct vsock_device *dev)
-{
-	while (dev->dead) {
-		struct conn *c = dev->dead;
-
-		dev->dead = c->hash_next;
-		free(c);
+		/* Host clients whose REQUEST the old driver never saw can
+		 * still be offered to the new one. */
+		if (c->state == CONN_REQUESTING && (c->pending & CONN_PEND_REQUEST))
+			conn_table_insert(&dev->conns, c);
+		else
+			conn_retire(dev, c);
+		c = next;
 	}
+	forget_guest_state(dev);
 }
 
 void device_conn_sync_interest(struct vsock_device *dev, struct conn *c)
@@ -173,8 +164,7 @@ void device_conn_sync_interest(struct vsock_device *dev, struct conn *c)
 	if (c->state == CONN_CONNECTING) {
 		want = EPOLLOUT;
 	} else if (c->state == CONN_REQUESTING) {
-		if (open_for_reading)
-			want = HOST_READ_EVENTS;
+		want = HOST_READ_EVENTS;
 	} else if (c->state == CONN_ESTABLISHED) {
 		/* Edge-triggered, so the interest stays put while data waits
 		 * for credit or RX buffers: host_readable remembers it. */
@@ -183,7 +173,7 @@ void device_conn_sync_interest(struct vsock_device *dev, struct conn *c)
 		if (!txbuf_empty(&c->txbuf))
 			want |= EPOLLOUT | EPOLLET;
 	}
-	rc = ev_set(dev->epfd, &c->ev, want);
+	rc = ev_set(&dev->loop, &c->ev, want);
 	if (rc < 0) {
 		log_warn_rl("epoll on a host socket (port %u): %s", c->key.local_port,
 			    strerror(-rc));
@@ -201,10 +191,10 @@ static void shut_host_write_side(struct conn *c)
 			    strerror(errno));
 }
 
-void device_conn_release_finished_host(struct conn *c)
+void device_conn_release_finished_host(struct vsock_device *dev, struct conn *c)
 {
 	if (c->host_eof && c->guest_shut_send && txbuf_empty(&c->txbuf))
-		close_host_socket(c);
+		close_host_socket(dev, c);
 }
 
 /* Called when the txbuf has drained (or a guest shutdown arrives with
@@ -218,7 +208,7 @@ static bool after_drain(struct vsock_device *dev, struct conn *c)
 	}
 	if (c->guest_shut_send) {
 		shut_host_write_side(c);
-		device_conn_release_finished_host(c);
+		device_conn_release_finished_host(dev, c);
 	}
 	return true;
 }
@@ -228,6 +218,13 @@ static void host_write_failed(struct vsock_device *dev, struct conn *c, int err)
 	log_info_rl("host socket for port %u -> %u: %s; resetting", c->key.peer_port,
 		    c->key.local_port, strerror(err));
 	device_conn_reset(dev, c);
+}
+
+/* n more guest bytes reached the host. */
+static void forwarded(struct vsock_device *dev, struct conn *c, uint32_t n)
+{
+	c->fwd_cnt += n;
+	tx_credit_account(&dev->tx_pool, c);
 }
 
 void device_conn_write(struct vsock_device *dev, struct conn *c,
@@ -254,19 +251,22 @@ void device_conn_write(struct vsock_device *dev, struct conn *c,
 			return;
 		}
 		sent = w < 0 ? 0 : (size_t)w;
-		conn_account_forwarded(c, (uint32_t)sent, dev->tx_buffer_size);
+		forwarded(dev, c, (uint32_t)sent);
 		if (sent == total)
 			return;
 		n = iov_slice(iov, n, sent, total - sent, dev->tx_rest, VQ_CHAIN_MAX_SEGS);
 		iov = dev->tx_rest;
 	}
-	rc = txbuf_push(&c->txbuf, iov, n);
+	/* The guest kept within its credit (device_tx.c checks), and the
+	 * credit is what the buffer may grow to. */
+	rc = txbuf_push(&c->txbuf, iov, n, c->credit_edge - c->fwd_cnt);
 	if (rc < 0) {
-		log_warn_rl("guest overran its credit on port %u -> %u (%zu bytes, %u free); "
-			    "resetting", c->key.peer_port, c->key.local_port, total - sent,
-			    txbuf_space(&c->txbuf));
+		log_warn_rl("cannot buffer %zu bytes for port %u -> %u: %s; resetting",
+			    total - sent, c->key.peer_port, c->key.local_port, strerror(-rc));
 		device_conn_reset(dev, c);
+		return;
 	}
+	tx_credit_account(&dev->tx_pool, c);
 }
 
 static void flush_txbuf(struct vsock_device *dev, struct conn *c)
@@ -279,12 +279,9 @@ static void flush_txbuf(struct vsock_device *dev, struct conn *c)
 		host_write_failed(dev, c, (int)-n);
 		return;
 	}
-	conn_account_forwarded(c, (uint32_t)n, dev->tx_buffer_size);
-	if (!txbuf_empty(&c->txbuf))
-		return;
-	if (c->fwd_cnt != c->advertised_fwd_cnt)
-		c->pending |= CONN_PEND_CREDIT_UPDATE;
-	after_drain(dev, c);
+	forwarded(dev, c, (uint32_t)n);
+	if (txbuf_empty(&c->txbuf))
+		after_drain(dev, c);
 }
 
 void device_conn_guest_shutdown(struct vsock_device *dev, struct conn *c, uint32_t flags)
@@ -331,11 +328,31 @@ static void connect_finished(struct vsock_device *dev, struct conn *c)
 	c->pending |= CONN_PEND_RESPONSE;
 }
 
+/* Whether a host client waiting for the guest has closed its socket.  One
+ * that only shut its write side (it sent everything and waits for "OK")
+ * stays; a zero-length send fails once it is gone for good (Unix and vsock
+ * sockets both check the peer before the length). */
+static bool host_client_gone(int fd, uint32_t events)
+{
+	if (events & (EPOLLHUP | EPOLLERR))
+		return true;
+	if (!(events & EPOLLRDHUP))
+		return false;
+	return send(fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN &&
+	       errno != EINTR;
+}
+
 static void conn_event(struct ev_source *src, uint32_t events)
 {
-	struct conn *c = (struct conn *)src;
+	struct conn *c = container_of(src, struct conn, ev);
 	struct vsock_device *dev = c->dev;
 
+	if (c->state == CONN_REQUESTING && host_client_gone(c->ev.fd, events)) {
+		log_info_rl("host client for guest port %u left before the guest answered",
+			    c->key.peer_port);
+		device_conn_abandon(dev, c);
+		return;
+	}
 	if (c->state == CONN_CONNECTING) {
 		connect_finished(dev, c);
 	} else if (c->state == CONN_ESTABLISHED || c->state == CONN_REQUESTING) {
@@ -367,21 +384,39 @@ static bool local_port_busy(void *ctx, uint32_t port)
 	return conn_table_find(&q->dev->conns, &q->key) != NULL;
 }
 
+/* Whether a host client for guest_port fits the budgets; logs why not. */
+static bool host_client_fits(struct vsock_device *dev, uint32_t guest_port)
+{
+	if (dev->n_waiting >= dev->budget.max_pending) {
+		log_warn_rl("max-pending (%u) reached: closing a host client for guest port %u",
+			    dev->budget.max_pending, guest_port);
+		return false;
+	}
+	if (device_conn_full(dev)) {
+		log_warn_rl("max-connections (%u) reached: closing a host client for guest "
+			    "port %u", dev->budget.max_connections, guest_port);
+		return false;
+	}
+	return true;
+}
+
 /* A connection for a host client, owing the guest its REQUEST; NULL (fd
- * closed) if there is no room for it. */
+ * closed) if it does not fit. */
 static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t guest_port)
 {
 	struct port_query q = {dev, {.local_cid = VMADDR_CID_HOST, .peer_port = guest_port}};
 	struct conn_key key = q.key;
-	struct conn *c;
+	struct conn *c = NULL;
 
-	if (!port_alloc_next(&dev->ports, local_port_busy, &q, dev->conns.count + 1,
-			     &key.local_port)) {
-		log_warn_rl("no free local port for guest port %u", guest_port);
+	if (!host_client_fits(dev, guest_port)) {
 		close(fd);
 		return NULL;
 	}
-	c = device_conn_new(dev, &key, fd);
+	if (port_alloc_next(&dev->ports, local_port_busy, &q, dev->conns.count + 1,
+			    &key.local_port))
+		c = device_conn_new(dev, &key, fd);
+	else
+		log_warn_rl("no free local port for guest port %u", guest_port);
 	if (!c) {
 		close(fd);
 		return NULL;
@@ -395,7 +430,10 @@ static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t gue
 
 void vsock_device_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port)
 {
-	host_conn_new(dev, fd, guest_port);
+	struct conn *c = host_conn_new(dev, fd, guest_port);
+
+	if (c)
+		device_conn_sync_interest(dev, c);
 }
 
 void vsock_device_host_handover(struct vsock_device *dev, int fd, uint32_t guest_port,
@@ -424,7 +462,7 @@ void vsock_device_host_handover(struct vsock_device *dev, int fd, uint32_t guest
 	/* The backend's registration, if any: ev_set turns it into ours (a MOD,
 	 * or an ADD), which also reports data already waiting (edge-triggered). */
 	c->ev.events = events;
-	rc = ev_set(dev->epfd, &c->ev, HOST_READ_EVENTS);
+	rc = ev_set(&dev->loop, &c->ev, HOST_READ_EVENTS);
 	if (rc < 0) {
 		log_warn_rl("epoll on a host client (guest port %u): %s; closing it",
 			    guest_port, strerror(-rc));

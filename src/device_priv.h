@@ -17,13 +17,11 @@
 #include "fifo_timer.h"
 #include "port_alloc.h"
 #include "router.h"
+#include "tx_credit.h"
 #include "unix_sock.h"
 #include "vhost_user.h"
 #include "vsock_device.h"
 
-/* Most connections one device serves; more are refused (RST, or the host
- * client closed) with a log line. */
-#define DEVICE_MAX_CONNS (256u * 1024)
 /* Most RX chains filled by one readv from a host socket. */
 #define RX_BATCH_CHAINS 64
 /* Most bytes read from one host socket per readv (a few 4 KiB buffers
@@ -40,9 +38,14 @@
  * tests need not wait 10 s. */
 #define DEVICE_REQUEST_TIMEOUT_MS 10000u
 #define DEVICE_REQUEST_TIMEOUT_ENV "VHOST_DEVICE_VSOCK_REQUEST_TIMEOUT_MS"
-
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+/* A TX packet for a sibling whose mailbox is full waits at most this long
+ * for room (device_park.c), then its connection is reset; overridable like
+ * the request timeout. */
+#define DEVICE_PARK_TIMEOUT_MS 10000u
+#define DEVICE_PARK_TIMEOUT_ENV "VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS"
+/* Most TX chains waiting for full mailboxes (and never more than half the
+ * TX ring, which the guest needs for its other traffic). */
+#define DEVICE_PARK_MAX 256
 
 struct kick_source {
 	struct ev_source ev;
@@ -77,19 +80,47 @@ struct tx_batch {
 	struct conn *conn; /* NULL while empty */
 	unsigned n_chains;
 	unsigned n_iov;
+	uint32_t len;      /* payload bytes */
 	uint16_t head[TX_BATCH_CHAINS];
 	struct iovec payload[VQ_CHAIN_MAX_SEGS];
 };
 
+/* A TX chain for a sibling whose mailbox was full, read again from the ring
+ * when it is retried. */
+struct parked_pkt {
+	int64_t deadline_ms; /* CLOCK_MONOTONIC */
+	uint32_t dst_cid;
+	uint16_t head;
+};
+
+/* TX chains waiting for full sibling mailboxes, oldest first; packets for
+ * the same VM leave in order.  Since every one waits the same time, the
+ * oldest also has the earliest deadline. */
+struct park {
+	struct parked_pkt pkt[DEVICE_PARK_MAX];
+	unsigned count;
+	unsigned timeout_ms;
+	struct fifo_timer timer;       /* for the oldest deadline */
+	bool retry;                    /* a mailbox has room: try again */
+	bool expired;                  /* the timer fired: resolve what is overdue */
+};
+
+/* The device's budgets (README, "Security model"), from its vm_config. */
+struct device_budget {
+	uint32_t max_connections;
+	uint32_t max_pending;
+};
+
 struct vsock_device {
 	uint64_t guest_cid;
-	uint32_t tx_buffer_size;
 	uint32_t poll_us;               /* busy-poll window limit (epoll_poll.h) */
+	struct device_budget budget;
+	struct tx_pool tx_pool;         /* guest->host credit and buffers */
 	struct router *router;
 	struct router_port *port;       /* this guest's place in the router */
 	struct ev_source mail_ev;       /* the router's wakeup eventfd */
 
-	int epfd;
+	struct ev_loop loop;
 	struct ev_source stop_ev;
 	struct ev_source listen_ev;
 	struct ev_source frontend_ev;
@@ -101,17 +132,17 @@ struct vsock_device {
 	struct conn_table conns;
 	struct port_alloc ports;
 	struct ctrl_queue ctrl;
-	struct conn *rx_head, *rx_tail; /* connections owing the guest a packet */
-	struct conn *dead;              /* freed after the current event batch */
+	struct conn_fifo rx_fifo;       /* connections owing the guest a packet */
 	/* Host-initiated connections awaiting the guest's answer, oldest
 	 * first: they all get the same timeout, so the head has the earliest
 	 * deadline. */
-	struct conn *waiting_head, *waiting_tail;
+	struct conn_fifo waiting;
+	unsigned n_waiting;
 	unsigned request_timeout_ms;
 	struct fifo_timer request_timer; /* for the head's deadline */
+	struct park park;
 	bool tx_due;                    /* TX kicked or started: process it */
 	bool tx_blocked;                /* TX paused until ctrl replies drain */
-	bool tx_wait_router;            /* TX paused: a sibling mailbox was full */
 	bool stopping;
 
 	pthread_t thread;
@@ -125,15 +156,24 @@ struct vsock_device {
 };
 
 /* device_conn.c */
+/* Whether max-connections are open already (the caller refuses and logs). */
+static inline bool device_conn_full(const struct vsock_device *dev)
+{
+	return dev->conns.count >= dev->budget.max_connections;
+}
+/* A new connection (the caller checked device_conn_full()). */
 struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd);
 /* Frees at once without telling the guest (guest RST, driver reset). */
 void device_conn_drop(struct vsock_device *dev, struct conn *c);
 /* Closes the host side and owes the guest an RST; freed once it is sent. */
 void device_conn_reset(struct vsock_device *dev, struct conn *c);
+/* A host-initiated connection the guest has not answered ends (timeout,
+ * client gone): silently if the guest never got its REQUEST, with an RST
+ * otherwise (a late RESPONSE then finds no connection). */
+void device_conn_abandon(struct vsock_device *dev, struct conn *c);
 void device_conn_drop_all(struct vsock_device *dev);
 /* Guest driver reset: drops every connection the old driver knew of. */
 void device_conn_drop_known_to_guest(struct vsock_device *dev);
-void device_conn_free_dead(struct vsock_device *dev);
 /* Re-computes which host socket events the connection needs, and whether
  * an RX pass should read its host socket (CONN_PEND_RW). */
 void device_conn_sync_interest(struct vsock_device *dev, struct conn *c);
@@ -148,7 +188,7 @@ void device_conn_write(struct vsock_device *dev, struct conn *c,
  * since nothing is left for it to carry, rather than when the guest's RST
  * comes, which a guest holding its socket open may put off indefinitely.
  * The connection itself stays until that RST. */
-void device_conn_release_finished_host(struct conn *c);
+void device_conn_release_finished_host(struct vsock_device *dev, struct conn *c);
 /* Guest SHUTDOWN flags, accumulated. */
 void device_conn_guest_shutdown(struct vsock_device *dev, struct conn *c, uint32_t flags);
 /* The guest accepted our REQUEST. */
@@ -166,6 +206,9 @@ void device_deadline_cancel(struct vsock_device *dev, struct conn *c);
 
 /* device_tx.c */
 void device_process_tx(struct vsock_device *dev);
+/* Reads the header out of a TX chain's readable part; false if the chain
+ * cannot be a TX packet (already logged). */
+bool device_tx_parse(const struct vq_chain *chain, struct vsock_hdr *hdr);
 /* Owes the guest an RST for a packet with no connection. */
 void device_reply_rst(struct vsock_device *dev, const struct vsock_hdr *pkt);
 
@@ -177,10 +220,17 @@ bool device_rx_pop_chain(struct vsock_device *dev, struct virtq *vq);
 /* device_sibling.c */
 int device_sibling_open(struct vsock_device *dev, const struct vm_config *cfg);
 void device_sibling_close(struct vsock_device *dev);
-/* Routes a guest packet for another VM.  Returns false when the target's
- * mailbox is full: the caller keeps the chain and waits for the wakeup. */
-bool device_sibling_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
-			 const struct vq_chain *chain);
+enum sibling_result {
+	SIBLING_DONE,  /* delivered, or answered: the chain goes back */
+	SIBLING_FULL,  /* the target's mailbox is full: nothing done */
+};
+/* Routes a guest packet (chain, header hdr) for another VM. */
+enum sibling_result device_sibling_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
+					const struct vq_chain *chain);
+/* The packet cannot be delivered: the guest gets an RST for its
+ * connection (unless it was an RST); logged with why. */
+void device_sibling_undeliverable(struct vsock_device *dev, const struct vsock_hdr *hdr,
+				  const char *why);
 enum mail_result {
 	MAIL_EMPTY,     /* the mailbox is empty */
 	MAIL_MORE,      /* budget used up, more mail waiting */
@@ -189,6 +239,20 @@ enum mail_result {
 /* Moves mail into the guest's RX buffers, about budget bytes at most. */
 enum mail_result device_sibling_deliver(struct vsock_device *dev, struct virtq *vq,
 					size_t budget);
+
+/* device_park.c: TX chains waiting for full sibling mailboxes. */
+int device_park_open(struct vsock_device *dev);
+void device_park_close(struct vsock_device *dev);
+/* Whether packets for cid are waiting already (a new one must queue behind). */
+bool device_park_holds(const struct vsock_device *dev, uint64_t cid);
+/* Keeps the chain of a packet for dst_cid until its mailbox has room.
+ * False when too many wait already: the caller answers it at once. */
+bool device_park_add(struct vsock_device *dev, uint16_t head, uint32_t dst_cid);
+/* Retries and expires the waiting chains (the ctrl queue must have room
+ * for the RSTs; what cannot be answered now waits for the next call). */
+void device_park_process(struct vsock_device *dev, struct virtq *vq);
+/* The ring's driver is gone: its chains are forgotten, not returned. */
+void device_park_forget(struct vsock_device *dev);
 
 /* Runs TX and RX until neither can progress, then interrupts the guest. */
 void device_pump(struct vsock_device *dev);

@@ -67,8 +67,8 @@ static bool send_control(struct vsock_device *dev, struct virtq *vq,
 	return true;
 }
 
-static struct vsock_hdr conn_hdr(const struct vsock_device *dev, const struct conn *c,
-				 uint16_t op)
+/* A header for c: every one carries our credit, which it may extend. */
+static struct vsock_hdr conn_hdr(struct vsock_device *dev, struct conn *c, uint16_t op)
 {
 	return (struct vsock_hdr){
 		.src_cid = c->key.local_cid,
@@ -77,7 +77,8 @@ static struct vsock_hdr conn_hdr(const struct vsock_device *dev, const struct co
 		.dst_port = c->key.peer_port,
 		.type = VIRTIO_VSOCK_TYPE_STREAM,
 		.op = op,
-		.buf_alloc = dev->tx_buffer_size,
+		.buf_alloc = op == VIRTIO_VSOCK_OP_RST ? c->credit_edge - c->fwd_cnt
+						       : tx_credit_offer(&dev->tx_pool, c),
 		.fwd_cnt = c->fwd_cnt,
 	};
 }
@@ -149,7 +150,7 @@ static void send_host_eof(struct vsock_device *dev, struct virtq *vq, struct con
 	conn_account_sent_header(c);
 	unpop_from(dev, vq, 1);
 	c->host_eof = true;
-	device_conn_release_finished_host(c);
+	device_conn_release_finished_host(dev, c);
 }
 
 /* Hands out n bytes read into the batch, one RW packet per chain. */
@@ -286,7 +287,7 @@ static bool serve_conn(struct vsock_device *dev, struct virtq *vq, struct conn *
  * the guest has no RX buffer. */
 static bool serve_next_conn(struct vsock_device *dev, struct virtq *vq)
 {
-	struct conn *c = dev->rx_head;
+	struct conn *c = TAILQ_FIRST(&dev->rx_fifo);
 	enum conn_pending what = conn_next_pending(c);
 
 	if (!what) {
@@ -315,8 +316,8 @@ static bool rx_pass(struct vsock_device *dev, struct virtq *vq)
 		ctrl_queue_pop(&dev->ctrl);
 	}
 	/* Host connections and sibling mail take turns, so neither starves. */
-	while (dev->rx_head || mail) {
-		if (dev->rx_head && !serve_next_conn(dev, vq))
+	while (!TAILQ_EMPTY(&dev->rx_fifo) || mail) {
+		if (!TAILQ_EMPTY(&dev->rx_fifo) && !serve_next_conn(dev, vq))
 			return false;
 		if (mail) {
 			enum mail_result r = device_sibling_deliver(dev, vq, RX_MAIL_BUDGET);

@@ -30,23 +30,25 @@ static void mail_event(struct ev_source *src, uint32_t events)
 	(void)events;
 	if (read(src->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_warn("reading the router wakeup: %s", strerror(errno));
-	if (dev->tx_wait_router) {
-		dev->tx_wait_router = false;
+	if (dev->park.count) {
+		dev->park.retry = true;
 		dev->tx_due = true;
 	}
 }
+
+static const struct ev_ops mail_ops = {.handle = mail_event};
 
 int device_sibling_open(struct vsock_device *dev, const struct vm_config *cfg)
 {
 	int rc;
 
-	dev->mail_ev = (struct ev_source){.handler = mail_event,
+	dev->mail_ev = (struct ev_source){.ops = &mail_ops,
 					  .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
 	if (dev->mail_ev.fd < 0) {
 		log_err("cid %u: eventfd: %s", cfg->guest_cid, strerror(errno));
 		return -1;
 	}
-	rc = ev_set(dev->epfd, &dev->mail_ev, EPOLLIN);
+	rc = ev_set(&dev->loop, &dev->mail_ev, EPOLLIN);
 	if (rc < 0) {
 		log_err("cid %u: epoll: %s", cfg->guest_cid, strerror(-rc));
 		return -1;
@@ -66,15 +68,11 @@ void device_sibling_close(struct vsock_device *dev)
 {
 	router_unregister(dev->port);
 	dev->port = NULL;
-	if (dev->mail_ev.fd >= 0) {
-		ev_set(dev->epfd, &dev->mail_ev, 0);
-		close(dev->mail_ev.fd);
-		dev->mail_ev.fd = -1;
-	}
+	ev_close(&dev->mail_ev);
 }
 
-bool device_sibling_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
-			 const struct vq_chain *chain)
+enum sibling_result device_sibling_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
+					const struct vq_chain *chain)
 {
 	unsigned n = iov_slice(chain->iov, chain->nr_out, VSOCK_HDR_SIZE, hdr->len,
 			       dev->tx_payload, VQ_CHAIN_MAX_SEGS);
@@ -82,13 +80,13 @@ bool device_sibling_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
 	if (n > VQ_CHAIN_MAX_SEGS) {
 		log_warn_rl("tx: %s for cid %llu has too many segments; dropped",
 			    vsock_op_name(hdr->op), (unsigned long long)hdr->dst_cid);
-		return true;
+		return SIBLING_DONE;
 	}
 	switch (router_send(dev->port, hdr, dev->tx_payload, n)) {
 	case ROUTER_DELIVERED:
-		return true;
+		return SIBLING_DONE;
 	case ROUTER_FULL:
-		return false;
+		return SIBLING_FULL;
 	case ROUTER_UNREACHABLE:
 		log_info_rl("tx: %s for cid %llu port %u: no such VM in our groups; %s",
 			    vsock_op_name(hdr->op), (unsigned long long)hdr->dst_cid,
@@ -96,13 +94,23 @@ bool device_sibling_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
 			    hdr->op == VIRTIO_VSOCK_OP_RST ? "dropped" : "answering RST");
 		if (hdr->op != VIRTIO_VSOCK_OP_RST)
 			device_reply_rst(dev, hdr);
-		return true;
+		return SIBLING_DONE;
 	case ROUTER_INVALID:
 		break;
 	}
 	log_warn_rl("tx: %s for cid %llu: the router refused it as malformed; dropped",
 		    vsock_op_name(hdr->op), (unsigned long long)hdr->dst_cid);
-	return true;
+	return SIBLING_DONE;
+}
+
+void device_sibling_undeliverable(struct vsock_device *dev, const struct vsock_hdr *hdr,
+				  const char *why)
+{
+	log_warn_rl("tx: %s for cid %llu port %u: %s; %s", vsock_op_name(hdr->op),
+		    (unsigned long long)hdr->dst_cid, hdr->dst_port, why,
+		    hdr->op == VIRTIO_VSOCK_OP_RST ? "dropped" : "resetting the connection");
+	if (hdr->op != VIRTIO_VSOCK_OP_RST)
+		device_reply_rst(dev, hdr);
 }
 
 /* Copies up to len bytes of the message's remaining payload into the

@@ -25,9 +25,7 @@ void device_reply_rst(struct vsock_device *dev, const struct vsock_hdr *pkt)
 	ctrl_queue_push(&dev->ctrl, &rst);
 }
 
-/* Reads the header out of the chain's readable part; false if the chain
- * cannot be a TX packet (already logged). */
-static bool parse_tx_chain(const struct vq_chain *chain, struct vsock_hdr *hdr)
+bool device_tx_parse(const struct vq_chain *chain, struct vsock_hdr *hdr)
 {
 	uint8_t raw[VSOCK_HDR_SIZE];
 
@@ -57,8 +55,16 @@ static void guest_connect(struct vsock_device *dev, const struct vsock_hdr *hdr)
 	const struct conn_key key = {VMADDR_CID_HOST, hdr->dst_port, hdr->src_port};
 	struct conn *c;
 	bool done = false;
-	int fd = dev->backend->ops->connect(dev->backend, hdr->dst_port, &done);
+	int fd;
 
+	if (device_conn_full(dev)) {
+		log_warn_rl("max-connections (%u) reached: refusing guest port %u -> host port "
+			    "%u (RST)", dev->budget.max_connections, hdr->src_port,
+			    hdr->dst_port);
+		device_reply_rst(dev, hdr);
+		return;
+	}
+	fd = dev->backend->ops->connect(dev->backend, hdr->dst_port, &done);
 	if (fd < 0) {
 		log_info_rl("guest port %u -> host port %u: %s; answering RST", hdr->src_port,
 			    hdr->dst_port, strerror(-fd));
@@ -100,6 +106,7 @@ static void tx_batch_flush(struct vsock_device *dev, struct virtq *vq)
 	b->conn = NULL;
 	b->n_chains = 0;
 	b->n_iov = 0;
+	b->len = 0;
 }
 
 static bool tx_batch_has_room(const struct tx_batch *b, const struct vq_chain *chain)
@@ -115,6 +122,16 @@ static void tx_batch_add(struct tx_batch *b, struct conn *c, const struct vq_cha
 	b->n_iov += iov_slice(chain->iov, chain->nr_out, VSOCK_HDR_SIZE, len,
 			      b->payload + b->n_iov, VQ_CHAIN_MAX_SEGS - b->n_iov);
 	b->head[b->n_chains++] = chain->head;
+	b->len += len;
+}
+
+/* Whether the guest stays within the credit it was given, counting what
+ * is batched for the connection already. */
+static bool within_credit(const struct vsock_device *dev, const struct conn *c, uint32_t len)
+{
+	uint32_t batched = dev->tx.conn == c ? dev->tx.len : 0;
+
+	return len <= tx_credit_room(c) - batched;
 }
 
 /* The batched connection's next RW packet, with room for it: it joins the
@@ -127,7 +144,7 @@ static bool tx_batch_extends(const struct vsock_device *dev, const struct vsock_
 	return c && hdr->op == VIRTIO_VSOCK_OP_RW && hdr->type == VIRTIO_VSOCK_TYPE_STREAM &&
 	       hdr->src_cid == dev->guest_cid && hdr->dst_cid == VMADDR_CID_HOST &&
 	       hdr->dst_port == c->key.local_port && hdr->src_port == c->key.peer_port &&
-	       tx_batch_has_room(&dev->tx, chain);
+	       tx_batch_has_room(&dev->tx, chain) && within_credit(dev, c, hdr->len);
 }
 
 /* Returns true if the chain joined the TX batch (it goes back to the
@@ -138,6 +155,13 @@ static bool guest_data(struct vsock_device *dev, struct conn *c,
 	if (c->state != CONN_ESTABLISHED) {
 		log_warn_rl("guest sent RW on port %u before the connection was up; resetting",
 			    c->key.peer_port);
+		device_conn_reset(dev, c);
+		return false;
+	}
+	if (!within_credit(dev, c, len)) {
+		log_warn_rl("guest overran its credit on port %u -> %u (%u bytes, %u allowed); "
+			    "resetting", c->key.peer_port, c->key.local_port, len,
+			    tx_credit_room(c));
 		device_conn_reset(dev, c);
 		return false;
 	}
@@ -197,8 +221,22 @@ static bool known_type(uint16_t type)
 enum tx_verdict {
 	TX_APPLIED, /* done with: the chain goes back to the guest */
 	TX_HELD,    /* in the TX batch: returned when it is flushed */
-	TX_KEPT,    /* a sibling's mailbox is full: back to the ring, TX waits */
+	TX_PARKED,  /* waits for a full sibling mailbox (device_park.c) */
 };
+
+/* A packet for another VM.  One for a VM that others already wait for
+ * queues behind them, so packets to one VM keep their order. */
+static enum tx_verdict sibling_packet(struct vsock_device *dev, const struct vsock_hdr *hdr,
+				      const struct vq_chain *chain)
+{
+	if (!device_park_holds(dev, hdr->dst_cid) &&
+	    device_sibling_send(dev, hdr, chain) == SIBLING_DONE)
+		return TX_APPLIED;
+	if (device_park_add(dev, chain->head, (uint32_t)hdr->dst_cid))
+		return TX_PARKED;
+	device_sibling_undeliverable(dev, hdr, "too many packets wait for full mailboxes");
+	return TX_APPLIED;
+}
 
 /* Applies one packet.  Anything but the batched connection's next data
  * flushes the batch first, so that packets take effect in ring order. */
@@ -209,7 +247,7 @@ static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
 	struct conn_key key;
 	struct conn *c;
 
-	if (!parse_tx_chain(chain, &hdr))
+	if (!device_tx_parse(chain, &hdr))
 		return TX_APPLIED;
 	if (tx_batch_extends(dev, &hdr, chain)) {
 		conn_update_peer_credit(dev->tx.conn, hdr.buf_alloc, hdr.fwd_cnt);
@@ -230,7 +268,7 @@ static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
 		return TX_APPLIED;
 	}
 	if (hdr.dst_cid != VMADDR_CID_HOST)
-		return device_sibling_send(dev, &hdr, chain) ? TX_APPLIED : TX_KEPT;
+		return sibling_packet(dev, &hdr, chain);
 	/* Host backends speak STREAM only. */
 	if (hdr.type != VIRTIO_VSOCK_TYPE_STREAM) {
 		if (hdr.op != VIRTIO_VSOCK_OP_RST)
@@ -258,7 +296,6 @@ static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
 enum tx_stop {
 	TX_DRAINED,
 	TX_CTRL_FULL,   /* control replies are backed up */
-	TX_ROUTER_FULL, /* a sibling's mailbox is full */
 };
 
 static enum tx_stop drain_tx_ring(struct vsock_device *dev, struct virtq *vq)
@@ -279,10 +316,8 @@ static enum tx_stop drain_tx_ring(struct vsock_device *dev, struct virtq *vq)
 				virtq_push(vq, dev->chain.head, 0);
 				break;
 			case TX_HELD:
+			case TX_PARKED:
 				break;
-			case TX_KEPT:
-				virtq_unpop(vq);
-				return TX_ROUTER_FULL;
 			}
 			break;
 		}
@@ -302,14 +337,14 @@ void device_process_tx(struct vsock_device *dev)
 	struct virtq *vq = &dev->vu.vq[VU_QUEUE_TX];
 	enum tx_stop stop;
 
-	if (!virtq_ready(vq) || dev->tx_wait_router)
+	if (!virtq_ready(vq))
 		return;
+	/* Packets kept for full mailboxes are older than anything in the ring. */
+	device_park_process(dev, vq);
 	do {
 		virtq_disable_kicks(vq);
 		stop = drain_tx(dev, vq);
 	} while (stop == TX_DRAINED && virtq_enable_kicks(vq));
-	/* Resumed once replies drain (device_pump), or by the router's
-	 * wakeup (mail_event). */
+	/* Resumed once replies drain (device_pump). */
 	dev->tx_blocked = stop == TX_CTRL_FULL;
-	dev->tx_wait_router = stop == TX_ROUTER_FULL;
 }

@@ -8,14 +8,15 @@
 
 #include "log.h"
 
-int fifo_timer_open(struct fifo_timer *t, int epfd, ev_handler handler, const char *name)
+int fifo_timer_open(struct fifo_timer *t, struct ev_loop *loop, const struct ev_ops *ops,
+		    const char *name)
 {
 	int rc;
 
 	*t = (struct fifo_timer){
-		.ev = {.handler = handler,
+		.ev = {.ops = ops,
 		       .fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)},
-		.epfd = epfd,
+		.loop = loop,
 		.name = name,
 	};
 	if (t->ev.fd < 0) {
@@ -23,7 +24,7 @@ int fifo_timer_open(struct fifo_timer *t, int epfd, ev_handler handler, const ch
 		log_err("%s: timerfd: %s", name, strerror(errno));
 		return rc;
 	}
-	rc = ev_set(epfd, &t->ev, EPOLLIN);
+	rc = ev_set(loop, &t->ev, EPOLLIN);
 	if (rc < 0) {
 		log_err("%s: epoll for its timer: %s", name, strerror(-rc));
 		close(t->ev.fd);
@@ -36,9 +37,8 @@ void fifo_timer_close(struct fifo_timer *t)
 {
 	if (t->ev.fd < 0)
 		return;
-	ev_set(t->epfd, &t->ev, 0);
-	close(t->ev.fd);
-	t->ev.fd = -1;
+	ev_set(t->loop, &t->ev, 0);
+	ev_close(&t->ev);
 }
 
 void fifo_timer_rearm(struct fifo_timer *t, int64_t deadline_ms)

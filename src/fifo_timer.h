@@ -12,15 +12,17 @@
 #include "ev.h"
 
 struct fifo_timer {
-	struct ev_source ev; /* handler: the owner's; fd -1 while closed */
-	int epfd;
+	struct ev_source ev; /* ops: the owner's; fd -1 while closed */
+	struct ev_loop *loop;
 	bool armed;
 	const char *name;    /* for log lines */
 };
 
-/* Creates the timerfd and registers it in epfd with handler.  Returns 0,
- * or -errno (logged, naming the timer); nothing is left open on failure. */
-int fifo_timer_open(struct fifo_timer *t, int epfd, ev_handler handler, const char *name);
+/* Creates the timerfd and registers it in loop with the owner's ops.
+ * Returns 0, or -errno (logged, naming the timer); nothing is left open on
+ * failure. */
+int fifo_timer_open(struct fifo_timer *t, struct ev_loop *loop, const struct ev_ops *ops,
+		    const char *name);
 void fifo_timer_close(struct fifo_timer *t);
 
 /* A new entry with this deadline (CLOCK_MONOTONIC ms) joined the FIFO: an

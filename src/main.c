@@ -5,10 +5,10 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "fd_budget.h"
 #include "log.h"
 #include "process.h"
 #include "router.h"
-#include "sock_accept.h"
 #include "vsock_device.h"
 
 static bool apply_log_level(const struct daemon_config *cfg)
@@ -86,8 +86,8 @@ int main(int argc, char **argv)
 		log_err("cannot block signals");
 		goto out;
 	}
-	log_debug("open file limit: %lu", process_raise_fd_limit());
-	sock_accept_reserve();
+	if (!fd_budget_apply(&cfg, process_raise_fd_limit(), stderr))
+		goto out;
 	router = router_create(ROUTER_DEFAULT_MAILBOX_BYTES, ROUTER_DEFAULT_MAILBOX_PACKETS);
 	devs = calloc(cfg.n_vms, sizeof(*devs));
 	if (!router || !devs) {

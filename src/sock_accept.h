@@ -1,20 +1,21 @@
 /* accept4() for the device's listeners, safe against fd exhaustion.  A
  * level-triggered listener whose pending client cannot be accepted
- * (EMFILE/ENFILE) would wake the event loop forever; instead that client is
- * accepted on a reserved fd and closed at once, so the loop stays idle and
- * the client sees its connection closed rather than hanging. */
+ * (EMFILE, ENFILE, ENOBUFS, ENOMEM) would wake its event loop forever;
+ * instead the listener is paused for a moment (ev_pause()) and the client
+ * waits in the backlog until descriptors are free again.  Nothing is
+ * shared between device threads, so none can take another's way out. */
 #ifndef VSOCK_SOCK_ACCEPT_H
 #define VSOCK_SOCK_ACCEPT_H
 
 #include <sys/socket.h>
 
-/* Reserves the spare fd; call once at start-up while fds are plentiful. */
-void sock_accept_reserve(void);
+#include "ev.h"
 
-/* Returns a non-blocking, close-on-exec fd, or -1 when there is no client to
- * hand over (none pending, or one shed for lack of fds: logged, naming what).
- * addr/addrlen as for accept4(), may be NULL. */
-int sock_accept(int listen_fd, struct sockaddr *addr, socklen_t *addrlen,
-		const char *what);
+/* Accepts a client of the listener behind src, which is on loop.  Returns
+ * a non-blocking, close-on-exec fd, or -1 when there is none to hand over
+ * (none pending, or the listener paused for lack of resources: logged,
+ * naming what).  addr/addrlen as for accept4(), may be NULL. */
+int sock_accept(struct ev_loop *loop, struct ev_source *src, struct sockaddr *addr,
+		socklen_t *addrlen, const char *what);
 
 #endif

@@ -7,15 +7,10 @@
 
 #include "iov_util.h"
 
-void txbuf_init(struct txbuf *tb, uint32_t cap)
-{
-	*tb = (struct txbuf){.cap = cap};
-}
-
 /* The stored bytes as at most two segments (the ring may wrap). */
 static unsigned txbuf_segments(const struct txbuf *tb, struct iovec seg[2])
 {
-	uint32_t first = tb->cap - tb->head;
+	uint32_t first = tb->size - tb->head;
 
 	if (first >= tb->len) {
 		seg[0] = (struct iovec){tb->data + tb->head, tb->len};
@@ -26,30 +21,53 @@ static unsigned txbuf_segments(const struct txbuf *tb, struct iovec seg[2])
 	return 2;
 }
 
-int txbuf_push(struct txbuf *tb, const struct iovec *iov, unsigned n)
+/* Moves the bytes into a larger buffer, oldest first. */
+static int grow(struct txbuf *tb, uint32_t need, uint32_t max_size)
+{
+	uint64_t size = tb->size ? 2 * (uint64_t)tb->size : TXBUF_MIN_SIZE;
+	struct iovec seg[2];
+	uint8_t *data;
+
+	if (size < need)
+		size = need;
+	if (size > max_size)
+		size = max_size;
+	data = malloc(size);
+	if (!data)
+		return -ENOMEM;
+	if (tb->len)
+		iov_to_buf(seg, txbuf_segments(tb, seg), 0, data, tb->len);
+	free(tb->data);
+	tb->data = data;
+	tb->size = (uint32_t)size;
+	tb->head = 0;
+	return 0;
+}
+
+int txbuf_push(struct txbuf *tb, const struct iovec *iov, unsigned n, uint32_t max_size)
 {
 	size_t total = iov_total(iov, n);
 	size_t done = 0;
 	uint32_t tail;
 
-	if (total > txbuf_space(tb))
+	if (total > max_size || tb->len > max_size - total)
 		return -ENOBUFS;
 	if (total == 0)
 		return 0;
-	if (!tb->data) {
-		tb->data = malloc(tb->cap);
-		if (!tb->data)
-			return -ENOMEM;
-		tb->head = 0;
+	if (tb->len + total > tb->size) {
+		int rc = grow(tb, (uint32_t)(tb->len + total), max_size);
+
+		if (rc < 0)
+			return rc;
 	}
-	tail = (uint32_t)(((uint64_t)tb->head + tb->len) % tb->cap);
+	tail = (uint32_t)(((uint64_t)tb->head + tb->len) % tb->size);
 	while (done < total) {
-		size_t room = tb->cap - tail;
+		size_t room = tb->size - tail;
 		size_t chunk = total - done < room ? total - done : room;
 
 		iov_to_buf(iov, n, done, tb->data + tail, chunk);
 		done += chunk;
-		tail = (uint32_t)((tail + chunk) % tb->cap);
+		tail = (uint32_t)((tail + chunk) % tb->size);
 	}
 	tb->len += (uint32_t)total;
 	return 0;
@@ -67,7 +85,7 @@ ssize_t txbuf_flush(struct txbuf *tb, int fd)
 	n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	tb->head = (uint32_t)(((uint64_t)tb->head + (size_t)n) % tb->cap);
+	tb->head = (uint32_t)(((uint64_t)tb->head + (size_t)n) % tb->size);
 	tb->len -= (uint32_t)n;
 	if (tb->len == 0)
 		txbuf_free(tb);
@@ -77,7 +95,5 @@ ssize_t txbuf_flush(struct txbuf *tb, int fd)
 void txbuf_free(struct txbuf *tb)
 {
 	free(tb->data);
-	tb->data = NULL;
-	tb->head = 0;
-	tb->len = 0;
+	txbuf_init(tb);
 }

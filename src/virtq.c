@@ -202,10 +202,23 @@ static const char *walk_chain(const struct virtq *vq, uint16_t head,
 	}
 }
 
+static enum vq_pop_result read_chain(struct virtq *vq, uint16_t head, struct vq_chain *chain)
+{
+	const char *err;
+
+	memset(chain, 0, offsetof(struct vq_chain, iov));
+	chain->head = head;
+	err = walk_chain(vq, head, chain);
+	if (err) {
+		log_warn_rl("%s queue: malformed chain at head %u: %s", vq->name, head, err);
+		return VQ_POP_BAD_CHAIN;
+	}
+	return VQ_POP_OK;
+}
+
 enum vq_pop_result virtq_pop(struct virtq *vq, struct vq_chain *chain)
 {
 	uint16_t avail_idx, pending, head;
-	const char *err;
 
 	if (vq->broken)
 		return VQ_POP_BROKEN;
@@ -227,15 +240,14 @@ enum vq_pop_result virtq_pop(struct virtq *vq, struct vq_chain *chain)
 	}
 	vq->last_avail_idx++;
 	vq->inflight++;
-	memset(chain, 0, offsetof(struct vq_chain, iov));
-	chain->head = head;
-	err = walk_chain(vq, head, chain);
-	if (err) {
-		log_warn_rl("%s queue: malformed chain at head %u: %s", vq->name,
-			    head, err);
-		return VQ_POP_BAD_CHAIN;
-	}
-	return VQ_POP_OK;
+	return read_chain(vq, head, chain);
+}
+
+enum vq_pop_result virtq_reread(struct virtq *vq, uint16_t head, struct vq_chain *chain)
+{
+	if (!virtq_ready(vq) || head >= vq->num)
+		return VQ_POP_BROKEN;
+	return read_chain(vq, head, chain);
 }
 
 void virtq_unpop(struct virtq *vq)

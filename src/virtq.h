@@ -87,6 +87,10 @@ void virtq_sync_used_idx(struct virtq *vq);
 bool virtq_ready(const struct virtq *vq);
 
 enum vq_pop_result virtq_pop(struct virtq *vq, struct vq_chain *chain);
+/* Reads again the chain at head, popped earlier and not pushed yet (a
+ * packet the device kept): VQ_POP_OK, VQ_POP_BAD_CHAIN (logged; the caller
+ * pushes it with length 0) or VQ_POP_BROKEN (the ring is unusable). */
+enum vq_pop_result virtq_reread(struct virtq *vq, uint16_t head, struct vq_chain *chain);
 /* Gives back the most recently popped chain (it will be popped again next
  * time).  Repeatable: n calls give back the last n chains, newest first. */
 void virtq_unpop(struct virtq *vq);

@@ -31,14 +31,14 @@ static void watch_kick(struct vsock_device *dev, unsigned idx, int fd)
 	struct kick_source *k = &dev->kick[idx];
 	int rc;
 
-	ev_set(dev->epfd, &k->ev, 0);
+	ev_set(&dev->loop, &k->ev, 0);
 	k->ev.fd = fd;
 	if (fd < 0)
 		return;
 	/* Edge-triggered: every kick (eventfd write) is an edge, so the
 	 * counter need never be read back; it cannot realistically reach the
 	 * 2^64 - 1 at which a write would fail. */
-	rc = ev_set(dev->epfd, &k->ev, EPOLLIN | EPOLLET);
+	rc = ev_set(&dev->loop, &k->ev, EPOLLIN | EPOLLET);
 	if (rc < 0)
 		log_warn("cannot watch the %s kick fd: %s", dev->vu.vq[idx].name, strerror(-rc));
 }
@@ -56,11 +56,9 @@ static void hook_queue_stopped(void *opaque, unsigned idx)
 {
 	struct vsock_device *dev = opaque;
 
+	/* Chains kept for full sibling mailboxes stay kept: they are still
+	 * the guest's packets if the same driver resumes the queue. */
 	watch_kick(dev, idx, -1);
-	/* A TX chain held for a full sibling mailbox went back to the avail
-	 * ring: it is retried when the queue starts again. */
-	if (idx == VU_QUEUE_TX)
-		dev->tx_wait_router = false;
 }
 
 static void hook_driver_reset(void *opaque)
@@ -69,6 +67,7 @@ static void hook_driver_reset(void *opaque)
 
 	log_info("guest driver restarted: dropping its connections");
 	device_conn_drop_known_to_guest(dev);
+	device_park_forget(dev);
 }
 
 static const struct vu_hooks device_hooks = {
@@ -76,6 +75,9 @@ static const struct vu_hooks device_hooks = {
 	.queue_stopped = hook_queue_stopped,
 	.driver_reset = hook_driver_reset,
 };
+
+static void kick_event(struct ev_source *src, uint32_t events);
+static const struct ev_ops kick_ops = {.handle = kick_event};
 
 static void kick_event(struct ev_source *src, uint32_t events)
 {
@@ -94,12 +96,13 @@ static void frontend_detach(struct vsock_device *dev)
 {
 	int rc;
 
-	ev_set(dev->epfd, &dev->frontend_ev, 0);
+	ev_set(&dev->loop, &dev->frontend_ev, 0);
 	vu_dev_detach(&dev->vu);
 	dev->frontend_ev.fd = -1;
 	device_conn_drop_all(dev);
+	device_park_forget(dev);
 	dev->tx_due = false;
-	rc = ev_set(dev->epfd, &dev->listen_ev, EPOLLIN);
+	rc = ev_set(&dev->loop, &dev->listen_ev, EPOLLIN);
 	if (rc < 0) {
 		log_err("%s: cannot watch for the next front-end: %s", dev->vu_listener.path,
 			strerror(-rc));
@@ -122,19 +125,19 @@ static void listen_event(struct ev_source *src, uint32_t events)
 	int fd, rc;
 
 	(void)events;
-	fd = sock_accept(dev->vu_listener.fd, NULL, NULL, dev->vu_listener.path);
+	fd = sock_accept(&dev->loop, &dev->listen_ev, NULL, NULL, dev->vu_listener.path);
 	if (fd < 0)
 		return;
 	vu_dev_attach(&dev->vu, fd);
 	dev->frontend_ev.fd = fd;
-	rc = ev_set(dev->epfd, &dev->frontend_ev, EPOLLIN);
+	rc = ev_set(&dev->loop, &dev->frontend_ev, EPOLLIN);
 	if (rc < 0) {
 		log_warn("cannot watch the front-end: %s", strerror(-rc));
 		frontend_detach(dev);
 		return;
 	}
 	/* One front-end at a time: the next one waits in the backlog. */
-	ev_set(dev->epfd, &dev->listen_ev, 0);
+	ev_set(&dev->loop, &dev->listen_ev, 0);
 }
 
 static void stop_event(struct ev_source *src, uint32_t events)
@@ -144,6 +147,10 @@ static void stop_event(struct ev_source *src, uint32_t events)
 	(void)events;
 	dev->stopping = true;
 }
+
+static const struct ev_ops frontend_ops = {.handle = frontend_event};
+static const struct ev_ops listen_ops = {.handle = listen_event};
+static const struct ev_ops stop_ops = {.handle = stop_event};
 
 void device_pump(struct vsock_device *dev)
 {
@@ -172,7 +179,7 @@ static void *device_thread(void *arg)
 	log_set_thread_cid(dev->guest_cid);
 	log_info("serving %s", dev->vu_listener.path);
 	while (!dev->stopping) {
-		int n = epoll_poller_wait(&poller, dev->epfd, events, EVENTS_PER_WAIT);
+		int n = epoll_poller_wait(&poller, dev->loop.epfd, events, EVENTS_PER_WAIT);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -181,42 +188,34 @@ static void *device_thread(void *arg)
 			process_fail();
 			break;
 		}
-		for (int i = 0; i < n; i++) {
-			struct ev_source *src = events[i].data.ptr;
-			/* An earlier handler of this batch may have changed or
-			 * dropped the interest: act only on what is still asked. */
-			uint32_t ev = events[i].events & (src->events | EPOLLERR | EPOLLHUP);
-
-			if (src->events && ev)
-				src->handler(src, ev);
-		}
+		ev_dispatch(events, n);
 		device_pump(dev);
-		device_conn_free_dead(dev);
+		ev_loop_reap(&dev->loop);
 	}
 	return NULL;
 }
 
 static int device_open(struct vsock_device *dev, const struct vm_config *cfg)
 {
-	int rc;
+	int rc = ev_loop_init(&dev->loop);
 
-	dev->epfd = epoll_create1(EPOLL_CLOEXEC);
-	dev->stop_ev = (struct ev_source){.handler = stop_event,
+	dev->stop_ev = (struct ev_source){.ops = &stop_ops,
 					  .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
-	if (dev->epfd < 0 || dev->stop_ev.fd < 0) {
+	if (rc < 0 || dev->stop_ev.fd < 0) {
 		log_err("cid %u: epoll/eventfd: %s", cfg->guest_cid, strerror(errno));
 		return -1;
 	}
 	if (conn_table_init(&dev->conns) < 0)
 		return -1;
-	rc = ev_set(dev->epfd, &dev->stop_ev, EPOLLIN);
-	if (rc < 0 || device_deadline_open(dev) < 0)
+	rc = ev_set(&dev->loop, &dev->stop_ev, EPOLLIN);
+	if (rc < 0 || device_deadline_open(dev) < 0 || device_park_open(dev) < 0)
 		return -1;
 	if (cfg->backend == BACKEND_VSOCK)
-		dev->backend = backend_vsock_create(dev, dev->epfd, cfg->forward_cid,
+		dev->backend = backend_vsock_create(dev, &dev->loop, cfg->forward_cid,
 						    cfg->forward_listen, cfg->n_forward_listen);
 	else
-		dev->backend = backend_uds_create(dev, dev->epfd, cfg->uds_path);
+		dev->backend = backend_uds_create(dev, &dev->loop, cfg->uds_path,
+						  cfg->max_handshakes);
 	return dev->backend ? 0 : -1;
 }
 
@@ -226,8 +225,8 @@ static int frontend_listener_open(struct vsock_device *dev, const struct vm_conf
 {
 	if (unix_listener_open(&dev->vu_listener, cfg->socket_path, FRONTEND_BACKLOG) < 0)
 		return -1;
-	dev->listen_ev = (struct ev_source){.handler = listen_event, .fd = dev->vu_listener.fd};
-	return ev_set(dev->epfd, &dev->listen_ev, EPOLLIN) < 0 ? -1 : 0;
+	dev->listen_ev = (struct ev_source){.ops = &listen_ops, .fd = dev->vu_listener.fd};
+	return ev_set(&dev->loop, &dev->listen_ev, EPOLLIN) < 0 ? -1 : 0;
 }
 
 struct vsock_device *vsock_device_create(const struct vm_config *cfg,
@@ -245,17 +244,22 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 		return NULL;
 	}
 	dev->guest_cid = cfg->guest_cid;
-	dev->tx_buffer_size = cfg->tx_buffer_size;
 	dev->poll_us = poll_us;
+	dev->budget = (struct device_budget){cfg->max_connections, cfg->max_pending};
+	tx_pool_init(&dev->tx_pool, cfg->tx_buffer_total, cfg->tx_buffer_size);
 	dev->router = router;
-	dev->epfd = -1;
+	dev->loop.epfd = -1;
+	dev->stop_ev.fd = -1;
 	dev->vu_listener.fd = -1;
-	dev->frontend_ev = (struct ev_source){.handler = frontend_event, .fd = -1};
+	dev->frontend_ev = (struct ev_source){.ops = &frontend_ops, .fd = -1};
 	dev->mail_ev.fd = -1;
 	dev->request_timer.ev.fd = -1;
+	dev->park.timer.ev.fd = -1;
+	TAILQ_INIT(&dev->rx_fifo);
+	TAILQ_INIT(&dev->waiting);
 	for (unsigned i = 0; i < VU_NUM_QUEUES; i++)
 		dev->kick[i] = (struct kick_source){
-			.ev = {.handler = kick_event, .fd = -1}, .dev = dev, .idx = i};
+			.ev = {.ops = &kick_ops, .fd = -1}, .dev = dev, .idx = i};
 	port_alloc_init(&dev->ports);
 	ctrl_queue_init(&dev->ctrl);
 	vu_dev_init(&dev->vu, &vu_cfg, &device_hooks, dev);
@@ -302,16 +306,14 @@ void vsock_device_destroy(struct vsock_device *dev)
 		frontend_detach(dev);
 	if (dev->conns.buckets) {
 		device_conn_drop_all(dev);
-		device_conn_free_dead(dev);
 		conn_table_destroy(&dev->conns);
 	}
 	if (dev->backend)
 		dev->backend->ops->destroy(dev->backend);
+	device_park_close(dev);
 	device_deadline_close(dev);
 	unix_listener_close(&dev->vu_listener);
-	if (dev->stop_ev.fd >= 0)
-		close(dev->stop_ev.fd);
-	if (dev->epfd >= 0)
-		close(dev->epfd);
+	ev_close(&dev->stop_ev);
+	ev_loop_fini(&dev->loop);
 	free(dev);
 }

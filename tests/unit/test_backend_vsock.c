@@ -67,28 +67,26 @@ static bool port_free(uint32_t port)
 
 static int setup(void **state)
 {
-	static int epfd;
+	static struct ev_loop loop;
 
 	if (!vsock_supported()) {
 		print_message("AF_VSOCK is not supported on this kernel\n");
 		return -1;
 	}
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	*state = &epfd;
-	return epfd < 0 ? -1 : 0;
+	*state = &loop;
+	return ev_loop_init(&loop);
 }
 
 static int teardown(void **state)
 {
-	close(*(int *)*state);
+	ev_loop_fini(*state);
 	return 0;
 }
 
 static void test_listeners_live_with_the_backend(void **state)
 {
 	const uint32_t ports[] = {PORT_A, PORT_B};
-	int epfd = *(int *)*state;
-	struct backend *be = backend_vsock_create(NO_DEVICE, epfd, 1, ports, 2);
+	struct backend *be = backend_vsock_create(NO_DEVICE, *state, 1, ports, 2);
 
 	assert_non_null(be);
 	assert_int_equal(bind_port(PORT_A), -EADDRINUSE);
@@ -100,15 +98,15 @@ static void test_listeners_live_with_the_backend(void **state)
 
 static void test_no_listen_ports(void **state)
 {
-	struct backend *be = backend_vsock_create(NO_DEVICE, *(int *)*state, 1, NULL, 0);
+	struct backend *be = backend_vsock_create(NO_DEVICE, *state, 1, NULL, 0);
 
 	assert_non_null(be);
 	be->ops->destroy(be);
 }
 
 /* Runs backend_vsock_create with stderr captured into log (NUL-ended). */
-static struct backend *create_logged(int epfd, const uint32_t *ports, size_t n, char *log,
-				     size_t cap)
+static struct backend *create_logged(struct ev_loop *loop, const uint32_t *ports, size_t n,
+				     char *log, size_t cap)
 {
 	FILE *tmp = tmpfile();
 	int saved = dup(STDERR_FILENO);
@@ -119,7 +117,7 @@ static struct backend *create_logged(int epfd, const uint32_t *ports, size_t n, 
 	assert_true(saved >= 0);
 	fflush(stderr);
 	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
-	be = backend_vsock_create(NO_DEVICE, epfd, 1, ports, n);
+	be = backend_vsock_create(NO_DEVICE, loop, 1, ports, n);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -138,7 +136,7 @@ static void test_port_in_use_fails_and_releases_the_others(void **state)
 
 	assert_true(taken >= 0);
 	assert_int_equal(listen(taken, 1), 0);
-	assert_null(create_logged(*(int *)*state, ports, 3, log, sizeof(log)));
+	assert_null(create_logged(*state, ports, 3, log, sizeof(log)));
 	assert_non_null(strstr(log, "cannot listen on port 47003"));
 	assert_non_null(strstr(log, strerror(EADDRINUSE)));
 	assert_true(port_free(PORT_A));
@@ -158,7 +156,7 @@ static int64_t now_ms(void)
  * returns at once: a pending fd or an error, never a wait. */
 static void test_connect_does_not_block(void **state)
 {
-	struct backend *be = backend_vsock_create(NO_DEVICE, *(int *)*state, 1, NULL, 0);
+	struct backend *be = backend_vsock_create(NO_DEVICE, *state, 1, NULL, 0);
 	int64_t start = now_ms();
 	bool done = false;
 	int fd;

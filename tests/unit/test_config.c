@@ -361,7 +361,8 @@ static void test_yaml_value_forms(void **state)
 	assert_string_equal(r.err, ERR_PREFIX "forms.yaml vms[2] (line 9): "
 			    "forward-listen-is-not-here: line 12: unknown key (valid: guest_cid, "
 			    "socket, uds_path, forward_cid, forward_listen, tx_buffer_size, "
-			    "queue_size, groups)\n");
+			    "queue_size, groups, max_connections, max_handshakes, max_pending, "
+			    "tx_buffer_total)\n");
 	run_done(&r);
 
 	write_file("forms.yaml",
@@ -556,10 +557,12 @@ static void test_vm_arg_errors(void **state)
 	EXPECT_ERROR("--vm #1: empty item (stray ',')", "--vm", "socket=/s,,uds-path=/u");
 	EXPECT_ERROR("--vm #1: 'socket' is not key=value", "--vm", "socket");
 	EXPECT_ERROR("--vm #1: group: unknown key (valid: guest-cid, socket, uds-path, "
-		     "forward-cid, forward-listen, tx-buffer-size, queue-size, groups)",
+		     "forward-cid, forward-listen, tx-buffer-size, queue-size, groups, "
+		     "max-connections, max-handshakes, max-pending, tx-buffer-total)",
 		     "--vm", "socket=/s,uds-path=/u,group=a");
 	EXPECT_ERROR("--vm #1: Socket: unknown key (valid: guest-cid, socket, uds-path, "
-		     "forward-cid, forward-listen, tx-buffer-size, queue-size, groups)",
+		     "forward-cid, forward-listen, tx-buffer-size, queue-size, groups, "
+		     "max-connections, max-handshakes, max-pending, tx-buffer-total)",
 		     "--vm", "Socket=/s");
 	EXPECT_ERROR("--vm #1: guest_cid: given more than once", "--vm",
 		     "socket=/s,uds-path=/u,guest-cid=4,guest_cid=5");
@@ -665,7 +668,8 @@ static void test_yaml_vm_errors(void **state)
 	expect_yaml_error("vms:\n  - socket: /s\n    uds_path: /u\n    group: g\n",
 			  "vms.yaml vms[0] (line 2): group: line 4: unknown key (valid: guest_cid, "
 			  "socket, uds_path, forward_cid, forward_listen, tx_buffer_size, "
-			  "queue_size, groups)");
+			  "queue_size, groups, max_connections, max_handshakes, max_pending, "
+			  "tx_buffer_total)");
 	expect_yaml_error("vms:\n  - uds_path: /u\n",
 			  "vms.yaml vms[0] (line 2): socket: missing (the vhost-user socket path "
 			  "is required)");

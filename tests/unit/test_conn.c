@@ -10,7 +10,7 @@ static void init(struct conn *c)
 {
 	const struct conn_key k = {2, 1u << 30, 1234};
 
-	conn_init(c, NULL, &k, -1, 65536);
+	conn_init(c, NULL, &k, -1);
 }
 
 static void test_pending_priority(void **state)
@@ -45,28 +45,11 @@ static void test_credit_tracking(void **state)
 	assert_int_equal(conn_peer_credit(&c), 0);
 }
 
-static void test_forwarding_queues_credit_update(void **state)
-{
-	struct conn c;
-
-	(void)state;
-	init(&c);
-	conn_account_forwarded(&c, 1000, 1u << 20);
-	assert_int_equal(c.fwd_cnt, 1000);
-	assert_false(c.pending & CONN_PEND_CREDIT_UPDATE);
-	conn_account_forwarded(&c, 800 * 1024, 1u << 20);
-	assert_true(c.pending & CONN_PEND_CREDIT_UPDATE);
-	conn_account_sent_header(&c);
-	assert_false(c.pending & CONN_PEND_CREDIT_UPDATE);
-	assert_int_equal(c.advertised_fwd_cnt, c.fwd_cnt);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pending_priority),
 		cmocka_unit_test(test_credit_tracking),
-		cmocka_unit_test(test_forwarding_queues_credit_update),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,22 +34,15 @@ static void test_peer_free_saturates(void **state)
 	assert_int_equal(credit_peer_free(65536, 100, 50), 0);
 }
 
-static void test_update_due(void **state)
+static void test_update_threshold(void **state)
 {
 	(void)state;
-	/* nothing new to say */
-	assert_false(credit_update_due(65536, 65536, 0, 0));
-	/* 64 KiB buffer: due as soon as the guest's view is under one packet */
-	assert_true(credit_update_due(65536, 4096, 4096, 0));
-	assert_false(credit_update_due(65536, 0, 0, 0));
-	/* 1 MiB buffer: threshold is a quarter */
-	assert_false(credit_update_due(1u << 20, 512 * 1024, 512 * 1024, 0));
-	assert_true(credit_update_due(1u << 20, 800 * 1024, 100, 0));
-	/* after an advertisement the guest's view is full again */
-	assert_false(credit_update_due(1u << 20, 800 * 1024, 800 * 1024, 800 * 1024));
-	/* wrap-around */
-	assert_true(credit_update_due(1u << 20, 0x00080000u, 0x00080000u, 0xfff80000u));
-	assert_false(credit_update_due(1u << 20, 0x00010000u, 0x00010000u, 0xfffc0000u));
+	/* a quarter of the window, but at least one full-size packet */
+	assert_int_equal(credit_update_threshold(1u << 20), 256 * 1024);
+	assert_int_equal(credit_update_threshold(262144), 65536);
+	assert_int_equal(credit_update_threshold(65536), 65536);
+	/* a window smaller than a packet: all of it */
+	assert_int_equal(credit_update_threshold(4096), 4096);
 }
 
 int main(void)
@@ -58,7 +51,7 @@ int main(void)
 		cmocka_unit_test(test_peer_free_basic),
 		cmocka_unit_test(test_peer_free_wraps),
 		cmocka_unit_test(test_peer_free_saturates),
-		cmocka_unit_test(test_update_due),
+		cmocka_unit_test(test_update_threshold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

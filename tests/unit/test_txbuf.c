@@ -1,3 +1,6 @@
+/* The overflow buffer: allocated on first use, grown by doubling within
+ * the caller's limit, kept in order across wrap-around and growth, freed
+ * once drained. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,58 +28,90 @@ static void test_lazy_allocation_and_free_on_drain(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	txbuf_init(&tb, 16);
+	txbuf_init(&tb);
 	assert_null(tb.data);
 	assert_true(txbuf_empty(&tb));
 	assert_int_equal(txbuf_flush(&tb, sv[0]), 0);
-	assert_int_equal(txbuf_push(&tb, &v, 1), 0);
+	assert_int_equal(txbuf_push(&tb, &v, 1, 1u << 20), 0);
 	assert_non_null(tb.data);
-	assert_int_equal(txbuf_space(&tb), 11);
+	assert_int_equal(tb.size, TXBUF_MIN_SIZE);
 	assert_int_equal(txbuf_flush(&tb, sv[0]), 5);
 	assert_null(tb.data);
+	assert_int_equal(tb.size, 0);
 	assert_int_equal(read(sv[1], out, sizeof(out)), 5);
 	assert_memory_equal(out, "hello", 5);
 	close(sv[0]);
 	close(sv[1]);
 }
 
-static void test_push_all_or_nothing(void **state)
+static void test_push_all_or_nothing_within_the_limit(void **state)
 {
 	struct txbuf tb;
 	struct iovec v[2] = {one("0123456789", 10), one("abcdef", 6)};
 	struct iovec extra = one("x", 1);
 
 	(void)state;
-	txbuf_init(&tb, 16);
-	assert_int_equal(txbuf_push(&tb, v, 2), 0);
-	assert_int_equal(txbuf_space(&tb), 0);
-	assert_int_equal(txbuf_push(&tb, &extra, 1), -ENOBUFS);
+	txbuf_init(&tb);
+	assert_int_equal(txbuf_push(&tb, v, 2, 16), 0);
+	assert_int_equal(tb.size, 16); /* never more than the limit */
+	assert_int_equal(txbuf_push(&tb, &extra, 1, 16), -ENOBUFS);
 	assert_int_equal(tb.len, 16);
+	assert_int_equal(txbuf_push(&tb, &extra, 1, 0xffffffffu), 0);
+	assert_int_equal(tb.len, 17);
 	txbuf_free(&tb);
 }
 
-/* Data that wraps around the end of the ring comes out in order. */
-static void test_wrap_keeps_order(void **state)
+/* Storage doubles as data comes, and never outgrows the limit. */
+static void test_growth_doubles_up_to_the_limit(void **state)
+{
+	static char chunk[3000];
+	struct txbuf tb;
+	struct iovec v = one(chunk, sizeof(chunk));
+	const uint32_t limit = 20000;
+	uint32_t sizes[8], n = 0;
+
+	(void)state;
+	txbuf_init(&tb);
+	while (txbuf_push(&tb, &v, 1, limit) == 0)
+		if (n == 0 || sizes[n - 1] != tb.size)
+			sizes[n++] = tb.size;
+	assert_int_equal(tb.len, 6 * sizeof(chunk));
+	assert_int_equal(n, 4);
+	assert_int_equal(sizes[0], TXBUF_MIN_SIZE);
+	assert_int_equal(sizes[1], 2 * TXBUF_MIN_SIZE);
+	assert_int_equal(sizes[2], 4 * TXBUF_MIN_SIZE);
+	assert_int_equal(sizes[3], limit);
+	txbuf_free(&tb);
+}
+
+/* Data that wraps around the end of the ring comes out in order, also
+ * after the storage grew under it. */
+static void test_wrap_and_growth_keep_order(void **state)
 {
 	struct txbuf tb;
 	int sv[2];
-	char out[32];
+	char out[64];
 	struct iovec a = one("ABCDEFGHIJ", 10);
 	struct iovec b = one("klmnopqr", 8);
+	struct iovec c = one("0123456789", 10);
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	txbuf_init(&tb, 16);
-	assert_int_equal(txbuf_push(&tb, &a, 1), 0);
+	txbuf_init(&tb);
+	assert_int_equal(txbuf_push(&tb, &a, 1, 16), 0);
+	assert_int_equal(tb.size, 16);
 	/* consume 6 bytes so head sits mid-ring, then wrap the next push */
 	tb.head = 6;
 	tb.len = 4;
-	assert_int_equal(txbuf_push(&tb, &b, 1), 0);
+	assert_int_equal(txbuf_push(&tb, &b, 1, 16), 0);
 	assert_int_equal(tb.len, 12);
 	assert_int_equal(tb.data[0], 'q');
-	assert_int_equal(txbuf_flush(&tb, sv[0]), 12);
-	assert_int_equal(read(sv[1], out, sizeof(out)), 12);
-	assert_memory_equal(out, "GHIJklmnopqr", 12);
+	/* a wrapped ring that must grow is unrolled oldest first */
+	assert_int_equal(txbuf_push(&tb, &c, 1, 64), 0);
+	assert_int_equal(tb.size, 32);
+	assert_int_equal(txbuf_flush(&tb, sv[0]), 22);
+	assert_int_equal(read(sv[1], out, sizeof(out)), 22);
+	assert_memory_equal(out, "GHIJklmnopqr0123456789", 22);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -94,8 +129,8 @@ static void test_partial_flush_and_errors(void **state)
 	memset(big, 0x5a, sizeof(big));
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-	txbuf_init(&tb, sizeof(big));
-	assert_int_equal(txbuf_push(&tb, &v, 1), 0);
+	txbuf_init(&tb);
+	assert_int_equal(txbuf_push(&tb, &v, 1, sizeof(big)), 0);
 	first = txbuf_flush(&tb, sv[0]);
 	assert_true(first > 0 && first < (ssize_t)sizeof(big));
 	assert_int_equal(tb.len, sizeof(big) - (size_t)first);
@@ -113,8 +148,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lazy_allocation_and_free_on_drain),
-		cmocka_unit_test(test_push_all_or_nothing),
-		cmocka_unit_test(test_wrap_keeps_order),
+		cmocka_unit_test(test_push_all_or_nothing_within_the_limit),
+		cmocka_unit_test(test_growth_doubles_up_to_the_limit),
+		cmocka_unit_test(test_wrap_and_growth_keep_order),
 		cmocka_unit_test(test_partial_flush_and_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,50 @@
+#include "tx_credit.h"
+
+#include "credit.h"
+
+/* Where a header sent now would put c's edge. */
+static uint32_t next_edge(const struct tx_pool *p, const struct conn *c)
+{
+	uint32_t promised = c->credit_edge - c->fwd_cnt;
+	uint64_t room = p->charged < p->budget ? p->budget - p->charged : 0;
+	/* Promising up to what c is charged already costs the pool nothing. */
+	uint64_t window = c->charged + room;
+
+	if (window > p->window)
+		window = p->window;
+	if (window < TX_CREDIT_FLOOR)
+		window = TX_CREDIT_FLOOR;
+	if (window <= promised)
+		return c->credit_edge;
+	return c->fwd_cnt + (uint32_t)window;
+}
+
+static void recharge(struct tx_pool *p, struct conn *c)
+{
+	uint32_t promised = c->credit_edge - c->fwd_cnt;
+	uint32_t charge = promised > c->txbuf.size ? promised : c->txbuf.size;
+
+	p->charged = p->charged - c->charged + charge;
+	c->charged = charge;
+}
+
+uint32_t tx_credit_offer(struct tx_pool *p, struct conn *c)
+{
+	c->credit_edge = next_edge(p, c);
+	recharge(p, c);
+	return c->credit_edge - c->fwd_cnt;
+}
+
+void tx_credit_account(struct tx_pool *p, struct conn *c)
+{
+	recharge(p, c);
+	if (tx_credit_room(c) < credit_update_threshold(p->window) &&
+	    next_edge(p, c) != c->credit_edge)
+		c->pending |= CONN_PEND_CREDIT_UPDATE;
+}
+
+void tx_credit_release(struct tx_pool *p, struct conn *c)
+{
+	p->charged -= c->charged;
+	c->charged = 0;
+}
