@@ -1,14 +1,26 @@
-/* TX chains for sibling VMs whose mailbox is full.  Stopping the whole TX
- * ring for them would let one VM that never drains its mailbox stall every
- * VM that sends it anything, and all their other traffic with it.  Instead
- * the chain waits here, popped but not returned, while the device goes on
- * with the rest of the ring; packets for the same VM wait in order behind
- * it.  A chain leaves when that mailbox has room again (the router's
- * wakeup), or once it has waited the park timeout: then its connection is
- * reset (an RST to the guest).  When half the TX ring, or DEVICE_PARK_MAX
- * chains, wait already, a new packet for a full mailbox is answered that
- * way at once.  So a VM that stops draining delays only what is addressed
- * to it, and never for longer than the timeout. */
+/* TX packets for sibling VMs whose mailbox is full.  Stopping the whole TX
+ * ring for them, as a first version did, let one VM that never drains its
+ * mailbox stall every VM that sent it anything, and all their other
+ * traffic with it.  Instead such a packet waits here while the device goes
+ * on with the rest of the ring; later packets for the same VM queue behind
+ * it, so that packets to one VM keep their order.
+ *
+ *  - A header alone (RST, RESPONSE, SHUTDOWN, credit: what a hostile VM can
+ *    make its victims send it without limit) is copied, and its chain goes
+ *    back to the guest at once.
+ *  - A packet with a payload keeps its chain, popped but not returned, up
+ *    to half the TX ring; past that the ring waits, which is the same
+ *    back-pressure a slow receiver puts on the credit-bound data it is
+ *    sent.
+ *
+ * A packet leaves when its mailbox has room again (the router's wakeup),
+ * or once it has waited the park timeout: then its connection is reset (an
+ * RST to the guest) and that VM counts as stalled, so that what is sent to
+ * it next is answered at once instead of waiting again, until a packet gets
+ * through.  So a VM that stops draining delays only what is addressed to
+ * it, and never for longer than the timeout. */
+#include <string.h>
+
 #include "device_priv.h"
 #include "env_ms.h"
 #include "log.h"
@@ -40,78 +52,150 @@ void device_park_close(struct vsock_device *dev)
 	fifo_timer_close(&dev->park.timer);
 }
 
-bool device_park_holds(const struct vsock_device *dev, uint64_t cid)
+void device_park_forget(struct vsock_device *dev)
 {
-	for (unsigned i = 0; i < dev->park.count; i++)
-		if (dev->park.pkt[i].dst_cid == cid)
+	struct park *p = &dev->park;
+
+	p->count = p->chains = p->n_stalled = 0;
+	p->retry = p->expired = p->tx_waits = false;
+}
+
+/* A set of sibling CIDs in a small array. */
+static bool cids_have(const uint32_t *cids, unsigned n, uint64_t cid)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (cids[i] == cid)
 			return true;
 	return false;
 }
 
-bool device_park_add(struct vsock_device *dev, uint16_t head, uint32_t dst_cid)
+static void mark_stalled(struct park *p, uint32_t cid)
+{
+	if (cids_have(p->stalled, p->n_stalled, cid))
+		return;
+	/* Full: the oldest mark goes; at worst that VM is waited for again. */
+	if (p->n_stalled == DEVICE_PARK_MAX_STALLED)
+		memmove(p->stalled, p->stalled + 1, --p->n_stalled * sizeof(p->stalled[0]));
+	p->stalled[p->n_stalled++] = cid;
+}
+
+static void clear_stalled(struct park *p, uint32_t cid)
+{
+	for (unsigned i = 0; i < p->n_stalled; i++) {
+		if (p->stalled[i] == cid) {
+			p->stalled[i] = p->stalled[--p->n_stalled];
+			return;
+		}
+	}
+}
+
+static bool queued_for(const struct park *p, uint64_t cid)
+{
+	for (unsigned i = 0; i < p->count; i++)
+		if (p->pkt[i].dst_cid == cid)
+			return true;
+	return false;
+}
+
+static void add(struct park *p, const struct vsock_hdr *hdr, const struct vq_chain *chain)
+{
+	struct parked_pkt *pk = &p->pkt[p->count++];
+
+	*pk = (struct parked_pkt){
+		.deadline_ms = mono_ms() + p->timeout_ms,
+		.dst_cid = (uint32_t)hdr->dst_cid,
+		.head = chain ? chain->head : 0,
+		.has_chain = chain != NULL,
+	};
+	if (chain)
+		p->chains++;
+	else
+		pk->hdr = *hdr;
+	fifo_timer_entry_added(&p->timer, pk->deadline_ms);
+}
+
+/* One try; a stalled VM's full mailbox answers the packet at once. */
+static bool send_once(struct vsock_device *dev, const struct vsock_hdr *hdr,
+		      const struct vq_chain *chain, bool give_up)
 {
 	struct park *p = &dev->park;
-	unsigned half_ring = dev->vu.vq[VU_QUEUE_TX].num / 2;
-	int64_t deadline = mono_ms() + p->timeout_ms;
+	uint32_t cid = (uint32_t)hdr->dst_cid;
 
-	if (p->count >= DEVICE_PARK_MAX || p->count >= half_ring)
+	if (device_sibling_send(dev, hdr, chain) == SIBLING_DONE) {
+		clear_stalled(p, cid);
+		return true;
+	}
+	if (!give_up && !cids_have(p->stalled, p->n_stalled, cid))
 		return false;
-	p->pkt[p->count++] = (struct parked_pkt){deadline, dst_cid, head};
-	fifo_timer_entry_added(&p->timer, deadline);
+	device_sibling_undeliverable(dev, hdr, "its mailbox stayed full");
+	mark_stalled(p, cid);
 	return true;
 }
 
-void device_park_forget(struct vsock_device *dev)
+enum park_verdict device_park_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
+				   const struct vq_chain *chain)
 {
-	dev->park.count = 0;
-	dev->park.retry = false;
-	dev->park.expired = false;
+	struct park *p = &dev->park;
+	unsigned chain_room = dev->vu.vq[VU_QUEUE_TX].num / 2;
+
+	if (!queued_for(p, hdr->dst_cid) && send_once(dev, hdr, chain, false))
+		return PARK_SENT;
+	if (p->count == DEVICE_PARK_MAX && hdr->len == 0) {
+		device_sibling_undeliverable(dev, hdr, "too many packets wait for full mailboxes");
+		return PARK_SENT;
+	}
+	if (hdr->len == 0) {
+		add(p, hdr, NULL);
+		return PARK_COPIED;
+	}
+	if (chain_room > DEVICE_PARK_MAX_CHAINS)
+		chain_room = DEVICE_PARK_MAX_CHAINS;
+	if (p->count < DEVICE_PARK_MAX && p->chains < chain_room) {
+		add(p, hdr, chain);
+		return PARK_KEPT;
+	}
+	p->tx_waits = true;
+	return PARK_WAIT;
 }
 
 /* VMs whose mailbox refused a parked packet during one pass: their later
- * packets keep waiting, so that packets to one VM stay in order. */
+ * packets keep waiting behind it. */
 struct full_set {
 	uint32_t cid[DEVICE_PARK_MAX];
 	unsigned n;
 };
 
-static bool full_set_has(const struct full_set *f, uint32_t cid)
-{
-	for (unsigned i = 0; i < f->n; i++)
-		if (f->cid[i] == cid)
-			return true;
-	return false;
-}
-
 /* Tries to deliver, or else to expire, one parked packet.  Returns true
- * when its chain went back to the guest. */
+ * when it left the park. */
 static bool settle(struct vsock_device *dev, struct virtq *vq, const struct parked_pkt *pk,
 		   int64_t now, struct full_set *full)
 {
-	struct vsock_hdr hdr;
+	struct park *p = &dev->park;
 	bool overdue = pk->deadline_ms <= now;
+	bool stalled = cids_have(p->stalled, p->n_stalled, pk->dst_cid);
+	const struct vq_chain *chain = NULL;
+	struct vsock_hdr hdr = pk->hdr;
 
-	if (full_set_has(full, pk->dst_cid) || (!dev->park.retry && !overdue))
+	if (cids_have(full->cid, full->n, pk->dst_cid) || (!p->retry && !overdue && !stalled))
 		goto wait;
-	/* The guest may have rewritten the chain meanwhile: check it again. */
-	if (virtq_reread(vq, pk->head, &dev->chain) != VQ_POP_OK ||
-	    !device_tx_parse(&dev->chain, &hdr) || hdr.dst_cid != pk->dst_cid) {
-		log_warn_rl("tx: a packet kept for cid %u changed in the ring; dropped",
-			    pk->dst_cid);
-		virtq_push(vq, pk->head, 0);
-		return true;
+	if (pk->has_chain) {
+		/* The guest may have rewritten the chain meanwhile: check it again. */
+		if (virtq_reread(vq, pk->head, &dev->chain) != VQ_POP_OK ||
+		    !device_tx_parse(&dev->chain, &hdr) || hdr.dst_cid != pk->dst_cid) {
+			log_warn_rl("tx: a packet kept for cid %u changed in the ring; dropped",
+				    pk->dst_cid);
+			virtq_push(vq, pk->head, 0);
+			return true;
+		}
+		chain = &dev->chain;
 	}
-	if (device_sibling_send(dev, &hdr, &dev->chain) == SIBLING_DONE) {
+	if (!send_once(dev, &hdr, chain, overdue))
+		goto wait;
+	if (pk->has_chain)
 		virtq_push(vq, pk->head, 0);
-		return true;
-	}
-	if (overdue) {
-		device_sibling_undeliverable(dev, &hdr, "its mailbox stayed full");
-		virtq_push(vq, pk->head, 0);
-		return true;
-	}
+	return true;
 wait:
-	if (!full_set_has(full, pk->dst_cid))
+	if (!cids_have(full->cid, full->n, pk->dst_cid))
 		full->cid[full->n++] = pk->dst_cid;
 	return false;
 }
@@ -128,12 +212,17 @@ void device_park_process(struct vsock_device *dev, struct virtq *vq)
 	now = mono_ms();
 	/* Each settled packet may owe the guest an RST: stop while the
 	 * control queue is full, and finish once it drained (tx_blocked). */
-	for (i = 0; i < p->count && !ctrl_queue_full(&dev->ctrl); i++)
+	for (i = 0; i < p->count && !ctrl_queue_full(&dev->ctrl); i++) {
 		if (!settle(dev, vq, &p->pkt[i], now, &full))
 			p->pkt[kept++] = p->pkt[i];
+		else if (p->pkt[i].has_chain)
+			p->chains--;
+	}
 	for (; i < p->count; i++)
 		p->pkt[kept++] = p->pkt[i];
 	p->count = kept;
+	/* Room may have been made: the ring tries its next packet again. */
+	p->tx_waits = false;
 	if (ctrl_queue_full(&dev->ctrl)) {
 		dev->tx_blocked = true;
 		return;

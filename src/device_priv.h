@@ -43,9 +43,13 @@
  * the request timeout. */
 #define DEVICE_PARK_TIMEOUT_MS 10000u
 #define DEVICE_PARK_TIMEOUT_ENV "VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS"
-/* Most TX chains waiting for full mailboxes (and never more than half the
- * TX ring, which the guest needs for its other traffic). */
-#define DEVICE_PARK_MAX 256
+/* Most packets waiting for full mailboxes... */
+#define DEVICE_PARK_MAX 1024
+/* ...of which at most this many (and never more than half the TX ring,
+ * which the guest needs for its other traffic) keep their chain. */
+#define DEVICE_PARK_MAX_CHAINS 256
+/* Siblings remembered as stalled (device_park.c). */
+#define DEVICE_PARK_MAX_STALLED 64
 
 struct kick_source {
 	struct ev_source ev;
@@ -85,24 +89,31 @@ struct tx_batch {
 	struct iovec payload[VQ_CHAIN_MAX_SEGS];
 };
 
-/* A TX chain for a sibling whose mailbox was full, read again from the ring
- * when it is retried. */
+/* A TX packet for a sibling whose mailbox was full.  One with a payload
+ * keeps its chain, read again from the ring when it is retried; a header
+ * alone is copied and its chain goes back at once. */
 struct parked_pkt {
 	int64_t deadline_ms; /* CLOCK_MONOTONIC */
 	uint32_t dst_cid;
 	uint16_t head;
+	bool has_chain;
+	struct vsock_hdr hdr; /* without a chain */
 };
 
-/* TX chains waiting for full sibling mailboxes, oldest first; packets for
- * the same VM leave in order.  Since every one waits the same time, the
- * oldest also has the earliest deadline. */
+/* Packets waiting for full sibling mailboxes, oldest first; packets for the
+ * same VM leave in order.  Since every one waits the same time, the oldest
+ * also has the earliest deadline. */
 struct park {
 	struct parked_pkt pkt[DEVICE_PARK_MAX];
 	unsigned count;
+	unsigned chains;               /* entries with has_chain */
+	uint32_t stalled[DEVICE_PARK_MAX_STALLED]; /* siblings not waited for */
+	unsigned n_stalled;
 	unsigned timeout_ms;
 	struct fifo_timer timer;       /* for the oldest deadline */
 	bool retry;                    /* a mailbox has room: try again */
 	bool expired;                  /* the timer fired: resolve what is overdue */
+	bool tx_waits;                 /* the TX ring waits for a chain to leave */
 };
 
 /* The device's budgets (README, "Security model"), from its vm_config. */
@@ -224,7 +235,8 @@ enum sibling_result {
 	SIBLING_DONE,  /* delivered, or answered: the chain goes back */
 	SIBLING_FULL,  /* the target's mailbox is full: nothing done */
 };
-/* Routes a guest packet (chain, header hdr) for another VM. */
+/* Routes a guest packet (header hdr, payload in chain; NULL for a header
+ * alone) for another VM. */
 enum sibling_result device_sibling_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
 					const struct vq_chain *chain);
 /* The packet cannot be delivered: the guest gets an RST for its
@@ -240,15 +252,20 @@ enum mail_result {
 enum mail_result device_sibling_deliver(struct vsock_device *dev, struct virtq *vq,
 					size_t budget);
 
-/* device_park.c: TX chains waiting for full sibling mailboxes. */
+/* device_park.c: TX packets waiting for full sibling mailboxes. */
 int device_park_open(struct vsock_device *dev);
 void device_park_close(struct vsock_device *dev);
-/* Whether packets for cid are waiting already (a new one must queue behind). */
-bool device_park_holds(const struct vsock_device *dev, uint64_t cid);
-/* Keeps the chain of a packet for dst_cid until its mailbox has room.
- * False when too many wait already: the caller answers it at once. */
-bool device_park_add(struct vsock_device *dev, uint16_t head, uint32_t dst_cid);
-/* Retries and expires the waiting chains (the ctrl queue must have room
+enum park_verdict {
+	PARK_SENT,    /* delivered or answered: the chain goes back */
+	PARK_COPIED,  /* a header alone, kept as a copy: the chain goes back */
+	PARK_KEPT,    /* the chain waits in the park */
+	PARK_WAIT,    /* no room to keep it: the TX ring waits */
+};
+/* Sends a guest packet (hdr, chain) to another VM, or keeps it until that
+ * VM's mailbox has room. */
+enum park_verdict device_park_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
+				   const struct vq_chain *chain);
+/* Retries and expires the waiting packets (the ctrl queue must have room
  * for the RSTs; what cannot be answered now waits for the next call). */
 void device_park_process(struct vsock_device *dev, struct virtq *vq);
 /* The ring's driver is gone: its chains are forgotten, not returned. */

@@ -30,7 +30,7 @@ static void mail_event(struct ev_source *src, uint32_t events)
 	(void)events;
 	if (read(src->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_warn("reading the router wakeup: %s", strerror(errno));
-	if (dev->park.count) {
+	if (dev->park.count || dev->park.tx_waits) {
 		dev->park.retry = true;
 		dev->tx_due = true;
 	}
@@ -74,8 +74,9 @@ void device_sibling_close(struct vsock_device *dev)
 enum sibling_result device_sibling_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
 					const struct vq_chain *chain)
 {
-	unsigned n = iov_slice(chain->iov, chain->nr_out, VSOCK_HDR_SIZE, hdr->len,
-			       dev->tx_payload, VQ_CHAIN_MAX_SEGS);
+	unsigned n = chain ? iov_slice(chain->iov, chain->nr_out, VSOCK_HDR_SIZE, hdr->len,
+				       dev->tx_payload, VQ_CHAIN_MAX_SEGS)
+			   : 0;
 
 	if (n > VQ_CHAIN_MAX_SEGS) {
 		log_warn_rl("tx: %s for cid %llu has too many segments; dropped",

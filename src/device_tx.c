@@ -220,22 +220,23 @@ static bool known_type(uint16_t type)
 
 enum tx_verdict {
 	TX_APPLIED, /* done with: the chain goes back to the guest */
-	TX_HELD,    /* in the TX batch: returned when it is flushed */
-	TX_PARKED,  /* waits for a full sibling mailbox (device_park.c) */
+	TX_HELD,    /* in the TX batch or the park: returned later */
+	TX_WAIT,    /* to be popped again once the park has room */
 };
 
-/* A packet for another VM.  One for a VM that others already wait for
- * queues behind them, so packets to one VM keep their order. */
 static enum tx_verdict sibling_packet(struct vsock_device *dev, const struct vsock_hdr *hdr,
 				      const struct vq_chain *chain)
 {
-	if (!device_park_holds(dev, hdr->dst_cid) &&
-	    device_sibling_send(dev, hdr, chain) == SIBLING_DONE)
+	switch (device_park_send(dev, hdr, chain)) {
+	case PARK_SENT:
+	case PARK_COPIED:
 		return TX_APPLIED;
-	if (device_park_add(dev, chain->head, (uint32_t)hdr->dst_cid))
-		return TX_PARKED;
-	device_sibling_undeliverable(dev, hdr, "too many packets wait for full mailboxes");
-	return TX_APPLIED;
+	case PARK_KEPT:
+		return TX_HELD;
+	case PARK_WAIT:
+		break;
+	}
+	return TX_WAIT;
 }
 
 /* Applies one packet.  Anything but the batched connection's next data
@@ -296,6 +297,7 @@ static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
 enum tx_stop {
 	TX_DRAINED,
 	TX_CTRL_FULL,   /* control replies are backed up */
+	TX_PARK_FULL,   /* a packet waits for room in the park */
 };
 
 static enum tx_stop drain_tx_ring(struct vsock_device *dev, struct virtq *vq)
@@ -316,8 +318,10 @@ static enum tx_stop drain_tx_ring(struct vsock_device *dev, struct virtq *vq)
 				virtq_push(vq, dev->chain.head, 0);
 				break;
 			case TX_HELD:
-			case TX_PARKED:
 				break;
+			case TX_WAIT:
+				virtq_unpop(vq);
+				return TX_PARK_FULL;
 			}
 			break;
 		}
@@ -345,6 +349,7 @@ void device_process_tx(struct vsock_device *dev)
 		virtq_disable_kicks(vq);
 		stop = drain_tx(dev, vq);
 	} while (stop == TX_DRAINED && virtq_enable_kicks(vq));
-	/* Resumed once replies drain (device_pump). */
+	/* Resumed once replies drain (device_pump), or by the router's
+	 * wakeup or the park timer (device_park.c). */
 	dev->tx_blocked = stop == TX_CTRL_FULL;
 }

@@ -1,6 +1,7 @@
 #include "guest_mem.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -77,6 +78,7 @@ static int map_region(const struct guest_region_desc *d, int fd,
 	r->map_base = base;
 	r->map_len = len;
 	r->hva = (uint8_t *)base + head;
+	r->page = (uint64_t)st.st_blksize > page ? (size_t)st.st_blksize : (size_t)page;
 	return 0;
 }
 
@@ -127,6 +129,53 @@ void guest_mem_unmap(struct guest_mem *mem)
 {
 	unmap_regions(mem->regions, mem->count);
 	mem->count = 0;
+	mem->faulted = 0;
+}
+
+static __thread struct guest_mem *served;
+
+void guest_mem_serve(struct guest_mem *mem)
+{
+	served = mem;
+}
+
+/* Replaces the page of r that holds addr with a private zero page.
+ * Async-signal-safe: mmap is a plain system call. */
+static bool patch_page(const struct guest_region *r, uintptr_t addr)
+{
+	uintptr_t base = (uintptr_t)r->map_base;
+	uintptr_t start = base + (addr - base) / r->page * r->page;
+	size_t len = r->page < base + r->map_len - start ? r->page : base + r->map_len - start;
+
+	return mmap((void *)start, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED;
+}
+
+static void on_sigbus(int sig, siginfo_t *info, void *ctx)
+{
+	uintptr_t addr = (uintptr_t)info->si_addr;
+	struct guest_mem *mem = served;
+
+	(void)ctx;
+	for (unsigned i = 0; mem && i < mem->count; i++) {
+		const struct guest_region *r = &mem->regions[i];
+
+		if (addr - (uintptr_t)r->map_base < r->map_len && patch_page(r, addr)) {
+			mem->faulted = 1;
+			return;
+		}
+	}
+	/* Not ours: returning re-runs the access, which now ends the process
+	 * as SIGBUS always did. */
+	signal(sig, SIG_DFL);
+}
+
+int guest_mem_catch_sigbus(void)
+{
+	struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
+
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGBUS, &sa, NULL) < 0 ? -errno : 0;
 }
 
 static const struct guest_region *find_gpa(const struct guest_mem *mem,

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "fd_budget.h"
+#include "guest_mem.h"
 #include "log.h"
 #include "process.h"
 #include "router.h"
@@ -82,8 +83,8 @@ int main(int argc, char **argv)
 	if (!apply_log_level(&cfg))
 		goto out;
 	/* Before any thread exists, so every device thread inherits the mask. */
-	if (process_block_signals(&signals) < 0) {
-		log_err("cannot block signals");
+	if (process_block_signals(&signals) < 0 || guest_mem_catch_sigbus() < 0) {
+		log_err("cannot set up signal handling");
 		goto out;
 	}
 	if (!fd_budget_apply(&cfg, process_raise_fd_limit(), stderr))

@@ -57,8 +57,11 @@ static void hook_queue_stopped(void *opaque, unsigned idx)
 	struct vsock_device *dev = opaque;
 
 	/* Chains kept for full sibling mailboxes stay kept: they are still
-	 * the guest's packets if the same driver resumes the queue. */
+	 * the guest's packets if the same driver resumes the queue.  One that
+	 * waited for room went back to the avail ring (unpopped). */
 	watch_kick(dev, idx, -1);
+	if (idx == VU_QUEUE_TX)
+		dev->park.tx_waits = false;
 }
 
 static void hook_driver_reset(void *opaque)
@@ -177,6 +180,7 @@ static void *device_thread(void *arg)
 
 	epoll_poller_init(&poller, (uint64_t)dev->poll_us * 1000);
 	log_set_thread_cid(dev->guest_cid);
+	guest_mem_serve(&dev->vu.mem);
 	log_info("serving %s", dev->vu_listener.path);
 	while (!dev->stopping) {
 		int n = epoll_poller_wait(&poller, dev->loop.epfd, events, EVENTS_PER_WAIT);
@@ -190,6 +194,11 @@ static void *device_thread(void *arg)
 		}
 		ev_dispatch(events, n);
 		device_pump(dev);
+		if (dev->vu.mem.faulted) {
+			log_warn("guest memory became inaccessible (did the front-end shrink "
+				 "the file behind it?): disconnecting the front-end");
+			frontend_detach(dev);
+		}
 		ev_loop_reap(&dev->loop);
 	}
 	return NULL;

@@ -202,6 +202,8 @@ struct rig {
 			  const void *payload);
 	void *on_packet_arg;
 
+	bool rx_frozen;              /* adversary: takes no more RX packets */
+
 	struct rig_stats stats;
 	char last_violation[256];
 };
@@ -322,6 +324,10 @@ int rig_post_raw(struct rig *rig, unsigned ring, const struct vring_desc *descs,
 /* Waits until the device returns raw chain head of ring; *len = used len. */
 int rig_wait_raw(struct rig *rig, unsigned ring, int head, uint32_t *len,
 		 int timeout_ms);
+/* Stops (or resumes) reading and posting RX buffers, as a guest whose
+ * driver no longer drains its receive queue: what the device delivers
+ * stays in the buffers already posted, then waits in the device. */
+void rig_freeze_rx(struct rig *rig, bool frozen);
 /* Takes the oldest packet that matched no connection.  Returns false if
  * there is none. */
 bool rig_pop_stray(struct rig *rig, struct rig_hdr *out);

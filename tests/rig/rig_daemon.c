@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,9 +27,13 @@ static bool is_socket(const char *path)
 
 #define MAX_ARGS 64
 
-static void child_exec(const struct rig_daemon *d, const char *const *argv)
+static void child_exec(const struct rig_daemon *d, const char *const *argv, unsigned nofile)
 {
 	int log_fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	struct rlimit lim = {nofile, nofile};
+
+	if (nofile && setrlimit(RLIMIT_NOFILE, &lim) < 0)
+		_exit(126);
 
 	if (log_fd >= 0) {
 		dup2(log_fd, STDERR_FILENO);
@@ -93,8 +98,10 @@ static int prepare(struct rig_daemon *d, const char **bin)
 	return 0;
 }
 
-/* Runs argv (NULL-terminated) and waits until every socket in paths exists. */
-static int spawn(struct rig_daemon *d, const char *const *argv, const char *const *paths)
+/* Runs argv (NULL-terminated), with RLIMIT_NOFILE nofile unless 0, and
+ * waits until every socket in paths exists. */
+static int spawn(struct rig_daemon *d, const char *const *argv, const char *const *paths,
+		 unsigned nofile)
 {
 	int inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	int err;
@@ -108,7 +115,7 @@ static int spawn(struct rig_daemon *d, const char *const *argv, const char *cons
 		return -errno;
 	}
 	if (d->pid == 0)
-		child_exec(d, argv);
+		child_exec(d, argv, nofile);
 	d->pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
 	err = d->pidfd < 0 ? -errno : wait_sockets(d, inotify_fd, paths);
 	close(inotify_fd);
@@ -141,7 +148,7 @@ int rig_daemon_start(struct rig_daemon *d, unsigned cid,
 	paths[0] = d->socket_path;
 	paths[1] = d->uds_path;
 	paths[2] = NULL;
-	return spawn(d, argv, paths);
+	return spawn(d, argv, paths, 0);
 }
 
 void rig_daemon_vm_path(const struct rig_daemon *d, unsigned cid, bool uds, char *buf,
@@ -153,7 +160,13 @@ void rig_daemon_vm_path(const struct rig_daemon *d, unsigned cid, bool uds, char
 
 int rig_daemon_start_vms(struct rig_daemon *d, const struct rig_vm *vms, unsigned n_vms)
 {
-	char spec[RIG_DAEMON_MAX_VMS][400], path[RIG_DAEMON_MAX_VMS][2][96];
+	return rig_daemon_start_vms_nofile(d, vms, n_vms, 0);
+}
+
+int rig_daemon_start_vms_nofile(struct rig_daemon *d, const struct rig_vm *vms,
+				unsigned n_vms, unsigned nofile)
+{
+	char spec[RIG_DAEMON_MAX_VMS][512], path[RIG_DAEMON_MAX_VMS][2][96];
 	const char *argv[2 + 2 * RIG_DAEMON_MAX_VMS];
 	const char *paths[2 * RIG_DAEMON_MAX_VMS + 1];
 	const char *bin;
@@ -169,9 +182,10 @@ int rig_daemon_start_vms(struct rig_daemon *d, const struct rig_vm *vms, unsigne
 	for (unsigned i = 0; i < n_vms; i++) {
 		rig_daemon_vm_path(d, vms[i].cid, false, path[i][0], sizeof(path[i][0]));
 		rig_daemon_vm_path(d, vms[i].cid, true, path[i][1], sizeof(path[i][1]));
-		if (snprintf(spec[i], sizeof(spec[i]), "guest-cid=%u,socket=%s,uds-path=%s%s%s",
+		if (snprintf(spec[i], sizeof(spec[i]), "guest-cid=%u,socket=%s,uds-path=%s%s%s%s%s",
 			     vms[i].cid, path[i][0], path[i][1], vms[i].groups ? ",groups=" : "",
-			     vms[i].groups ? vms[i].groups : "") >= (int)sizeof(spec[i]))
+			     vms[i].groups ? vms[i].groups : "", vms[i].keys ? "," : "",
+			     vms[i].keys ? vms[i].keys : "") >= (int)sizeof(spec[i]))
 			return -ENAMETOOLONG;
 		argv[n++] = "--vm";
 		argv[n++] = spec[i];
@@ -180,7 +194,7 @@ int rig_daemon_start_vms(struct rig_daemon *d, const struct rig_vm *vms, unsigne
 	}
 	argv[n] = NULL;
 	paths[2 * n_vms] = NULL;
-	return spawn(d, argv, paths);
+	return spawn(d, argv, paths, nofile);
 }
 
 static int wait_exit(struct rig_daemon *d, int timeout_ms)

@@ -29,13 +29,17 @@ int rig_daemon_start(struct rig_daemon *d, unsigned cid,
 struct rig_vm {
 	unsigned cid;
 	const char *groups; /* "a+b"; NULL for the default group */
+	const char *keys;   /* more "key=value,..." for its --vm; may be NULL */
 };
 #define RIG_DAEMON_MAX_VMS 8
 
-/* Starts `$VHOST_DEVICE_VSOCK --vm guest-cid=C,socket=S,uds-path=U[,groups=G]`
+/* Starts `$VHOST_DEVICE_VSOCK --vm guest-cid=C,socket=S,uds-path=U[,groups=G][,keys]`
  * for each VM, with the paths of rig_daemon_vm_path(), and waits until all
  * sockets exist.  Returns 0 or -errno. */
 int rig_daemon_start_vms(struct rig_daemon *d, const struct rig_vm *vms, unsigned n_vms);
+/* The same with the daemon's open-file limit (soft and hard) set to nofile. */
+int rig_daemon_start_vms_nofile(struct rig_daemon *d, const struct rig_vm *vms,
+				unsigned n_vms, unsigned nofile);
 /* Where VM cid of a multi-VM daemon has its vhost-user socket (uds false)
  * or its Unix-socket backend path (uds true). */
 void rig_daemon_vm_path(const struct rig_daemon *d, unsigned cid, bool uds, char *buf,

@@ -115,7 +115,7 @@ void rig_send_ctrl(struct rig *rig, const struct rig_hdr *h)
 
 void rig_refill_rx(struct rig *rig)
 {
-	if (!rig->device_started)
+	if (!rig->device_started || rig->rx_frozen)
 		return;
 	while (rig->n_rx_posted < rig->opts.rx_bufs && rig->n_rx_free) {
 		struct rig_rx_buf *b = rig->rx_free[rig->n_rx_free - 1];
@@ -137,6 +137,11 @@ void rig_refill_rx(struct rig *rig)
 		rig->n_rx_posted++;
 		b->state = RIG_RX_POSTED;
 	}
+}
+
+void rig_freeze_rx(struct rig *rig, bool frozen)
+{
+	rig->rx_frozen = frozen;
 }
 
 void rig_rx_buf_release(struct rig *rig, struct rig_rx_buf *b)
@@ -260,7 +265,8 @@ static bool process(struct rig *rig)
 	if (!rig->device_started)
 		return false;
 	progress = reap_tx(rig);
-	progress |= reap_rx(rig);
+	if (!rig->rx_frozen)
+		progress |= reap_rx(rig);
 	progress |= flush_pending(rig);
 	rig_refill_rx(rig);
 	rig_ring_kick(&rig->rxq);

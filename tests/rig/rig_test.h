@@ -52,5 +52,7 @@ void assert_round_trip(struct fixture *f, uint32_t port);
 /* CPU time (user + system) process pid has used, in milliseconds (10 ms
  * ticks): tests check with it that the daemon waits without spinning. */
 long process_cpu_ms(pid_t pid);
+/* Anonymous memory process pid holds (RssAnon), in KiB. */
+long process_rss_anon_kib(pid_t pid);
 
 #endif

@@ -55,14 +55,16 @@ static long cpu_over_gaps(struct fixture *f)
 
 static void test_gaps_within_the_window_are_polled(void **state)
 {
-	/* About ROUND_TRIPS * GAP_MS = 200 ms of spinning; less on a loaded
-	 * machine, where the daemon shares a CPU. */
-	assert_true(cpu_over_gaps(*state) >= 60);
+	/* About ROUND_TRIPS * GAP_MS = 200 ms of spinning; much less on a
+	 * loaded machine, where the daemon shares a CPU (under 60 ms seen
+	 * with two tests and a fuzzer on two CPUs), but still well above the
+	 * 0 to 10 ms of a daemon that sleeps. */
+	assert_true(cpu_over_gaps(*state) >= 30);
 }
 
 static void test_poll_us_zero_sleeps(void **state)
 {
-	assert_true(cpu_over_gaps(*state) <= 40);
+	assert_true(cpu_over_gaps(*state) <= 20);
 }
 
 int main(void)

@@ -211,6 +211,69 @@ static void test_vm_every_spelling(void **state)
 	run_done(&r);
 }
 
+/* The budgets, in every form; max-connections stays 0 (a share of the fd
+ * limit, filled in at start-up) unless given. */
+static void test_budget_keys(void **state)
+{
+	struct run r = {0};
+
+	(void)state;
+	EXPECT_OK(&r, "--socket", "/s", "--uds-path", "/u", "--max-connections", "100",
+		  "--max-handshakes=10", "--max-pending", "50", "--tx-buffer-total", "1048576");
+	assert_int_equal(r.cfg.vms[0].max_connections, 100);
+	assert_int_equal(r.cfg.vms[0].max_handshakes, 10);
+	assert_int_equal(r.cfg.vms[0].max_pending, 50);
+	assert_int_equal(r.cfg.vms[0].tx_buffer_total, 1048576);
+	run_done(&r);
+
+	EXPECT_OK(&r, "--vm", "socket=/a,uds-path=/ua,max_connections=1,max_pending=1",
+		  "--vm", "socket=/b,forward-cid=1,guest-cid=4,tx-buffer-total=1099511627776");
+	assert_int_equal(r.cfg.vms[0].max_connections, 1);
+	assert_int_equal(r.cfg.vms[0].max_handshakes, 0);
+	assert_int_equal(r.cfg.vms[0].tx_buffer_total, CONFIG_DEFAULT_TX_BUFFER_TOTAL);
+	assert_int_equal(r.cfg.vms[1].max_connections, 0);
+	assert_int_equal(r.cfg.vms[1].tx_buffer_total, 1ull << 40);
+	run_done(&r);
+
+	write_file("budgets.yaml",
+		   "vms:\n"
+		   "  - socket: /s\n"
+		   "    uds_path: /u\n"
+		   "    max-connections: 2000\n"
+		   "    max_handshakes: '64'\n"
+		   "    max_pending: 100\n"
+		   "    tx_buffer_total: 8388608\n");
+	EXPECT_OK(&r, "--config", "budgets.yaml");
+	assert_int_equal(r.cfg.vms[0].max_connections, 2000);
+	assert_int_equal(r.cfg.vms[0].max_handshakes, 64);
+	assert_int_equal(r.cfg.vms[0].max_pending, 100);
+	assert_int_equal(r.cfg.vms[0].tx_buffer_total, 8u << 20);
+	run_done(&r);
+	unlink("budgets.yaml");
+}
+
+static void test_budget_errors(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("command line: --max-connections: 0 is outside 1..1048576", "--socket=/s",
+		     "--uds-path=/u", "--max-connections=0");
+	EXPECT_ERROR("command line: --max-handshakes: 65537 is outside 1..65536",
+		     "--socket=/s", "--uds-path=/u", "--max-handshakes=65537");
+	EXPECT_ERROR("command line: --tx-buffer-total: 1000 is outside "
+		     "65536..1099511627776", "--socket=/s", "--uds-path=/u",
+		     "--tx-buffer-total=1000");
+	EXPECT_ERROR("command line: --max-handshakes needs --uds-path (only Unix socket "
+		     "clients send a CONNECT line)", "--socket=/s", "--forward-cid=1",
+		     "--max-handshakes=5");
+	EXPECT_ERROR("command line: --max-pending: 20 is more than --max-connections (10)",
+		     "--socket=/s", "--uds-path=/u", "--max-connections=10",
+		     "--max-pending=20");
+	EXPECT_ERROR("--vm #1: tx-buffer-total: 65536 is less than tx-buffer-size (262144)",
+		     "--vm", "socket=/s,uds-path=/u,tx-buffer-total=65536");
+	EXPECT_ERROR("--vm #1: max-pending: 'x' is not a decimal number", "--vm",
+		     "socket=/s,uds-path=/u,max-pending=x");
+}
+
 static void test_help_and_version(void **state)
 {
 	struct run r = {0};
@@ -736,6 +799,8 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_limits_accepted),
 		cmocka_unit_test(test_vm_every_spelling),
+		cmocka_unit_test(test_budget_keys),
+		cmocka_unit_test(test_budget_errors),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_seed_readme_examples),
 		cmocka_unit_test(test_yaml_seed_example),

@@ -1,0 +1,592 @@
+/* One tenant must never hurt another.  Each test serves two VMs from one
+ * daemon: A, attacked or attacking through its guest, its host peers or its
+ * VMM, and B, innocent.  While the attack goes on (or right after it) the
+ * daemon must be alive, B must serve connections both ways within a
+ * deadline, and the daemon's descriptors, memory and CPU must stay within
+ * bounds.  Budgets are made small through the configuration and the
+ * open-file limit is lowered, so that each attack takes seconds. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <linux/virtio_vsock.h>
+
+#include "rig_test.h"
+
+#define CID_A 3u
+#define CID_B 4u
+/* B answers both ways within this, whatever A does. */
+#define SERVE_MS 5000
+
+struct tenants {
+	struct rig_daemon d;
+	struct rig *rig[2];     /* A, B; NULL while no front-end */
+	char sock[2][96];       /* vhost-user sockets */
+	char uds[2][96];        /* uds paths */
+	bool a_misbehaves;      /* A's own rig may see violations */
+};
+
+static int setup(void **state)
+{
+	signal(SIGPIPE, SIG_IGN);
+	*state = calloc(1, sizeof(struct tenants));
+	return *state ? 0 : -1;
+}
+
+/* Starts the daemon serving A and B with extra --vm keys for each (may be
+ * NULL) and, unless 0, the open-file limit nofile. */
+static void start(struct tenants *t, const char *keys_a, const char *keys_b, unsigned nofile)
+{
+	const struct rig_vm vms[2] = {{CID_A, NULL, keys_a}, {CID_B, NULL, keys_b}};
+	int err = rig_daemon_start_vms_nofile(&t->d, vms, 2, nofile);
+
+	if (err) {
+		fprintf(stderr, "cannot start the daemon: %s\n", strerror(-err));
+		rig_daemon_dump_log(&t->d);
+	}
+	assert_int_equal(err, 0);
+	for (unsigned i = 0; i < 2; i++) {
+		rig_daemon_vm_path(&t->d, vms[i].cid, false, t->sock[i], sizeof(t->sock[i]));
+		rig_daemon_vm_path(&t->d, vms[i].cid, true, t->uds[i], sizeof(t->uds[i]));
+	}
+}
+
+static struct rig *open_vm(struct tenants *t, unsigned i)
+{
+	struct rig_opts o;
+	int err;
+
+	rig_opts_default(&o);
+	o.socket_path = t->sock[i];
+	err = rig_open(&t->rig[i], &o);
+	if (err)
+		fprintf(stderr, "rig_open for VM %c: %s\n", "AB"[i], strerror(-err));
+	assert_int_equal(err, 0);
+	return t->rig[i];
+}
+
+static void close_vm(struct tenants *t, unsigned i)
+{
+	rig_destroy(t->rig[i]);
+	t->rig[i] = NULL;
+}
+
+static int teardown(void **state)
+{
+	struct tenants *t = *state;
+	bool alive = !t->d.dir[0] || rig_daemon_alive(&t->d);
+	bool clean = true;
+	int status = 0;
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct rig *r = t->rig[i];
+
+		if (r && r->stats.violations && !(i == 0 && t->a_misbehaves)) {
+			fprintf(stderr, "rig %c saw %llu violations, last: %s\n", "AB"[i],
+				(unsigned long long)r->stats.violations, r->last_violation);
+			clean = false;
+		}
+		rig_destroy(r);
+	}
+	if (t->d.dir[0]) {
+		rig_daemon_dump_log(&t->d);
+		status = rig_daemon_stop(&t->d, T_MS);
+	}
+	free(t);
+	if (!alive)
+		fprintf(stderr, "the daemon died during the test\n");
+	if (status != 0)
+		fprintf(stderr, "daemon exit status %d after SIGTERM\n", status);
+	return alive && status == 0 && clean ? 0 : -1;
+}
+
+/* VM i serves both ways within SERVE_MS: its guest connects to a host
+ * listener on port, a host client connects to its guest on port + 1, and
+ * each carries bytes both ways. */
+static void assert_serves(struct tenants *t, unsigned i, uint32_t port)
+{
+	struct rig *r = t->rig[i];
+	int64_t start = rig_now_ms();
+	struct rig_conn *out, *in;
+	int lfd, hout, hin;
+	char buf[4];
+
+	assert_true(rig_daemon_alive(&t->d));
+	lfd = rig_host_listen(t->uds[i], port);
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_connect(r, RIG_HOST_CID, port, SERVE_MS, &out), 0);
+	hout = rig_host_accept(r, lfd, SERVE_MS);
+	assert_true(hout >= 0);
+	assert_int_equal(rig_send_all(r, out, "ping", 4, SERVE_MS), 0);
+	assert_int_equal(rig_host_read_full(r, hout, buf, 4, SERVE_MS), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(rig_host_write_all(r, hout, "pong", 4, SERVE_MS), 0);
+	assert_int_equal(rig_recv_wait(r, out, buf, 4, SERVE_MS), 4);
+	assert_memory_equal(buf, "pong", 4);
+
+	assert_int_equal(rig_listen(r, port + 1), 0);
+	hin = rig_host_open(r, t->uds[i], port + 1, &in, SERVE_MS);
+	assert_true(hin >= 0);
+	assert_int_equal(rig_host_write_all(r, hin, "ping", 4, SERVE_MS), 0);
+	assert_int_equal(rig_recv_wait(r, in, buf, 4, SERVE_MS), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(rig_send_all(r, in, "pong", 4, SERVE_MS), 0);
+	assert_int_equal(rig_host_read_full(r, hin, buf, 4, SERVE_MS), 4);
+	assert_memory_equal(buf, "pong", 4);
+
+	assert_true(rig_now_ms() - start < SERVE_MS);
+	rig_unlisten(r, port + 1);
+	rig_close(r, out);
+	rig_close(r, in);
+	close(hout);
+	close(hin);
+	close(lfd);
+}
+
+/* A non-blocking connect to a Unix path: the fd, or -errno (-EAGAIN when
+ * the listener's backlog is full). */
+static int connect_nb(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int err;
+
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Waits (running rig, which may be NULL) until the daemon holds at most
+ * max fds; returns the last count seen. */
+static int wait_fds_at_most(struct tenants *t, struct rig *rig, int max, int timeout_ms)
+{
+	int64_t deadline = rig_now_ms() + timeout_ms;
+	int n;
+
+	while ((n = rig_daemon_fd_count(&t->d)) > max && rig_left_ms(deadline) > 0) {
+		if (rig)
+			rig_poll(rig, NULL, 0, 10);
+		else
+			poll(NULL, 0, 10);
+	}
+	return n;
+}
+
+/* ---- Host peers on A's uds path ------------------------------------------ */
+
+/* Clients that dribble a CONNECT line one byte at a time, faster than the
+ * line deadline closes them, so that expiries and their reads land in the
+ * same event batches.  A handshake freed by the timer while a later event
+ * of the batch still pointed at it crashed the daemon (use-after-free). */
+#define DRIBBLERS 300
+static void test_dribbling_clients_cannot_crash_it(void **state)
+{
+	struct tenants *t = *state;
+	int fd[DRIBBLERS];
+	int64_t end;
+	unsigned closed = 0;
+
+	setenv("VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS", "100", 1);
+	start(t, NULL, NULL, 0);
+	unsetenv("VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS");
+	open_vm(t, 1);
+	for (unsigned i = 0; i < DRIBBLERS; i++)
+		fd[i] = -1;
+	end = rig_now_ms() + 1500;
+	while (rig_now_ms() < end && rig_daemon_alive(&t->d)) {
+		for (unsigned i = 0; i < DRIBBLERS; i++) {
+			if (fd[i] < 0)
+				fd[i] = connect_nb(t->uds[0]);
+			if (fd[i] >= 0 && send(fd[i], "C", 1, MSG_NOSIGNAL) < 0 &&
+			    errno != EAGAIN) {
+				close(fd[i]);
+				fd[i] = -1;
+				closed++;
+			}
+		}
+		poll(NULL, 0, 3);
+	}
+	assert_true(rig_daemon_alive(&t->d));
+	/* The deadline did close clients, so expiries did happen. */
+	assert_true(closed > DRIBBLERS);
+	for (unsigned i = 0; i < DRIBBLERS; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	assert_serves(t, 1, 5000);
+}
+
+/* Host clients that send a CONNECT line and leave, while A has no VMM:
+ * each used to hold a descriptor for the whole request timeout (10 s),
+ * until the process ran out and another VM's VMM was turned away. */
+static void test_clients_that_leave_release_their_fds(void **state)
+{
+	struct tenants *t = *state;
+	int idle, n;
+
+	start(t, NULL, NULL, 400);
+	idle = rig_daemon_fd_count(&t->d);
+	for (unsigned i = 0; i < 3000; i++) {
+		int fd = connect_nb(t->uds[0]);
+
+		if (fd == -EAGAIN) { /* backlog full: let the daemon catch up */
+			poll(NULL, 0, 1);
+			continue;
+		}
+		assert_true(fd >= 0);
+		/* The daemon may have closed it already (a budget was full). */
+		send(fd, "CONNECT 1234\n", 13, MSG_NOSIGNAL);
+		close(fd);
+	}
+	open_vm(t, 1);
+	assert_serves(t, 1, 5010);
+	/* B's session holds a few fds (its socket, ring eventfds); the
+	 * clients' are all gone, long before the request timeout. */
+	n = wait_fds_at_most(t, t->rig[1], idle + 10, 2000);
+	if (n > idle + 10)
+		fail_msg("the daemon holds %d fds, %d when idle", n, idle);
+}
+
+/* Clients that send a CONNECT line and stay, while A's guest never
+ * answers: max-pending of them wait, the others are closed at once. */
+static void test_waiting_clients_are_bounded(void **state)
+{
+	struct tenants *t = *state;
+	int fd[60], idle;
+	unsigned closed = 0;
+
+	start(t, "max-pending=20", NULL, 0);
+	idle = rig_daemon_fd_count(&t->d);
+	for (unsigned i = 0; i < 60; i++) {
+		fd[i] = connect_nb(t->uds[0]);
+		assert_true(fd[i] >= 0);
+		assert_int_equal(send(fd[i], "CONNECT 1234\n", 13, MSG_NOSIGNAL), 13);
+	}
+	for (unsigned i = 0; i < 60; i++) {
+		struct pollfd p = {.fd = fd[i], .events = POLLIN};
+		char byte;
+
+		/* The first 20 wait (no answer); each refused one sees EOF. */
+		if (poll(&p, 1, i < 20 ? 0 : T_MS) == 1 && read(fd[i], &byte, 1) == 0)
+			closed++;
+	}
+	assert_int_equal(closed, 40);
+	assert_true(rig_daemon_fd_count(&t->d) <= idle + 20);
+	assert_true(rig_daemon_log_count(&t->d, "max-pending (20) reached") > 0);
+	open_vm(t, 1);
+	assert_serves(t, 1, 5020);
+	for (unsigned i = 0; i < 60; i++)
+		close(fd[i]);
+}
+
+/* A's uds listener and B's are flooded while the process is out of fds
+ * (its limit lowered under it).  The listeners must wait, not spin: a
+ * spare fd shared by the device threads used to be lost to the race
+ * between them, and then every listener with a pending client spun. */
+#define ROUNDS 50
+static void test_out_of_fds_never_spins(void **state)
+{
+	struct tenants *t = *state;
+	struct rlimit saved, low;
+	int fd[2][400];
+	long cpu;
+
+	start(t, NULL, NULL, 0);
+	open_vm(t, 1);
+	assert_int_equal(prlimit(t->d.pid, RLIMIT_NOFILE, NULL, &saved), 0);
+	low = saved;
+	low.rlim_cur = (rlim_t)rig_daemon_fd_count(&t->d) + 1;
+	assert_int_equal(prlimit(t->d.pid, RLIMIT_NOFILE, &low, NULL), 0);
+	/* Bursts of clients on both listeners at once, as the race needed;
+	 * the last burst stays. */
+	for (unsigned round = 0; round < ROUNDS; round++) {
+		for (unsigned n = 0; n < 400; n++)
+			for (unsigned i = 0; i < 2; i++)
+				fd[i][n] = connect_nb(t->uds[i]);
+		poll(NULL, 0, 20);
+		for (unsigned n = 0; n < 400 && round < ROUNDS - 1; n++)
+			for (unsigned i = 0; i < 2; i++)
+				if (fd[i][n] >= 0)
+					close(fd[i][n]);
+	}
+	cpu = process_cpu_ms(t->d.pid);
+	poll(NULL, 0, 1000);
+	cpu = process_cpu_ms(t->d.pid) - cpu;
+	if (cpu >= 300)
+		fail_msg("the daemon used %ld ms of CPU in 1 s while out of fds", cpu);
+	assert_true(rig_daemon_alive(&t->d));
+	assert_int_equal(prlimit(t->d.pid, RLIMIT_NOFILE, &saved, NULL), 0);
+	for (unsigned n = 0; n < 400; n++)
+		for (unsigned i = 0; i < 2; i++)
+			if (fd[i][n] >= 0)
+				close(fd[i][n]);
+	assert_serves(t, 1, 5030);
+}
+
+/* ---- A's guest ------------------------------------------------------------ */
+
+/* A's guest opens connections to a host service as fast as it can and
+ * never closes them (the service accepts and closes its ends).  Under a
+ * small open-file limit A gets its share, the rest is refused with RST,
+ * and B still gets its own share. */
+static void test_guest_connect_flood_stays_in_its_share(void **state)
+{
+	struct tenants *t = *state;
+	const unsigned nofile = 600, attempts = 1000;
+	struct rig_conn *c[1000];
+	struct rig *a;
+	unsigned refused = 0, pending;
+	int lfd;
+
+	start(t, NULL, NULL, nofile);
+	a = open_vm(t, 0);
+	open_vm(t, 1);
+	lfd = rig_host_listen(t->uds[0], 6000);
+	assert_true(lfd >= 0);
+	for (unsigned i = 0; i < attempts; i++)
+		assert_int_equal(rig_connect_start(a, RIG_HOST_CID, 6000, &c[i]), 0);
+	do {
+		int hfd;
+
+		while ((hfd = accept(lfd, NULL, NULL)) >= 0)
+			close(hfd);
+		assert_true(rig_poll(a, NULL, 0, 10) >= 0);
+		pending = 0;
+		for (unsigned i = 0; i < attempts; i++)
+			pending += c[i]->state == RIG_CONN_CONNECTING;
+	} while (pending);
+	for (unsigned i = 0; i < attempts; i++)
+		refused += c[i]->state == RIG_CONN_CLOSED && c[i]->peer_shutdown == 0;
+	assert_serves(t, 1, 5040);
+	assert_true(refused > 0);
+	assert_true(refused < attempts);
+	assert_true(rig_daemon_log_count(&t->d, "max-connections") > 0);
+	assert_true(rig_daemon_fd_count(&t->d) < (int)nofile);
+	close(lfd);
+}
+
+static bool sent_all(struct rig *rig, void *arg)
+{
+	(void)arg;
+	return rig->n_tx_free == rig->n_tx_slots;
+}
+
+/* A stops draining its receive queue and sends B stray packets, which B's
+ * guest answers with RSTs until A's mailbox is full.  B's TX ring must
+ * still be served: B's host connections work both ways, during the attack
+ * and after A's VMM is gone, and what B sends A meanwhile gets an RST
+ * (after the sibling timeout, then at once) instead of waiting forever. */
+static void test_full_mailbox_delays_only_its_own_mail(void **state)
+{
+	struct tenants *t = *state;
+	struct rig *a, *b;
+	struct rig_conn *to_a;
+	int64_t start_ms;
+
+	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", "1000", 1);
+	start(t, NULL, NULL, 0);
+	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+	a = open_vm(t, 0);
+	b = open_vm(t, 1);
+	rig_freeze_rx(a, true);
+	/* Enough strays to fill A's RX ring and its mailbox (1024 packets)
+	 * with B's answers several times over. */
+	for (unsigned i = 0; i < 4000; i++) {
+		struct rig_hdr h = {
+			.src_cid = CID_A, .dst_cid = CID_B, .src_port = 40000 + i,
+			.dst_port = 41000, .type = VIRTIO_VSOCK_TYPE_STREAM,
+			.op = VIRTIO_VSOCK_OP_RW, .buf_alloc = 65536,
+		};
+
+		while (rig_send_pkt(a, &h, NULL, 0) == -EAGAIN) {
+			assert_true(rig_poll(a, NULL, 0, 10) >= 0);
+			assert_true(rig_poll(b, NULL, 0, 0) >= 0);
+		}
+		if (i % 64 == 0)
+			assert_true(rig_poll(b, NULL, 0, 0) >= 0);
+	}
+	assert_int_equal(rig_wait(a, sent_all, NULL, T_MS), 0);
+	for (int64_t end = rig_now_ms() + 300; rig_now_ms() < end;)
+		assert_true(rig_poll(b, NULL, 0, 10) >= 0);
+	assert_true(b->stats.rsts_sent >= 2000);
+	assert_serves(t, 1, 5050);
+	/* The answers B could not deliver wait out the timeout, then go. */
+	for (int64_t end = rig_now_ms() + 1500; rig_now_ms() < end;)
+		assert_true(rig_poll(b, NULL, 0, 10) >= 0);
+
+	/* B's answers waited out the timeout, or found no room to wait, and
+	 * were dropped; now A counts as stalled and B's connect to A is
+	 * refused at once. */
+	assert_true(rig_daemon_log_count(&t->d, "RST for cid 3") > 0);
+	start_ms = rig_now_ms();
+	assert_int_equal(rig_connect(b, CID_A, 7000, T_MS, &to_a), -ECONNRESET);
+	assert_true(rig_now_ms() - start_ms < 900);
+
+	close_vm(t, 0);
+	for (int64_t end = rig_now_ms() + 1500; rig_now_ms() < end;)
+		assert_true(rig_poll(b, NULL, 0, 10) >= 0);
+	assert_serves(t, 1, 5060);
+}
+
+/* ---- A's VMM --------------------------------------------------------------- */
+
+/* A's VMM shrinks the file behind guest memory after SET_MEM_TABLE: the
+ * daemon's next access there faulted (SIGBUS) and every VM died.  Now only
+ * A's front-end is dropped; B goes on and A's VMM may come back. */
+static void test_shrunk_guest_memory_drops_only_that_vmm(void **state)
+{
+	struct tenants *t = *state;
+	struct rig *a;
+	uint64_t one = 1;
+	char byte;
+
+	start(t, NULL, NULL, 0);
+	a = open_vm(t, 0);
+	open_vm(t, 1);
+	assert_serves(t, 0, 5070);
+	/* From here on A's memory is not touched by this process either. */
+	assert_int_equal(ftruncate(a->mem.fd, 0), 0);
+	assert_int_equal(write(a->txq.kick_fd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(write(a->rxq.kick_fd, &one, sizeof(one)), sizeof(one));
+	{
+		struct pollfd p = {.fd = a->vu.fd, .events = POLLIN};
+
+		assert_int_equal(poll(&p, 1, T_MS), 1);
+		assert_int_equal(recv(a->vu.fd, &byte, 1, 0), 0);
+	}
+	assert_true(rig_daemon_alive(&t->d));
+	assert_true(rig_daemon_log_count(&t->d, "guest memory became inaccessible") > 0);
+	assert_serves(t, 1, 5080);
+	a->device_started = false; /* its rings live in the shrunk file */
+	close_vm(t, 0);
+	open_vm(t, 0);
+	assert_serves(t, 0, 5090);
+}
+
+/* ---- Memory --------------------------------------------------------------- */
+
+#define HOGS 32
+#define HOG_BYTES (512u * 1024)
+#define HOG_PORT 6100
+
+/* Moves the rest of what a hog has to send through hfd, whose first
+ * HEAD bytes the host has read already, and checks every byte. */
+#define HEAD 8
+static void drain_hog(struct rig *a, struct rig_conn *c, int hfd, const uint8_t *pattern,
+		      uint64_t sent, const uint8_t *head)
+{
+	static uint8_t got[HOG_BYTES];
+	int64_t deadline = rig_now_ms() + 3 * T_MS;
+	uint64_t read_so_far = HEAD;
+
+	memcpy(got, head, HEAD);
+	while (read_so_far < HOG_BYTES) {
+		ssize_t n = sent < HOG_BYTES ? rig_send(a, c, pattern + sent, HOG_BYTES - sent) : 0;
+
+		assert_true(n >= 0);
+		sent += (uint64_t)n;
+		n = recv(hfd, got + read_so_far, HOG_BYTES - read_so_far, MSG_DONTWAIT);
+		if (n > 0)
+			read_so_far += (uint64_t)n;
+		else
+			assert_true(n < 0 && errno == EAGAIN);
+		assert_true(rig_left_ms(deadline) > 0);
+		assert_true(rig_poll(a, NULL, 0, n > 0 ? 0 : 1) >= 0);
+	}
+	assert_memory_equal(got, pattern, HOG_BYTES);
+}
+
+/* A's guest writes to connections whose host peer never accepts them, so
+ * the daemon has to hold what the host sockets do not take.  With
+ * tx-buffer-total at 1 MiB the daemon holds at most that (plus 4 KiB per
+ * connection): A's guest is offered less credit instead.  Once the host
+ * reads, everything A sent arrives, in order. */
+static void test_memory_budget_holds(void **state)
+{
+	struct tenants *t = *state;
+	static uint8_t pattern[HOGS][HOG_BYTES];
+	struct rig_conn *c[HOGS];
+	uint64_t sent[HOGS] = {0};
+	bool drained[HOGS] = {false};
+	long rss_before, rss_peak;
+	int64_t last_progress;
+	struct rig *a;
+	int lfd;
+
+	start(t, "tx-buffer-total=1048576", NULL, 0);
+	a = open_vm(t, 0);
+	open_vm(t, 1);
+	lfd = rig_host_listen(t->uds[0], HOG_PORT);
+	assert_true(lfd >= 0);
+	for (unsigned i = 0; i < HOGS; i++) {
+		fill_pattern(pattern[i], HOG_BYTES, 100 + i);
+		assert_int_equal(rig_connect(a, RIG_HOST_CID, HOG_PORT, T_MS, &c[i]), 0);
+	}
+	rss_before = process_rss_anon_kib(t->d.pid);
+	/* Send until nothing moves for 300 ms. */
+	last_progress = rig_now_ms();
+	while (rig_now_ms() - last_progress < 300) {
+		for (unsigned i = 0; i < HOGS; i++) {
+			ssize_t n = rig_send(a, c[i], pattern[i] + sent[i], HOG_BYTES - sent[i]);
+
+			assert_true(n >= 0);
+			if (n > 0)
+				last_progress = rig_now_ms();
+			sent[i] += (uint64_t)n;
+		}
+		assert_true(rig_poll(a, NULL, 0, 1) >= 0);
+	}
+	rss_peak = process_rss_anon_kib(t->d.pid);
+	if (rss_peak - rss_before > 3 * 1024)
+		fail_msg("the daemon grew by %ld KiB holding guest data (budget 1024 KiB)",
+			 rss_peak - rss_before);
+	assert_serves(t, 1, 5100);
+	/* The host accepts and reads now: every byte arrives. */
+	for (unsigned n = 0; n < HOGS; n++) {
+		uint8_t head[HEAD];
+		int hfd = rig_host_accept(a, lfd, T_MS);
+		unsigned k;
+
+		assert_true(hfd >= 0);
+		assert_int_equal(rig_host_read_full(a, hfd, head, sizeof(head), T_MS),
+				 sizeof(head));
+		for (k = 0; k < HOGS; k++)
+			if (!drained[k] && !memcmp(head, pattern[k], sizeof(head)))
+				break;
+		assert_true(k < HOGS);
+		drained[k] = true;
+		drain_hog(a, c[k], hfd, pattern[k], sent[k], head);
+		close(hfd);
+	}
+	close(lfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_dribbling_clients_cannot_crash_it),
+		T(test_clients_that_leave_release_their_fds),
+		T(test_waiting_clients_are_bounded),
+		T(test_out_of_fds_never_spins),
+		T(test_guest_connect_flood_stays_in_its_share),
+		T(test_full_mailbox_delays_only_its_own_mail),
+		T(test_shrunk_guest_memory_drops_only_that_vmm),
+		T(test_memory_budget_holds),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
