@@ -108,6 +108,19 @@ static int teardown(void **state)
 	return alive && status == 0 && clean ? 0 : -1;
 }
 
+/* Four bytes from the guest side of c to its host socket hfd, four back. */
+static void exchange(struct rig *r, struct rig_conn *c, int hfd)
+{
+	char buf[4];
+
+	assert_int_equal(rig_send_all(r, c, "ping", 4, SERVE_MS), 0);
+	assert_int_equal(rig_host_read_full(r, hfd, buf, 4, SERVE_MS), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(rig_host_write_all(r, hfd, "pong", 4, SERVE_MS), 0);
+	assert_int_equal(rig_recv_wait(r, c, buf, 4, SERVE_MS), 4);
+	assert_memory_equal(buf, "pong", 4);
+}
+
 /* VM i serves both ways within SERVE_MS: its guest connects to a host
  * listener on port, a host client connects to its guest on port + 1, and
  * each carries bytes both ways. */
@@ -117,7 +130,6 @@ static void assert_serves(struct tenants *t, unsigned i, uint32_t port)
 	int64_t start = rig_now_ms();
 	struct rig_conn *out, *in;
 	int lfd, hout, hin;
-	char buf[4];
 
 	assert_true(rig_daemon_alive(&t->d));
 	lfd = rig_host_listen(t->uds[i], port);
@@ -125,22 +137,12 @@ static void assert_serves(struct tenants *t, unsigned i, uint32_t port)
 	assert_int_equal(rig_connect(r, RIG_HOST_CID, port, SERVE_MS, &out), 0);
 	hout = rig_host_accept(r, lfd, SERVE_MS);
 	assert_true(hout >= 0);
-	assert_int_equal(rig_send_all(r, out, "ping", 4, SERVE_MS), 0);
-	assert_int_equal(rig_host_read_full(r, hout, buf, 4, SERVE_MS), 4);
-	assert_memory_equal(buf, "ping", 4);
-	assert_int_equal(rig_host_write_all(r, hout, "pong", 4, SERVE_MS), 0);
-	assert_int_equal(rig_recv_wait(r, out, buf, 4, SERVE_MS), 4);
-	assert_memory_equal(buf, "pong", 4);
+	exchange(r, out, hout);
 
 	assert_int_equal(rig_listen(r, port + 1), 0);
 	hin = rig_host_open(r, t->uds[i], port + 1, &in, SERVE_MS);
 	assert_true(hin >= 0);
-	assert_int_equal(rig_host_write_all(r, hin, "ping", 4, SERVE_MS), 0);
-	assert_int_equal(rig_recv_wait(r, in, buf, 4, SERVE_MS), 4);
-	assert_memory_equal(buf, "ping", 4);
-	assert_int_equal(rig_send_all(r, in, "pong", 4, SERVE_MS), 0);
-	assert_int_equal(rig_host_read_full(r, hin, buf, 4, SERVE_MS), 4);
-	assert_memory_equal(buf, "pong", 4);
+	exchange(r, in, hin);
 
 	assert_true(rig_now_ms() - start < SERVE_MS);
 	rig_unlisten(r, port + 1);
@@ -295,7 +297,7 @@ static void test_waiting_clients_are_bounded(void **state)
  * (its limit lowered under it).  The listeners must wait, not spin: a
  * spare fd shared by the device threads used to be lost to the race
  * between them, and then every listener with a pending client spun. */
-#define ROUNDS 50
+#define FLOOD_ROUNDS 50
 static void test_out_of_fds_never_spins(void **state)
 {
 	struct tenants *t = *state;
@@ -311,12 +313,12 @@ static void test_out_of_fds_never_spins(void **state)
 	assert_int_equal(prlimit(t->d.pid, RLIMIT_NOFILE, &low, NULL), 0);
 	/* Bursts of clients on both listeners at once, as the race needed;
 	 * the last burst stays. */
-	for (unsigned round = 0; round < ROUNDS; round++) {
+	for (unsigned round = 0; round < FLOOD_ROUNDS; round++) {
 		for (unsigned n = 0; n < 400; n++)
 			for (unsigned i = 0; i < 2; i++)
 				fd[i][n] = connect_nb(t->uds[i]);
 		poll(NULL, 0, 20);
-		for (unsigned n = 0; n < 400 && round < ROUNDS - 1; n++)
+		for (unsigned n = 0; n < 400 && round < FLOOD_ROUNDS - 1; n++)
 			for (unsigned i = 0; i < 2; i++)
 				if (fd[i][n] >= 0)
 					close(fd[i][n]);

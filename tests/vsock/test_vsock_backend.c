@@ -365,8 +365,6 @@ static int case_host_peer_closes_mid_send(struct env *e)
 	return 0;
 }
 
-/* Runs both rigs until step(arg) is true; false on timeout or a lost
- * front-end. */
 /* A peer the guest never answers (the rig does not run meanwhile) is
  * closed after the request timeout, without waiting for the guest; when
  * the guest runs again it is told with an RST. */
@@ -405,6 +403,47 @@ static int case_unanswered_peer_times_out(struct env *e)
 	return 0;
 }
 
+/* Waits, without running the guest, until the daemon holds want fds. */
+static bool daemon_fds_become(struct env *e, int want, int timeout_ms)
+{
+	int64_t deadline = rig_now_ms() + timeout_ms;
+
+	while (env_daemon_fd_count(e) != want && rig_left_ms(deadline))
+		poll(NULL, 0, 10);
+	return env_daemon_fd_count(e) == want;
+}
+
+/* A peer that leaves while the guest has not answered (the rig does not
+ * run) releases its descriptor at once, not after the request timeout;
+ * the guest, if it saw the REQUEST, then gets an RST. */
+static int case_leaving_peer_is_released(struct env *e)
+{
+	int idle = env_daemon_fd_count(e);
+	int64_t left_at;
+	struct rig_conn *c;
+	int hfd = env_host_connect(e, ENV_LISTEN_C, false);
+
+	CHECK(hfd >= 0, "host connect: %s", strerror(-hfd));
+	CHECK(daemon_fds_become(e, idle + 1, ENV_T_MS), "the daemon did not take the peer");
+	env_close_fds(e);
+	left_at = rig_now_ms();
+	CHECK(daemon_fds_become(e, idle, ENV_REQUEST_TIMEOUT_MS / 2),
+	      "the daemon still holds %d fds %lld ms after the peer left (%d when idle)",
+	      env_daemon_fd_count(e), (long long)(rig_now_ms() - left_at), idle);
+	CHECK(env_log_count(e, "left before the guest answered") == 1,
+	      "no log line for the peer that left");
+	/* Whatever the guest saw of it must end closed. */
+	for (int64_t end = rig_now_ms() + 500; rig_left_ms(end);)
+		rig_poll(e->rig, NULL, 0, 50);
+	while (rig_accept(e->rig, ENV_LISTEN_C, 0, &c) == 0) {
+		CHECK(c->state == RIG_CONN_CLOSED, "the abandoned connection is still open");
+		rig_close(e->rig, c);
+	}
+	return 0;
+}
+
+/* Runs both rigs until step(arg) is true; false on timeout or a lost
+ * front-end. */
 static bool run_two(struct rig *a, struct rig *b, bool (*step)(void *arg), void *arg)
 {
 	int64_t deadline = rig_now_ms() + ENV_T_MS;
@@ -540,6 +579,8 @@ static const struct test_case cases[] = {
 	{"sibling VMs with this backend talk both ways", case_sibling_both_ways},
 	{"a peer the guest never answers is closed after the request timeout",
 	 case_unanswered_peer_times_out},
+	{"a peer that leaves before the guest answers is released at once",
+	 case_leaving_peer_is_released},
 };
 
 int main(int argc, char **argv)

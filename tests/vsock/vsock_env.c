@@ -1,5 +1,6 @@
 #include "vsock_env.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -130,6 +131,23 @@ bool env_daemon_alive(struct env *e)
 		return true;
 	e->daemon = -1;
 	return false;
+}
+
+int env_daemon_fd_count(const struct env *e)
+{
+	char path[64];
+	struct dirent *d;
+	int count = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)e->daemon);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)))
+		count += d->d_name[0] != '.';
+	closedir(dir);
+	return count;
 }
 
 int env_stop(struct env *e)

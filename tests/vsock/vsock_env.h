@@ -47,6 +47,8 @@ int env_start(struct env *e, const char *daemon_bin);
  * cleanly.  Closes the rig and removes the temp directory. */
 int env_stop(struct env *e);
 bool env_daemon_alive(struct env *e);
+/* Descriptors the daemon holds, or -errno. */
+int env_daemon_fd_count(const struct env *e);
 /* Lines of the daemon's log that contain needle. */
 int env_log_count(const struct env *e, const char *needle);
 void env_dump_log(const struct env *e);
