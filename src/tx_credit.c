@@ -1,6 +1,7 @@
 #include "tx_credit.h"
 
 #include "credit.h"
+#include "log.h"
 
 /* Where a header sent now would put c's edge. */
 static uint32_t next_edge(const struct tx_pool *p, const struct conn *c)
@@ -30,9 +31,16 @@ static void recharge(struct tx_pool *p, struct conn *c)
 
 uint32_t tx_credit_offer(struct tx_pool *p, struct conn *c)
 {
+	uint32_t window;
+
 	c->credit_edge = next_edge(p, c);
 	recharge(p, c);
-	return c->credit_edge - c->fwd_cnt;
+	window = c->credit_edge - c->fwd_cnt;
+	if (window < p->window && p->charged >= p->budget)
+		log_info_rl("tx-buffer-total (%llu) reached: port %u -> %u offered %u bytes "
+			    "of credit", (unsigned long long)p->budget, c->key.peer_port,
+			    c->key.local_port, window);
+	return window;
 }
 
 void tx_credit_account(struct tx_pool *p, struct conn *c)
