@@ -430,11 +430,12 @@ static void test_split_header_descriptor_rx(void **state)
 /* B stops running its driver: A's transfer stalls once the daemon's
  * mailbox and B's RX ring are full, with chains held in A's TX ring.  When
  * B runs again everything arrives, nothing lost.  While stalled the daemon
- * waits for a wakeup: it does not spin. */
-static void test_back_pressure(void **state)
+ * waits for a wakeup: it does not spin.  With tx_slots chains in flight
+ * the device keeps at most half of A's ring waiting (device_park.c); past
+ * that A's ring waits too. */
+static void back_pressure(struct sib *s, unsigned tx_slots, bool indirect)
 {
 	const struct rig_vm vms[] = {{CID_A, NULL}, {CID_B, NULL}};
-	struct sib *s = *state;
 	struct rig_opts o;
 	struct rig_conn *ca, *cb;
 	struct flow fl;
@@ -445,14 +446,16 @@ static void test_back_pressure(void **state)
 
 	sib_start(s, vms, 2);
 	rig_opts_default(&o);
-	o.buf_alloc = 8u << 20; /* credit is not what stops A */
+	o.buf_alloc = 16u << 20; /* credit is not what stops A */
+	o.tx_slots = tx_slots;
+	o.indirect = indirect;
 	sib_open_rig(s, 0, &o);
 	sib_open_rig(s, 1, &o);
 	a = s->rig[0];
 	connect_pair(a, s->rig[1], PORT, &ca, &cb);
 	/* More than the mailbox (1 MiB), B's RX ring (512 KiB) and A's TX
-	 * slots (2 MiB) can hold together. */
-	flow_init(&fl, a, ca, s->rig[1], cb, 6u << 20, 4);
+	 * slots can hold together. */
+	flow_init(&fl, a, ca, s->rig[1], cb, (tx_slots + 64) << 16, 4);
 	/* Send until half a second passes with no TX chain given back. */
 	last_progress = rig_now_ms();
 	while (rig_now_ms() - last_progress < 500) {
@@ -472,9 +475,23 @@ static void test_back_pressure(void **state)
 	assert_true(process_cpu_ms(s->d.pid) - cpu_before < 300);
 	assert_true(fl.sent >= (1u << 20));
 	assert_true(a->n_tx_free < a->n_tx_slots); /* held by the daemon */
+	if (indirect) /* a chain a descriptor: every slot is in the ring */
+		assert_int_equal(a->n_tx_free, 0);
 	assert_int_equal(fl.recvd, 0);
 	run_flows(a, s->rig[1], &fl, 1, 3 * T_MS);
 	flow_check_free(&fl);
+}
+
+static void test_back_pressure(void **state)
+{
+	back_pressure(*state, 32, false);
+}
+
+/* A's whole ring in flight (one descriptor per chain): more chains than
+ * the device keeps, so the ring itself waits. */
+static void test_back_pressure_whole_ring(void **state)
+{
+	back_pressure(*state, 128, true);
 }
 
 /* Both directions at once, several connections, credit large enough that
@@ -678,6 +695,7 @@ int main(void)
 		T(test_split_linear_rx),
 		T(test_split_header_descriptor_rx),
 		T(test_back_pressure),
+		T(test_back_pressure_whole_ring),
 		T(test_bidirectional_full_speed),
 		T(test_frontends_at_different_times),
 		T(test_seqpacket_flags),
