@@ -9,7 +9,7 @@
  * input runs out, each:
  *   u8 request, u8 flags (sent as is: version, REPLY, NEED_REPLY bits),
  *   u8 control (bits 0-2: number of fds; bit 7: send the next message too
- *   before the back-end reads), u16 payload size, the payload (zeros where
+ *   before the back-end reads, up to MAX_DEFERRED in a row), u16 payload size, the payload (zeros where
  *   the input ends; a size above VU_MAX_PAYLOAD sends the header alone,
  *   which the back-end refuses before reading on), then a u8 per fd: its
  *   kind (mod 3: a memfd of ((u8 / 3) mod 5) pages, as SET_MEM_TABLE
@@ -43,6 +43,9 @@
 #define MAX_FDS_PER_MSG 7
 #define CTL_FD_COUNT 0x07
 #define CTL_DEFER 0x80
+/* Unread messages in the socket, each its own skb: a few keep the send
+ * buffer (and the fds in flight) far from full, so sends never block. */
+#define MAX_DEFERRED 4
 #define FD_KINDS 3
 #define MAX_MEMFD_PAGES 4
 #define PAGE 4096
@@ -271,6 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_queue_size = fuzz_u16(&in),
 		.device_features = 1ull << VIRTIO_VSOCK_F_SEQPACKET,
 	};
+	unsigned deferred = 0;
 	bool alive = true;
 	int sv[2];
 
@@ -283,8 +287,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool defer;
 
 		send_message(&s, &in, &defer);
-		if (!defer)
-			alive = handle_all(&s);
+		if (defer && deferred < MAX_DEFERRED) {
+			deferred++;
+			continue;
+		}
+		deferred = 0;
+		alive = handle_all(&s);
 	}
 	if (alive) {
 		shutdown(s.front, SHUT_WR);
