@@ -33,8 +33,9 @@ static inline struct fuzz_input fuzz_input_of(const uint8_t *data, size_t size)
 	return (struct fuzz_input){.data = data, .left = size};
 }
 
-/* Copies n bytes to dst, zeros where the input has run out. */
-static inline void fuzz_take(struct fuzz_input *in, void *dst, size_t n)
+/* Copies n bytes to dst, zeros where the input has run out.  Returns how
+ * many came from the input. */
+static inline size_t fuzz_take(struct fuzz_input *in, void *dst, size_t n)
 {
 	size_t got = n < in->left ? n : in->left;
 
@@ -42,6 +43,7 @@ static inline void fuzz_take(struct fuzz_input *in, void *dst, size_t n)
 	memset((uint8_t *)dst + got, 0, n - got);
 	in->data += got;
 	in->left -= got;
+	return got;
 }
 
 static inline uint8_t fuzz_u8(struct fuzz_input *in)

@@ -2,19 +2,23 @@
  * input is one front-end session.  A vu_dev is attached to one end of a
  * socketpair; the harness sends it the messages the input describes from
  * the other end, fds included, and lets it handle them until it gives up on
- * the session or the input ends (then the front-end hangs up).  Replies are
- * drained and checked as they come, so the socket never fills.
+ * the session or the input ends (then the front-end hangs up: shutdown,
+ * the back-end reads what is left and sees EOF).  Replies are drained and
+ * checked as they come, so the socket never fills.
  *
  * Input: a u16 largest queue size for the device, then messages until the
  * input runs out, each:
  *   u8 request, u8 flags (sent as is: version, REPLY, NEED_REPLY bits),
- *   u8 control (bits 0-2: number of fds; bit 7: send the next message too
- *   before the back-end reads, up to MAX_DEFERRED in a row), u16 payload size, the payload (zeros where
- *   the input ends; a size above VU_MAX_PAYLOAD sends the header alone,
- *   which the back-end refuses before reading on), then a u8 per fd: its
- *   kind (mod 3: a memfd of ((u8 / 3) mod 5) pages, as SET_MEM_TABLE
- *   wants; an eventfd, as SET_VRING_KICK/CALL/ERR want; or a pipe, wrong
- *   for both).
+ *   u8 control: bits 0-2 the number of fds (7: VU_MAX_FDS + 1, more than a
+ *     message may carry); bit 6: the front-end closes its end right after
+ *     (replies then fail); bit 7: send the next message before the back-end
+ *     reads (at most MAX_DEFERRED in a row),
+ *   u16 payload size, the payload (a size above VU_MAX_PAYLOAD sends the
+ *     header alone, which the back-end refuses before reading on; where the
+ *     input ends the message is cut short, and read after the hang-up),
+ *   a u8 per fd: its kind (mod 3: a memfd of ((u8 / 3) mod 5) pages, as
+ *     SET_MEM_TABLE wants; an eventfd, as SET_VRING_KICK/CALL/ERR want; or
+ *     a pipe, wrong for both).
  * Checks: the hooks alternate started/stopped per queue and a started
  * queue is ready and its ring mapped; a live queue stays ready; replies
  * are well formed; after vu_dev_detach() every started queue was stopped
@@ -40,8 +44,9 @@
 #include "vhost_user_msg.h"
 
 #define GUEST_CID 3
-#define MAX_FDS_PER_MSG 7
+#define MAX_FDS_PER_MSG (VU_MAX_FDS + 1)
 #define CTL_FD_COUNT 0x07
+#define CTL_CLOSE 0x40
 #define CTL_DEFER 0x80
 /* Unread messages in the socket, each its own skb: a few keep the send
  * buffer (and the fds in flight) far from full, so sends never block. */
@@ -162,8 +167,22 @@ static void send_wire(int sock, const void *bytes, size_t len, const int *fds,
 		close(fds[i]);
 }
 
-/* Decodes and sends one message; *defer: send the next one before handling. */
-static void send_message(struct session *s, struct fuzz_input *in, bool *defer)
+/* What the front-end does once a message is sent. */
+enum next_step {
+	READ_NOW,   /* let the back-end handle what was sent */
+	SEND_MORE,  /* send the next message first */
+	CLOSE_NOW,  /* close our end */
+};
+
+static unsigned decode_fd_count(uint8_t ctl)
+{
+	unsigned n = ctl & CTL_FD_COUNT;
+
+	return n == CTL_FD_COUNT ? VU_MAX_FDS + 1 : n;
+}
+
+/* Decodes and sends one message. */
+static enum next_step send_message(struct session *s, struct fuzz_input *in)
 {
 	static struct {
 		struct vu_msg_hdr hdr;
@@ -178,16 +197,16 @@ static void send_message(struct session *s, struct fuzz_input *in, bool *defer)
 	wire.hdr.flags = fuzz_u8(in);
 	ctl = fuzz_u8(in);
 	wire.hdr.size = fuzz_u16(in);
-	nfds = ctl & CTL_FD_COUNT;
-	*defer = ctl & CTL_DEFER;
+	nfds = decode_fd_count(ctl);
 	sent = sizeof(wire.hdr);
-	if (wire.hdr.size <= VU_MAX_PAYLOAD) {
-		fuzz_take(in, wire.payload, wire.hdr.size);
-		sent += wire.hdr.size;
-	}
+	if (wire.hdr.size <= VU_MAX_PAYLOAD)
+		sent += fuzz_take(in, wire.payload, wire.hdr.size);
 	for (unsigned i = 0; i < nfds; i++)
 		fds[i] = make_fd(fuzz_u8(in));
 	send_wire(s->front, &wire, sent, fds, nfds);
+	if (ctl & CTL_CLOSE)
+		return CLOSE_NOW;
+	return ctl & CTL_DEFER ? SEND_MORE : READ_NOW;
 }
 
 /* Replies arrive whole: the back-end writes each one completely, and we
@@ -212,7 +231,7 @@ static void drain_replies(struct session *s)
 	static uint8_t buf[1 << 16];
 	ssize_t n;
 
-	while ((n = recv(s->front, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+	while (s->front >= 0 && (n = recv(s->front, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
 		check_replies(buf, (size_t)n);
 }
 
@@ -284,23 +303,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.front = sv[0];
 	vu_dev_attach(&s.dev, sv[1]);
 	while (alive && in.left > 0) {
-		bool defer;
+		enum next_step next = send_message(&s, &in);
 
-		send_message(&s, &in, &defer);
-		if (defer && deferred < MAX_DEFERRED) {
-			deferred++;
-			continue;
+		if (next == CLOSE_NOW) {
+			close(s.front);
+			s.front = -1;
+			break;
 		}
+		/* The last message may be cut short: read after the hang-up,
+		 * or the back-end would wait for the rest. */
+		if (in.left == 0 || (next == SEND_MORE && deferred++ < MAX_DEFERRED))
+			continue;
 		deferred = 0;
 		alive = handle_all(&s);
 	}
 	if (alive) {
-		shutdown(s.front, SHUT_WR);
+		if (s.front >= 0)
+			shutdown(s.front, SHUT_WR);
 		FUZZ_CHECK(!handle_all(&s));
 	}
 	vu_dev_detach(&s.dev);
 	FUZZ_CHECK(s.started == s.stopped);
-	close(s.front);
+	if (s.front >= 0)
+		close(s.front);
 	FUZZ_CHECK(count_open_fds() <= baseline_fds);
 	return 0;
 }

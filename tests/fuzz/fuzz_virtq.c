@@ -15,7 +15,8 @@
  *     left) and a u8 gap in pages, then u16 desc, avail and used offsets
  *     (mod GUEST_BYTES, aligned down as SET_VRING_ADDR requires).
  *   operations: one byte picks one; the guest's are stores into memory (raw
- *     bytes, a descriptor, a published head, avail->idx, the suppression
+ *     bytes, a descriptor into one or more entries of the ring's table or of
+ *     an indirect one, a published head, avail->idx, the suppression
  *     fields), the device's are virtq calls (pop, push, unpop, kicks,
  *     notify, sync_used_idx) and direct translations of input-chosen
  *     ranges.  Addresses are a region's base plus a u16, or a raw u64.
@@ -59,7 +60,7 @@ enum header_flag {
 
 enum op {
 	OP_GUEST_WRITE,      /* raw bytes anywhere in guest memory */
-	OP_GUEST_DESC,       /* a descriptor, in the ring or anywhere (indirect) */
+	OP_GUEST_DESC,       /* descriptors, in the ring or anywhere (indirect) */
 	OP_GUEST_PUBLISH,    /* a head into the avail ring, avail->idx moved on */
 	OP_GUEST_AVAIL_IDX,  /* avail->idx set to anything */
 	OP_GUEST_SUPPRESS,   /* avail->flags and used_event */
@@ -176,20 +177,31 @@ static void guest_write(struct harness *h, struct fuzz_input *in)
 	guest_store(h, off, bytes, n);
 }
 
+/* A descriptor written to 1 + u8 consecutive entries, copy i with next + i:
+ * copies chain one to the next, so chains can reach VQ_CHAIN_MAX_SEGS. */
 static void guest_desc(struct harness *h, struct fuzz_input *in)
 {
 	uint16_t where = fuzz_u16(in);
+	bool anywhere = where & 1; /* else an entry of the ring's table */
 	uint16_t slot = where >> 1;
-	/* Even: an entry of the ring's table; odd: any offset (indirect tables). */
-	uint64_t off = where & 1 ? slot % GUEST_BYTES
-				 : h->desc_off + sizeof(struct vring_desc) * (slot % h->vq.num);
-	struct vring_desc d;
+	uint64_t addr = decode_gpa(in, &h->mem);
+	uint32_t len = (uint32_t)decode_len(in);
+	uint16_t flags = fuzz_u8(in);
+	uint16_t next = fuzz_u16(in);
+	unsigned copies = 1 + fuzz_u8(in);
 
-	d.addr = htole64(decode_gpa(in, &h->mem));
-	d.len = htole32((uint32_t)decode_len(in));
-	d.flags = htole16(fuzz_u8(in));
-	d.next = htole16(fuzz_u16(in));
-	guest_store(h, off, &d, sizeof(d));
+	for (unsigned i = 0; i < copies; i++) {
+		struct vring_desc d = {
+			.addr = htole64(addr),
+			.len = htole32(len),
+			.flags = htole16(flags),
+			.next = htole16((uint16_t)(next + i)),
+		};
+		uint64_t off = anywhere ? slot % GUEST_BYTES + sizeof(d) * i
+					: h->desc_off + sizeof(d) * ((slot + i) % h->vq.num);
+
+		guest_store(h, off, &d, sizeof(d));
+	}
 }
 
 static void guest_publish(struct harness *h, struct fuzz_input *in)
