@@ -59,9 +59,15 @@ summarize() {
 }
 
 report_failure() {
-	local name=$1 log=$2
+	local name=$1 log=$2 first
 	echo "FAIL $name: see $log" >&2
-	tail -n 30 "$log" >&2
+	# The report from its first line: a sanitizer's, libFuzzer's or ours.
+	first=$(grep -n -m 1 -E 'ERROR: |runtime error|invariant broken' "$log" | cut -d: -f1)
+	if [ -n "$first" ]; then
+		sed -n "$first,+24p" "$log" >&2
+	else
+		tail -n 25 "$log" >&2
+	fi
 	grep -o 'Test unit written to .*' "$log" | sed 's/^Test unit written to /crash input: /' >&2 || true
 }
 
