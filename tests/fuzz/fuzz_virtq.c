@@ -137,6 +137,7 @@ static uint64_t used_ring_off(const struct harness *h, unsigned i)
 	       sizeof(struct vring_used_elem) * (uint64_t)i;
 }
 
+/* Reads back what the device wrote at offset off (the ring is inside). */
 static void load(const struct harness *h, uint64_t off, void *dst, size_t n)
 {
 	FUZZ_CHECK(off <= GUEST_BYTES && n <= GUEST_BYTES - off);
