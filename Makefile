@@ -3,9 +3,11 @@
 BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 BUILD_REL  ?= build-release
+BUILD_FUZZ ?= build-fuzz
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
-.PHONY: all build check check-fast check-sanitize demo bench deps clean
+.PHONY: all build check check-fast check-sanitize demo bench deps clean \
+	fuzz fuzz-build fuzz-smoke fuzz-merge
 
 all: build
 
@@ -17,8 +19,9 @@ build: deps
 	ninja -C $(BUILD)
 
 # Every test: unit, rig (VM-less, against the real binary) and real guests,
-# then the same again with AddressSanitizer + UndefinedBehaviorSanitizer.
-check: check-fast check-sanitize
+# then the same again with AddressSanitizer + UndefinedBehaviorSanitizer,
+# then a few seconds of each fuzz harness.
+check: check-fast check-sanitize fuzz-smoke
 
 check-fast: build
 	@scripts/install-deps.sh test
@@ -33,6 +36,23 @@ check-sanitize: deps
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(MESON_TEST) -C $(BUILD_SAN)
 
+# libFuzzer harnesses (tests/fuzz/), built with clang in $(BUILD_FUZZ)/.
+# FUZZ_SECONDS per harness, FUZZ_TARGETS to pick some; see scripts/fuzz.sh.
+fuzz-build:
+	@scripts/install-deps.sh fuzz
+	@[ -f $(BUILD_FUZZ)/build.ninja ] || CC=clang meson setup $(BUILD_FUZZ) -Dfuzz=true
+	ninja -C $(BUILD_FUZZ) fuzz
+
+fuzz: fuzz-build
+	scripts/fuzz.sh run $(BUILD_FUZZ)
+
+fuzz-smoke: fuzz-build
+	scripts/fuzz.sh smoke $(BUILD_FUZZ)
+
+# Scratch-corpus inputs that add coverage go into tests/fuzz/corpus/ (review, commit).
+fuzz-merge: fuzz-build
+	scripts/fuzz.sh merge $(BUILD_FUZZ)
+
 demo: build
 	@scripts/install-deps.sh guest
 	scripts/demo.sh
@@ -44,4 +64,4 @@ bench: deps
 	scripts/bench.sh $(BUILD_REL)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_REL)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_REL) $(BUILD_FUZZ)

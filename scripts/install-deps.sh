@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, only those missing; for targets that
 # boot guests, also fetches the guest kernel into the cache (scripts/guest-assets.sh).
-# Usage: install-deps.sh build|test|guest|bench
+# Usage: install-deps.sh build|test|guest|bench|fuzz
 set -euo pipefail
 
 # libc6-dev is only a Recommends of gcc; static libc.a builds the guest program.
@@ -9,13 +9,17 @@ build_pkgs=(gcc libc6-dev meson ninja-build pkg-config libyaml-dev libcmocka-dev
 guest_pkgs=(qemu-system-x86 busybox-static cpio xz-utils)
 test_pkgs=("${guest_pkgs[@]}")
 bench_pkgs=(gnuplot-nox)
+# libFuzzer comes with clang's runtime libraries; llvm puts llvm-symbolizer on
+# PATH for readable sanitizer reports.
+fuzz_pkgs=(clang libclang-rt-14-dev llvm)
 
 case "${1:-build}" in
 build) wanted=("${build_pkgs[@]}") ;;
 test) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
 guest) wanted=("${build_pkgs[@]}" "${guest_pkgs[@]}") ;;
 bench) wanted=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
-*) echo "usage: $0 build|test|guest|bench" >&2; exit 2 ;;
+fuzz) wanted=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+*) echo "usage: $0 build|test|guest|bench|fuzz" >&2; exit 2 ;;
 esac
 case "${1:-build}" in
 test | guest) needs_guest_kernel=yes ;;
