@@ -20,10 +20,12 @@
 set -euo pipefail
 
 # Largest input per harness: a CONNECT line is at most 64 bytes, a
-# vhost-user session needs room for a few 4 KiB payloads.
+# vhost-user session needs room for a few 4 KiB payloads, a device session
+# for a few dozen packets.
 declare -A max_len=(
 	[fuzz_config]=4096
 	[fuzz_connect_line]=256
+	[fuzz_device_tx]=8192
 	[fuzz_vhost_user]=16384
 	[fuzz_virtq]=4096
 )
