@@ -27,8 +27,8 @@
  *   client: a host client for a guest port (with or without early bytes);
  *   sibling: the sibling drains its mailbox, or sends the guest a packet
  *     (ports, op, then up to 255 payload bytes);
- *   wait (byte 0xff only, as it costs the most): 2 ms pass, so that the
- *     timeouts expire.
+ *   wait (byte 0xff, once per input: a sleep costs more than the rest):
+ *     2 ms pass, so that the timeouts expire.
  * Checks, after every run: each TX chain popped went back to the used ring
  * or waits in the park; each RX buffer used carries a well-formed packet
  * for the guest; the tx pool's charge is the sum of the connections'.  At
@@ -550,13 +550,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_input in = fuzz_input_of(data, size);
 	uint8_t flags = fuzz_u8(&in);
 	const struct timespec two_ms = {.tv_nsec = 2000000};
+	bool waited = false;
 
 	reset(flags);
 	while (in.left) {
 		uint8_t op = fuzz_u8(&in);
 
 		if (op == OP_WAIT) {
-			nanosleep(&two_ms, NULL);
+			if (!waited)
+				nanosleep(&two_ms, NULL);
+			waited = true;
 			continue;
 		}
 		switch (op % OP_COUNT) {
