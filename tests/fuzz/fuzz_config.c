@@ -1,7 +1,8 @@
 /* Fuzzes the configuration front door, config_parse_args() (src/config*.c):
  * options, --vm values, the YAML file and the checks across VMs.  A
- * configuration it accepts must keep the promises main.c relies on; every
- * outcome must free what it allocated (LeakSanitizer).
+ * configuration it accepts must keep the promises main.c relies on (values
+ * in range, nothing bound twice); every outcome must free what it
+ * allocated (LeakSanitizer).
  *
  * Input: ARGS, optionally followed by "\0\0" and a YAML file.  ARGS are
  * the NUL-separated words of argv after argv[0].  When the YAML file is
@@ -111,8 +112,31 @@ static void check_vm(const struct vm_config *vm)
 		   (vm->queue_size & (vm->queue_size - 1)) == 0);
 	FUZZ_CHECK(vm->n_groups >= 1 && vm->n_groups <= CONFIG_MAX_LIST_ITEMS);
 	FUZZ_CHECK(vm->n_forward_listen <= CONFIG_MAX_LIST_ITEMS);
-	for (size_t i = 0; i < vm->n_groups; i++)
+	FUZZ_CHECK(!vm->uds_path || strcmp(vm->socket_path, vm->uds_path) != 0);
+	for (size_t i = 0; i < vm->n_forward_listen; i++)
+		for (size_t j = 0; j < i; j++)
+			FUZZ_CHECK(vm->forward_listen[i] != vm->forward_listen[j]);
+	for (size_t i = 0; i < vm->n_groups; i++) {
 		FUZZ_CHECK(vm->groups[i] && *vm->groups[i]);
+		for (size_t j = 0; j < i; j++)
+			FUZZ_CHECK(strcmp(vm->groups[i], vm->groups[j]) != 0);
+	}
+}
+
+/* Two VMs share nothing they bind: CID, socket or uds paths, listen ports. */
+static void check_apart(const struct vm_config *a, const struct vm_config *b)
+{
+	const char *a_paths[] = {a->socket_path, a->uds_path};
+	const char *b_paths[] = {b->socket_path, b->uds_path};
+
+	FUZZ_CHECK(a->guest_cid != b->guest_cid);
+	for (size_t i = 0; i < 2; i++)
+		for (size_t j = 0; j < 2; j++)
+			FUZZ_CHECK(!a_paths[i] || !b_paths[j] ||
+				   strcmp(a_paths[i], b_paths[j]) != 0);
+	for (size_t i = 0; i < a->n_forward_listen; i++)
+		for (size_t j = 0; j < b->n_forward_listen; j++)
+			FUZZ_CHECK(a->forward_listen[i] != b->forward_listen[j]);
 }
 
 static void check_config(const struct daemon_config *cfg)
@@ -122,7 +146,7 @@ static void check_config(const struct daemon_config *cfg)
 	for (size_t i = 0; i < cfg->n_vms; i++) {
 		check_vm(&cfg->vms[i]);
 		for (size_t j = 0; j < i; j++)
-			FUZZ_CHECK(cfg->vms[i].guest_cid != cfg->vms[j].guest_cid);
+			check_apart(&cfg->vms[i], &cfg->vms[j]);
 	}
 }
 
