@@ -308,9 +308,14 @@ int rig_poll(struct rig *rig, struct pollfd *extra, unsigned n_extra,
 		return -ENOTCONN;
 	if (process(rig))
 		timeout_ms = 0;
-	if (rig->device_started &&
-	    (rig_ring_enable_cb(&rig->rxq) | rig_ring_enable_cb(&rig->txq)))
-		timeout_ms = 0;
+	if (rig->device_started) {
+		/* Both rings must re-enable their callbacks. */
+		bool rx_more = rig_ring_enable_cb(&rig->rxq);
+		bool tx_more = rig_ring_enable_cb(&rig->txq);
+
+		if (rx_more || tx_more)
+			timeout_ms = 0;
+	}
 	pfds[0] = (struct pollfd){.fd = rig->device_started ? rig->rxq.call_fd : -1,
 				  .events = POLLIN};
 	pfds[1] = (struct pollfd){.fd = rig->device_started ? rig->txq.call_fd : -1,
