@@ -78,7 +78,9 @@ fuzz_one() {
 	corpus=$work/corpus
 	log=$work/fuzz.log
 	if [ "$mode" = smoke ]; then
+		# Apart from a long run's, which may be going on meanwhile.
 		corpus=$work/smoke-corpus
+		log=$work/smoke.log
 		rm -rf "$corpus"
 	fi
 	mkdir -p "$corpus" "$work/crashes"
