@@ -16,7 +16,8 @@
 # FUZZ_TARGETS (space-separated harness names) selects a subset.  A crash,
 # leak, timeout or broken invariant makes the script exit 1 after naming the
 # input, saved in BUILD_DIR/fuzz/NAME/crashes/; each run's full output is in
-# BUILD_DIR/fuzz/NAME/fuzz.log.  Reproduce with: BUILD_DIR/tests/fuzz/NAME FILE
+# BUILD_DIR/fuzz/NAME/fuzz.log (smoke.log for a smoke run).  Reproduce with:
+# BUILD_DIR/tests/fuzz/NAME FILE
 set -euo pipefail
 
 # Largest input per harness: a CONNECT line is at most 64 bytes, a
