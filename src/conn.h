@@ -57,6 +57,7 @@ struct conn {
 	/* The guest may send up to here: fwd_cnt + buf_alloc of the most
 	 * generous header we sent (tx_credit.h).  Only moves forward. */
 	uint32_t credit_edge;
+	uint32_t window;           /* the most it is offered now; 0: not yet */
 	uint32_t charged;          /* counted against the device's tx pool */
 	struct txbuf txbuf;
 	/* Host bytes the backend read along with its handshake (a client's

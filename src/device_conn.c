@@ -247,6 +247,7 @@ void device_conn_write(struct vsock_device *dev, struct conn *c,
 		ssize_t w = sendmsg(c->ev.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			device_check_guest_fault(dev, errno);
 			host_write_failed(dev, c, errno);
 			return;
 		}

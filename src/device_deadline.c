@@ -37,7 +37,6 @@ static const struct ev_ops timer_ops = {.handle = timer_fired};
 
 int device_deadline_open(struct vsock_device *dev)
 {
-	TAILQ_INIT(&dev->waiting);
 	dev->request_timeout_ms = DEVICE_REQUEST_TIMEOUT_MS;
 	if (!env_ms_override(DEVICE_REQUEST_TIMEOUT_ENV, &dev->request_timeout_ms))
 		return -1;

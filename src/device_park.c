@@ -12,6 +12,11 @@
  *    to half the TX ring; past that the ring waits, which is the same
  *    back-pressure a slow receiver puts on the credit-bound data it is
  *    sent.
+ *  - Each packet is kept with its header as checked when it came: a chain
+ *    the guest rewrote meanwhile is dropped, not sent.
+ *  - One VM may hold up a quarter of the park's headers and half its
+ *    chains: past that its own packets are answered (headers) or wait in
+ *    the ring (data), never the other VMs'.
  *
  * A packet leaves when its mailbox has room again (the router's wakeup),
  * or once it has waited the park timeout: then its connection is reset (an
@@ -89,12 +94,23 @@ static void clear_stalled(struct park *p, uint32_t cid)
 	}
 }
 
-static bool queued_for(const struct park *p, uint64_t cid)
+/* What waits for cid: headers alone and chains. */
+struct queued {
+	unsigned packets;
+	unsigned chains;
+};
+
+static struct queued queued_for(const struct park *p, uint64_t cid)
 {
-	for (unsigned i = 0; i < p->count; i++)
-		if (p->pkt[i].dst_cid == cid)
-			return true;
-	return false;
+	struct queued q = {0, 0};
+
+	for (unsigned i = 0; i < p->count; i++) {
+		if (p->pkt[i].hdr.dst_cid == cid) {
+			q.packets++;
+			q.chains += p->pkt[i].has_chain;
+		}
+	}
+	return q;
 }
 
 static void add(struct park *p, const struct vsock_hdr *hdr, const struct vq_chain *chain)
@@ -103,27 +119,31 @@ static void add(struct park *p, const struct vsock_hdr *hdr, const struct vq_cha
 
 	*pk = (struct parked_pkt){
 		.deadline_ms = mono_ms() + p->timeout_ms,
-		.dst_cid = (uint32_t)hdr->dst_cid,
+		.hdr = *hdr,
 		.head = chain ? chain->head : 0,
 		.has_chain = chain != NULL,
 	};
-	if (chain)
-		p->chains++;
-	else
-		pk->hdr = *hdr;
+	p->chains += chain != NULL;
 	fifo_timer_entry_added(&p->timer, pk->deadline_ms);
 }
 
-/* One try; a stalled VM's full mailbox answers the packet at once. */
+/* One try.  A stalled VM's full mailbox, or give_up, answers the packet at
+ * once (and marks that VM stalled); only a delivery clears the mark. */
 static bool send_once(struct vsock_device *dev, const struct vsock_hdr *hdr,
 		      const struct vq_chain *chain, bool give_up)
 {
 	struct park *p = &dev->park;
+	/* The router knows no CID wider than 32 bits: those never get here. */
 	uint32_t cid = (uint32_t)hdr->dst_cid;
 
-	if (device_sibling_send(dev, hdr, chain) == SIBLING_DONE) {
+	switch (device_sibling_send(dev, hdr, chain)) {
+	case SIBLING_DELIVERED:
 		clear_stalled(p, cid);
 		return true;
+	case SIBLING_ANSWERED:
+		return true;
+	case SIBLING_FULL:
+		break;
 	}
 	if (!give_up && !cids_have(p->stalled, p->n_stalled, cid))
 		return false;
@@ -132,30 +152,52 @@ static bool send_once(struct vsock_device *dev, const struct vsock_hdr *hdr,
 	return true;
 }
 
+/* Half the TX ring (at least one chain, so that a packet always has a
+ * place and a timeout), at most DEVICE_PARK_MAX_CHAINS. */
+static unsigned chain_room(const struct vsock_device *dev)
+{
+	unsigned half = dev->vu.vq[VU_QUEUE_TX].num / 2;
+
+	if (half > DEVICE_PARK_MAX_CHAINS)
+		return DEVICE_PARK_MAX_CHAINS;
+	return half ? half : 1;
+}
+
 enum park_verdict device_park_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
 				   const struct vq_chain *chain)
 {
 	struct park *p = &dev->park;
-	unsigned chain_room = dev->vu.vq[VU_QUEUE_TX].num / 2;
+	struct queued q = queued_for(p, hdr->dst_cid);
+	unsigned room = chain_room(dev);
 
-	if (!queued_for(p, hdr->dst_cid) && send_once(dev, hdr, chain, false))
+	if (!q.packets && send_once(dev, hdr, chain, false))
 		return PARK_SENT;
-	if (p->count == DEVICE_PARK_MAX && hdr->len == 0) {
-		device_sibling_undeliverable(dev, hdr, "too many packets wait for full mailboxes");
-		return PARK_SENT;
-	}
+	/* One VM's share of the park is all it can hold up: past it, its
+	 * packets are answered, never the others'. */
 	if (hdr->len == 0) {
-		add(p, hdr, NULL);
-		return PARK_COPIED;
+		if (q.packets < DEVICE_PARK_MAX_PER_VM && p->count < DEVICE_PARK_MAX) {
+			add(p, hdr, NULL);
+			return PARK_COPIED;
+		}
+		device_sibling_undeliverable(dev, hdr, "too many packets wait for its mailbox");
+		return PARK_SENT;
 	}
-	if (chain_room > DEVICE_PARK_MAX_CHAINS)
-		chain_room = DEVICE_PARK_MAX_CHAINS;
-	if (p->count < DEVICE_PARK_MAX && p->chains < chain_room) {
+	if (q.packets < DEVICE_PARK_MAX_PER_VM && p->count < DEVICE_PARK_MAX &&
+	    q.chains < (room + 1) / 2 && p->chains < room) {
 		add(p, hdr, chain);
 		return PARK_KEPT;
 	}
 	p->tx_waits = true;
 	return PARK_WAIT;
+}
+
+/* Whether two headers are the same packet's. */
+static bool same_header(const struct vsock_hdr *a, const struct vsock_hdr *b)
+{
+	return a->src_cid == b->src_cid && a->dst_cid == b->dst_cid &&
+	       a->src_port == b->src_port && a->dst_port == b->dst_port && a->len == b->len &&
+	       a->type == b->type && a->op == b->op && a->flags == b->flags &&
+	       a->buf_alloc == b->buf_alloc && a->fwd_cnt == b->fwd_cnt;
 }
 
 /* VMs whose mailbox refused a parked packet during one pass: their later
@@ -171,32 +213,34 @@ static bool settle(struct vsock_device *dev, struct virtq *vq, const struct park
 		   int64_t now, struct full_set *full)
 {
 	struct park *p = &dev->park;
+	uint32_t cid = (uint32_t)pk->hdr.dst_cid;
 	bool overdue = pk->deadline_ms <= now;
-	bool stalled = cids_have(p->stalled, p->n_stalled, pk->dst_cid);
+	bool stalled = cids_have(p->stalled, p->n_stalled, cid);
 	const struct vq_chain *chain = NULL;
-	struct vsock_hdr hdr = pk->hdr;
+	struct vsock_hdr again;
 
-	if (cids_have(full->cid, full->n, pk->dst_cid) || (!p->retry && !overdue && !stalled))
+	if (cids_have(full->cid, full->n, cid) || (!p->retry && !overdue && !stalled))
 		goto wait;
 	if (pk->has_chain) {
-		/* The guest may have rewritten the chain meanwhile: check it again. */
+		/* The header was checked when the packet came (its source CID
+		 * above all): the guest must not have rewritten it since.  The
+		 * payload it may rewrite; it is its own data. */
 		if (virtq_reread(vq, pk->head, &dev->chain) != VQ_POP_OK ||
-		    !device_tx_parse(&dev->chain, &hdr) || hdr.dst_cid != pk->dst_cid) {
-			log_warn_rl("tx: a packet kept for cid %u changed in the ring; dropped",
-				    pk->dst_cid);
+		    !device_tx_parse(&dev->chain, &again) || !same_header(&again, &pk->hdr)) {
+			log_warn_rl("tx: the guest rewrote a packet kept for cid %u; dropped", cid);
 			virtq_push(vq, pk->head, 0);
 			return true;
 		}
 		chain = &dev->chain;
 	}
-	if (!send_once(dev, &hdr, chain, overdue))
+	if (!send_once(dev, &pk->hdr, chain, overdue))
 		goto wait;
 	if (pk->has_chain)
 		virtq_push(vq, pk->head, 0);
 	return true;
 wait:
-	if (!cids_have(full->cid, full->n, pk->dst_cid))
-		full->cid[full->n++] = pk->dst_cid;
+	if (!cids_have(full->cid, full->n, cid))
+		full->cid[full->n++] = cid;
 	return false;
 }
 

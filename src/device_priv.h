@@ -5,6 +5,7 @@
 #ifndef VSOCK_DEVICE_PRIV_H
 #define VSOCK_DEVICE_PRIV_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdbool.h>
@@ -43,10 +44,12 @@
  * the request timeout. */
 #define DEVICE_PARK_TIMEOUT_MS 10000u
 #define DEVICE_PARK_TIMEOUT_ENV "VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS"
-/* Most packets waiting for full mailboxes... */
+/* Most packets waiting for full mailboxes, and most for any one VM... */
 #define DEVICE_PARK_MAX 1024
+#define DEVICE_PARK_MAX_PER_VM (DEVICE_PARK_MAX / 4)
 /* ...of which at most this many (and never more than half the TX ring,
- * which the guest needs for its other traffic) keep their chain. */
+ * which the guest needs for its other traffic) keep their chain, and at
+ * most half of those for any one VM. */
 #define DEVICE_PARK_MAX_CHAINS 256
 /* Siblings remembered as stalled (device_park.c). */
 #define DEVICE_PARK_MAX_STALLED 64
@@ -89,15 +92,15 @@ struct tx_batch {
 	struct iovec payload[VQ_CHAIN_MAX_SEGS];
 };
 
-/* A TX packet for a sibling whose mailbox was full.  One with a payload
- * keeps its chain, read again from the ring when it is retried; a header
- * alone is copied and its chain goes back at once. */
+/* A TX packet for a sibling whose mailbox was full, its header as checked
+ * when it arrived.  One with a payload keeps its chain, whose payload is
+ * read again from the ring when it is retried; a header alone is all there
+ * is, and its chain goes back at once. */
 struct parked_pkt {
 	int64_t deadline_ms; /* CLOCK_MONOTONIC */
-	uint32_t dst_cid;
+	struct vsock_hdr hdr;
 	uint16_t head;
 	bool has_chain;
-	struct vsock_hdr hdr; /* without a chain */
 };
 
 /* Packets waiting for full sibling mailboxes, oldest first; packets for the
@@ -166,6 +169,15 @@ struct vsock_device {
 	struct rx_batch rx;
 };
 
+/* A system call on guest memory failed with err: EFAULT means the memory
+ * is gone (its file shrank), which the SIGBUS handler would have caught
+ * had the access been ours: the front-end is dropped the same way. */
+static inline void device_check_guest_fault(struct vsock_device *dev, int err)
+{
+	if (err == EFAULT)
+		dev->vu.mem.faulted = 1;
+}
+
 /* device_conn.c */
 /* Whether max-connections are open already (the caller refuses and logs). */
 static inline bool device_conn_full(const struct vsock_device *dev)
@@ -232,8 +244,9 @@ bool device_rx_pop_chain(struct vsock_device *dev, struct virtq *vq);
 int device_sibling_open(struct vsock_device *dev, const struct vm_config *cfg);
 void device_sibling_close(struct vsock_device *dev);
 enum sibling_result {
-	SIBLING_DONE,  /* delivered, or answered: the chain goes back */
-	SIBLING_FULL,  /* the target's mailbox is full: nothing done */
+	SIBLING_DELIVERED, /* in the target's mailbox */
+	SIBLING_ANSWERED,  /* refused (an RST owed to the guest, or dropped) */
+	SIBLING_FULL,      /* the target's mailbox is full: nothing done */
 };
 /* Routes a guest packet (header hdr, payload in chain; NULL for a header
  * alone) for another VM. */

@@ -240,6 +240,7 @@ static bool serve_rw(struct vsock_device *dev, struct virtq *vq, struct conn *c)
 		if (err == EAGAIN || err == EWOULDBLOCK) {
 			c->host_readable = false;
 		} else if (err != EINTR) {
+			device_check_guest_fault(dev, err);
 			log_info_rl("reading host socket for guest port %u: %s; resetting",
 				    c->key.peer_port, strerror(err));
 			device_conn_reset(dev, c);

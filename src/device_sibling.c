@@ -81,11 +81,11 @@ enum sibling_result device_sibling_send(struct vsock_device *dev, const struct v
 	if (n > VQ_CHAIN_MAX_SEGS) {
 		log_warn_rl("tx: %s for cid %llu has too many segments; dropped",
 			    vsock_op_name(hdr->op), (unsigned long long)hdr->dst_cid);
-		return SIBLING_DONE;
+		return SIBLING_ANSWERED;
 	}
 	switch (router_send(dev->port, hdr, dev->tx_payload, n)) {
 	case ROUTER_DELIVERED:
-		return SIBLING_DONE;
+		return SIBLING_DELIVERED;
 	case ROUTER_FULL:
 		return SIBLING_FULL;
 	case ROUTER_UNREACHABLE:
@@ -95,13 +95,13 @@ enum sibling_result device_sibling_send(struct vsock_device *dev, const struct v
 			    hdr->op == VIRTIO_VSOCK_OP_RST ? "dropped" : "answering RST");
 		if (hdr->op != VIRTIO_VSOCK_OP_RST)
 			device_reply_rst(dev, hdr);
-		return SIBLING_DONE;
+		return SIBLING_ANSWERED;
 	case ROUTER_INVALID:
 		break;
 	}
 	log_warn_rl("tx: %s for cid %llu: the router refused it as malformed; dropped",
 		    vsock_op_name(hdr->op), (unsigned long long)hdr->dst_cid);
-	return SIBLING_DONE;
+	return SIBLING_ANSWERED;
 }
 
 void device_sibling_undeliverable(struct vsock_device *dev, const struct vsock_hdr *hdr,

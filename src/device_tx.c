@@ -341,8 +341,11 @@ void device_process_tx(struct vsock_device *dev)
 	struct virtq *vq = &dev->vu.vq[VU_QUEUE_TX];
 	enum tx_stop stop;
 
-	if (!virtq_ready(vq))
+	/* Nothing to resume until the queue starts again (queue_started). */
+	if (!virtq_ready(vq)) {
+		dev->tx_blocked = false;
 		return;
+	}
 	/* Packets kept for full mailboxes are older than anything in the ring. */
 	device_park_process(dev, vq);
 	do {

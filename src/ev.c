@@ -20,6 +20,7 @@ static void resume_paused(struct ev_source *src, uint32_t events)
 		int rc;
 
 		SLIST_REMOVE_HEAD(&loop->paused, link);
+		p->paused = false;
 		rc = ev_set(loop, p, EPOLLIN);
 		if (rc < 0)
 			log_warn_rl("epoll: cannot watch a listener again: %s", strerror(-rc));
@@ -82,6 +83,10 @@ void ev_close(struct ev_source *src)
 
 void ev_retire(struct ev_loop *loop, struct ev_source *src)
 {
+	if (src->paused) {
+		SLIST_REMOVE(&loop->paused, src, ev_source, link);
+		src->paused = false;
+	}
 	ev_set(loop, src, 0);
 	/* Even if the DEL failed, events for it are no longer dispatched. */
 	src->events = 0;
@@ -92,7 +97,7 @@ void ev_pause(struct ev_loop *loop, struct ev_source *src)
 {
 	const struct itimerspec in = {.it_value = {.tv_nsec = EV_PAUSE_MS * 1000000L}};
 
-	if (src->events == 0)
+	if (src->paused)
 		return;
 	ev_set(loop, src, 0);
 	/* Dispatch skips it from now on, even if the DEL failed. */
@@ -100,6 +105,7 @@ void ev_pause(struct ev_loop *loop, struct ev_source *src)
 	if (SLIST_EMPTY(&loop->paused) && timerfd_settime(loop->resume.fd, 0, &in, NULL) < 0)
 		log_warn_rl("timerfd_settime: %s", strerror(errno));
 	SLIST_INSERT_HEAD(&loop->paused, src, link);
+	src->paused = true;
 }
 
 void ev_dispatch(const struct epoll_event *events, int n)

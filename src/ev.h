@@ -15,6 +15,7 @@
 #ifndef VSOCK_EV_H
 #define VSOCK_EV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -37,6 +38,7 @@ struct ev_source {
 	const struct ev_ops *ops;
 	int fd;                          /* -1 when none */
 	uint32_t events;                 /* interest registered; 0 = none */
+	bool paused;                     /* on the loop's paused list */
 	SLIST_ENTRY(ev_source) link;     /* on the loop's retired or paused list */
 };
 
@@ -64,11 +66,12 @@ int ev_set(struct ev_loop *loop, struct ev_source *src, uint32_t events);
  * out of the epoll set.  No-op when it has none. */
 void ev_close(struct ev_source *src);
 /* Takes src off the loop (it must hold no fd still registered, or it is
- * unregistered here); ops->release(src) runs at the next ev_loop_reap(). */
+ * unregistered here; a paused source is unpaused); ops->release(src) runs
+ * at the next ev_loop_reap(). */
 void ev_retire(struct ev_loop *loop, struct ev_source *src);
 
 /* Stops watching src, a listener, for EV_PAUSE_MS; then it is watched for
- * EPOLLIN again.  A no-op when it is not watched (already paused). */
+ * EPOLLIN again.  A no-op when it is paused already. */
 void ev_pause(struct ev_loop *loop, struct ev_source *src);
 
 /* Runs the handler of each event of one epoll_wait batch whose source

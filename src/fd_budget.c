@@ -92,9 +92,10 @@ bool fd_budget_apply(struct daemon_config *cfg, uint64_t limit, FILE *err)
 		if (is_auto(vm) && !fill_share(vm, share)) {
 			fprintf(err, "vhost-device-vsock: error: the open-file limit "
 				"(RLIMIT_NOFILE) %llu leaves %llu for each of %zu VM(s), too few "
-				"for cid %u: raise the limit (ulimit -n, LimitNOFILE=) or set "
-				"max-connections\n", (unsigned long long)limit,
-				(unsigned long long)share, n_auto, vm->guest_cid);
+				"for cid %u: raise the limit (ulimit -n, LimitNOFILE=) or set its "
+				"%s\n", (unsigned long long)limit, (unsigned long long)share,
+				n_auto, vm->guest_cid,
+				vm->max_connections ? "max-handshakes" : "max-connections");
 			return false;
 		}
 		if (!fill_pending(vm, err))

@@ -307,7 +307,9 @@ enum router_result router_send(struct router_port *from, const struct vsock_hdr 
 	struct router_port *to;
 	bool was_empty = false;
 
-	if (len != hdr->len)
+	/* Devices check both before they send; the router checks again, as
+	 * the last place a forged source could be caught. */
+	if (len != hdr->len || hdr->src_cid != from->cid)
 		return ROUTER_INVALID;
 	pthread_rwlock_rdlock(&router->lock);
 	to = find_port(router, hdr->dst_cid);

@@ -50,7 +50,8 @@ enum router_result {
 	ROUTER_FULL,        /* target mailbox full: keep the packet, retry on wakeup */
 	ROUTER_UNREACHABLE, /* no such CID, or no group in common: answer RST */
 	ROUTER_INVALID,     /* payload length differs from hdr.len or exceeds
-			     * VSOCK_MAX_PKT_PAYLOAD: a malformed packet */
+			     * VSOCK_MAX_PKT_PAYLOAD, or src_cid is not the
+			     * sender's: a malformed or forged packet */
 };
 
 /* mailbox_bytes counts the payload plus a small per-packet overhead; it

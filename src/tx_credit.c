@@ -3,6 +3,14 @@
 #include "credit.h"
 #include "log.h"
 
+/* c's window now: the initial one until it grew, never past the pool's. */
+static uint32_t conn_window(const struct tx_pool *p, const struct conn *c)
+{
+	uint32_t w = c->window ? c->window : TX_CREDIT_INITIAL;
+
+	return w < p->window ? w : p->window;
+}
+
 /* Where a header sent now would put c's edge. */
 static uint32_t next_edge(const struct tx_pool *p, const struct conn *c)
 {
@@ -11,8 +19,8 @@ static uint32_t next_edge(const struct tx_pool *p, const struct conn *c)
 	/* Promising up to what c is charged already costs the pool nothing. */
 	uint64_t window = c->charged + room;
 
-	if (window > p->window)
-		window = p->window;
+	if (window > conn_window(p, c))
+		window = conn_window(p, c);
 	if (window < TX_CREDIT_FLOOR)
 		window = TX_CREDIT_FLOOR;
 	if (window <= promised)
@@ -36,7 +44,7 @@ uint32_t tx_credit_offer(struct tx_pool *p, struct conn *c)
 	c->credit_edge = next_edge(p, c);
 	recharge(p, c);
 	window = c->credit_edge - c->fwd_cnt;
-	if (window < p->window && p->charged >= p->budget)
+	if (window < conn_window(p, c) && p->charged >= p->budget)
 		log_info_rl("tx-buffer-total (%llu) reached: port %u -> %u offered %u bytes "
 			    "of credit", (unsigned long long)p->budget, c->key.peer_port,
 			    c->key.local_port, window);
@@ -45,9 +53,14 @@ uint32_t tx_credit_offer(struct tx_pool *p, struct conn *c)
 
 void tx_credit_account(struct tx_pool *p, struct conn *c)
 {
+	uint32_t window = conn_window(p, c);
+
 	recharge(p, c);
-	if (tx_credit_room(c) < credit_update_threshold(p->window) &&
-	    next_edge(p, c) != c->credit_edge)
+	if (tx_credit_room(c) >= credit_update_threshold(window))
+		return;
+	/* The guest is using what it has: let it have more. */
+	c->window = window < p->window / 2 ? 2 * window : p->window;
+	if (next_edge(p, c) != c->credit_edge)
 		c->pending |= CONN_PEND_CREDIT_UPDATE;
 }
 

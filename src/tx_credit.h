@@ -14,7 +14,12 @@
  * credit, and the device never holds more memory.  Every connection is
  * still offered TX_CREDIT_FLOOR bytes, budget or not, so none can starve:
  * the device holds at most the budget plus TX_CREDIT_FLOOR per connection.
- * Nothing a guest sent within its credit is ever refused. */
+ * Nothing a guest sent within its credit is ever refused.
+ *
+ * Since credit once offered stays charged, a connection starts with a
+ * window of TX_CREDIT_INITIAL and doubles it, up to tx-buffer-size, each
+ * time its guest runs low on credit: idle connections hold little of the
+ * pool, busy ones get the whole window after a few round trips. */
 #ifndef VSOCK_TX_CREDIT_H
 #define VSOCK_TX_CREDIT_H
 
@@ -23,6 +28,7 @@
 #include "conn.h"
 
 #define TX_CREDIT_FLOOR 4096u
+#define TX_CREDIT_INITIAL 65536u
 
 struct tx_pool {
 	uint64_t budget;  /* tx-buffer-total */

@@ -27,11 +27,14 @@
  *   client: a host client for a guest port (with or without early bytes);
  *   sibling: the sibling drains its mailbox, or sends the guest a packet
  *     (ports, op, then up to 255 payload bytes);
+ *   rewrite: the guest overwrites the header of a packet in flight (one
+ *     the device may be keeping for a full mailbox), 8 bytes at an offset;
  *   wait (byte 0xff, once per input: a sleep costs more than the rest):
  *     2 ms pass, so that the timeouts expire.
  * Checks, after every run: each TX chain popped went back to the used ring
  * or waits in the park; each RX buffer used carries a well-formed packet
- * for the guest; the tx pool's charge is the sum of the connections'.  At
+ * for the guest; the tx pool's charge is the sum of the connections'; the
+ * sibling receives nothing whose source is not the guest.  At
  * the end, once every connection is dropped, nothing is charged, waiting
  * or scheduled. */
 #include <errno.h>
@@ -90,6 +93,7 @@ enum op {
 	OP_HOST,
 	OP_CLIENT,
 	OP_SIBLING,
+	OP_REWRITE,
 	OP_COUNT,
 };
 #define OP_WAIT 0xff
@@ -252,6 +256,17 @@ static void setup_ring(struct virtq *vq, const char *name, uint32_t desc, uint32
 		abort();
 }
 
+/* What the guest sent the sibling: never with another source. */
+static void drain_sibling(void)
+{
+	struct router_msg msg;
+
+	while (router_peek(sibling, &msg)) {
+		FUZZ_CHECK(msg.hdr.src_cid == GUEST_CID);
+		router_consume(sibling, msg.remaining);
+	}
+}
+
 /* Back to an idle device with empty rings, as after a driver reset. */
 static void reset(uint8_t flags)
 {
@@ -265,8 +280,7 @@ static void reset(uint8_t flags)
 	FUZZ_CHECK(TAILQ_EMPTY(&dev->rx_fifo) && TAILQ_EMPTY(&dev->waiting));
 	while (router_peek(dev->port, &msg))
 		router_consume(dev->port, msg.remaining);
-	while (router_peek(sibling, &msg))
-		router_consume(sibling, msg.remaining);
+	drain_sibling();
 	for (unsigned i = 0; i < n_hosts; i++)
 		close(host[i]);
 	n_hosts = 0;
@@ -408,6 +422,15 @@ static void guest_packet(struct fuzz_input *in, uint8_t flags)
 	publish(TX_AVAIL_OFF, &tx_avail, (uint16_t)head);
 }
 
+/* The guest rewrites 8 bytes of the header of a packet in flight. */
+static void guest_rewrite(struct fuzz_input *in)
+{
+	unsigned head = fuzz_u8(in) % DIRECT_SLOTS * MAX_DESCS;
+	uint8_t at = fuzz_u8(in) % (VSOCK_HDR_SIZE - 7);
+
+	fuzz_take(in, mem + TX_DATA_OFF + (uint64_t)head * TX_SLOT + at, 8);
+}
+
 /* Checks the RX buffers the device used since the last look. */
 static void check_rx_used(void)
 {
@@ -523,7 +546,6 @@ static void host_client(struct fuzz_input *in)
 
 static void sibling_act(struct fuzz_input *in)
 {
-	struct router_msg msg;
 	uint8_t payload[256];
 	struct iovec iov = {payload, 0};
 	struct vsock_hdr h = {
@@ -532,8 +554,7 @@ static void sibling_act(struct fuzz_input *in)
 	};
 
 	if (fuzz_u8(in) % 2) {
-		while (router_peek(sibling, &msg))
-			router_consume(sibling, msg.remaining);
+		drain_sibling();
 		return;
 	}
 	h.src_port = pick_port(in, 5000);
@@ -580,6 +601,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case OP_SIBLING:
 			sibling_act(&in);
+			break;
+		case OP_REWRITE:
+			guest_rewrite(&in);
 			break;
 		}
 	}

@@ -276,21 +276,39 @@ static void test_waiting_clients_are_bounded(void **state)
 		assert_true(fd[i] >= 0);
 		assert_int_equal(send(fd[i], "CONNECT 1234\n", 13, MSG_NOSIGNAL), 13);
 	}
-	for (unsigned i = 0; i < 60; i++) {
-		struct pollfd p = {.fd = fd[i], .events = POLLIN};
-		char byte;
+	/* 20 wait (no answer comes); each refused one sees EOF.  Which ones
+	 * is the daemon's order, not necessarily the clients'. */
+	for (int64_t deadline = rig_now_ms() + T_MS; closed < 40 && rig_left_ms(deadline);) {
+		struct pollfd p[60];
 
-		/* The first 20 wait (no answer); each refused one sees EOF. */
-		if (poll(&p, 1, i < 20 ? 0 : T_MS) == 1 && read(fd[i], &byte, 1) == 0)
-			closed++;
+		for (unsigned i = 0; i < 60; i++)
+			p[i] = (struct pollfd){.fd = fd[i], .events = POLLIN};
+		assert_true(poll(p, 60, 100) >= 0);
+		for (unsigned i = 0; i < 60; i++) {
+			char byte;
+
+			if (fd[i] >= 0 && p[i].revents && read(fd[i], &byte, 1) == 0) {
+				close(fd[i]);
+				fd[i] = -1;
+				closed++;
+			}
+		}
 	}
 	assert_int_equal(closed, 40);
+	/* And the other 20 stay. */
+	assert_int_equal(poll(NULL, 0, 200), 0);
+	for (unsigned i = 0; i < 60; i++) {
+		struct pollfd p = {.fd = fd[i], .events = POLLIN};
+
+		assert_true(fd[i] < 0 || poll(&p, 1, 0) == 0);
+	}
 	assert_true(rig_daemon_fd_count(&t->d) <= idle + 20);
 	assert_true(rig_daemon_log_count(&t->d, "max-pending (20) reached") > 0);
 	open_vm(t, 1);
 	assert_serves(t, 1, 5020);
 	for (unsigned i = 0; i < 60; i++)
-		close(fd[i]);
+		if (fd[i] >= 0)
+			close(fd[i]);
 }
 
 /* A's uds listener and B's are flooded while the process is out of fds
@@ -350,6 +368,7 @@ static void test_guest_connect_flood_stays_in_its_share(void **state)
 	struct rig_conn *c[1000];
 	struct rig *a;
 	unsigned refused = 0, pending;
+	int64_t deadline;
 	int lfd;
 
 	start(t, NULL, NULL, nofile);
@@ -359,9 +378,11 @@ static void test_guest_connect_flood_stays_in_its_share(void **state)
 	assert_true(lfd >= 0);
 	for (unsigned i = 0; i < attempts; i++)
 		assert_int_equal(rig_connect_start(a, RIG_HOST_CID, 6000, &c[i]), 0);
+	deadline = rig_now_ms() + T_MS;
 	do {
 		int hfd;
 
+		assert_true(rig_left_ms(deadline) > 0);
 		while ((hfd = accept(lfd, NULL, NULL)) >= 0)
 			close(hfd);
 		assert_true(rig_poll(a, NULL, 0, 10) >= 0);
@@ -372,10 +393,11 @@ static void test_guest_connect_flood_stays_in_its_share(void **state)
 	for (unsigned i = 0; i < attempts; i++)
 		refused += c[i]->state == RIG_CONN_CLOSED && c[i]->peer_shutdown == 0;
 	assert_serves(t, 1, 5040);
+	/* A got at most its half of the descriptors, and the rest was
+	 * refused with a line naming the budget. */
+	assert_true(attempts - refused <= nofile / 2);
 	assert_true(refused > 0);
-	assert_true(refused < attempts);
 	assert_true(rig_daemon_log_count(&t->d, "max-connections") > 0);
-	assert_true(rig_daemon_fd_count(&t->d) < (int)nofile);
 	close(lfd);
 }
 
@@ -404,20 +426,30 @@ static void test_full_mailbox_delays_only_its_own_mail(void **state)
 	b = open_vm(t, 1);
 	rig_freeze_rx(a, true);
 	/* Enough strays to fill A's RX ring and its mailbox (1024 packets)
-	 * with B's answers several times over. */
+	 * with B's answers several times over, 64 at a time, each batch
+	 * answered before the next (faster, they would find B's own mailbox
+	 * full and A, not reading, would let the RSTs for them pile up until
+	 * its TX stopped). */
 	for (unsigned i = 0; i < 4000; i++) {
 		struct rig_hdr h = {
 			.src_cid = CID_A, .dst_cid = CID_B, .src_port = 40000 + i,
 			.dst_port = 41000, .type = VIRTIO_VSOCK_TYPE_STREAM,
 			.op = VIRTIO_VSOCK_OP_RW, .buf_alloc = 65536,
 		};
+		int64_t deadline = rig_now_ms() + T_MS;
 
 		while (rig_send_pkt(a, &h, NULL, 0) == -EAGAIN) {
-			assert_true(rig_poll(a, NULL, 0, 10) >= 0);
-			assert_true(rig_poll(b, NULL, 0, 0) >= 0);
+			if (rig_left_ms(deadline) == 0)
+				fail_msg("A's TX ring stopped after %u strays", i);
+			assert_true(rig_poll(a, NULL, 0, 1) >= 0);
 		}
-		if (i % 64 == 0)
-			assert_true(rig_poll(b, NULL, 0, 0) >= 0);
+		while (i % 64 == 63 && b->stats.rsts_sent <= i) {
+			if (rig_left_ms(deadline) == 0)
+				fail_msg("B answered %llu of %u strays",
+					 (unsigned long long)b->stats.rsts_sent, i + 1);
+			assert_true(rig_poll(a, NULL, 0, 0) >= 0);
+			assert_true(rig_poll(b, NULL, 0, 1) >= 0);
+		}
 	}
 	assert_int_equal(rig_wait(a, sent_all, NULL, T_MS), 0);
 	for (int64_t end = rig_now_ms() + 300; rig_now_ms() < end;)
@@ -475,6 +507,50 @@ static void test_shrunk_guest_memory_drops_only_that_vmm(void **state)
 	close_vm(t, 0);
 	open_vm(t, 0);
 	assert_serves(t, 0, 5090);
+}
+
+/* A's guest backs up the control replies (stray packets, no RX buffers),
+ * then its VMM disables the TX ring and the guest posts RX buffers: once
+ * the replies drained, the device went back for TX packets it could no
+ * longer take, and did so forever, never returning to its event loop. */
+static void test_tx_disabled_with_replies_backed_up_does_not_spin(void **state)
+{
+	struct tenants *t = *state;
+	struct rig *a;
+	long cpu;
+
+	start(t, NULL, NULL, 0);
+	a = open_vm(t, 0);
+	open_vm(t, 1);
+	rig_freeze_rx(a, true);
+	/* The device answers each with an RST: into the 128 RX buffers, then
+	 * into its 64-entry control queue; then its TX waits for room, and A's
+	 * TX slots stop coming back. */
+	for (unsigned i = 0; i < 1000; i++) {
+		struct rig_hdr h = {
+			.src_cid = CID_A, .dst_cid = RIG_HOST_CID, .src_port = 30000 + i,
+			.dst_port = 31000, .type = VIRTIO_VSOCK_TYPE_STREAM,
+			.op = VIRTIO_VSOCK_OP_RW, .buf_alloc = 65536,
+		};
+		int64_t stuck_after = rig_now_ms() + 300;
+
+		while (rig_send_pkt(a, &h, NULL, 0) == -EAGAIN && rig_now_ms() < stuck_after)
+			assert_true(rig_poll(a, NULL, 0, 10) >= 0);
+		if (rig_now_ms() >= stuck_after)
+			break;
+		assert_true(i < 999); /* the replies did back up */
+	}
+	assert_int_equal(rig_vu_set_vring_state(&a->vu, VU_SET_VRING_ENABLE, 1, 0), 0);
+	rig_freeze_rx(a, false);
+	for (int64_t end = rig_now_ms() + 300; rig_now_ms() < end;)
+		assert_true(rig_poll(a, NULL, 0, 10) >= 0);
+	cpu = process_cpu_ms(t->d.pid);
+	poll(NULL, 0, 1000);
+	cpu = process_cpu_ms(t->d.pid) - cpu;
+	if (cpu >= 300)
+		fail_msg("the daemon used %ld ms of CPU in 1 s with A's TX ring disabled", cpu);
+	assert_serves(t, 1, 5110);
+	close_vm(t, 0); /* its TX ring is off: the rig can no longer run it */
 }
 
 /* ---- Memory --------------------------------------------------------------- */
@@ -551,7 +627,10 @@ static void test_memory_budget_holds(void **state)
 		assert_true(rig_poll(a, NULL, 0, 1) >= 0);
 	}
 	rss_peak = process_rss_anon_kib(t->d.pid);
-	if (rss_peak - rss_before > 3 * 1024)
+	/* 1 MiB, 4 KiB per connection, and slack for buffers freed as they
+	 * grew (ASan keeps those in quarantine); the unbounded daemon grew by
+	 * 8 MiB or more here. */
+	if (rss_peak - rss_before > 4 * 1024)
 		fail_msg("the daemon grew by %ld KiB holding guest data (budget 1024 KiB)",
 			 rss_peak - rss_before);
 	assert_serves(t, 1, 5100);
@@ -586,6 +665,7 @@ int main(void)
 		T(test_guest_connect_flood_stays_in_its_share),
 		T(test_full_mailbox_delays_only_its_own_mail),
 		T(test_shrunk_guest_memory_drops_only_that_vmm),
+		T(test_tx_disabled_with_replies_backed_up_does_not_spin),
 		T(test_memory_budget_holds),
 #undef T
 	};

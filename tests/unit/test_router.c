@@ -180,6 +180,10 @@ static void test_invalid_packets(void **state)
 	hdr.len = sizeof(big);
 	iov.iov_len = sizeof(big);
 	assert_int_equal(router_send(a.port, &hdr, &iov, 1), ROUTER_INVALID);
+	/* A source that is not the sender's own CID. */
+	hdr = make_hdr(4, 4, 10, 1);
+	iov.iov_len = 10;
+	assert_int_equal(router_send(a.port, &hdr, &iov, 1), ROUTER_INVALID);
 	/* The largest legal packet goes through. */
 	assert_int_equal(send_tagged(&a, 4, VSOCK_MAX_PKT_PAYLOAD, 9), ROUTER_DELIVERED);
 	expect_packet(&b, 3, VSOCK_MAX_PKT_PAYLOAD, 9, 4096);

@@ -1,7 +1,9 @@
 /* The credit offered to the guest for guest->host data: full windows while
  * the device's pool has room, less past it (but never below the floor),
  * edges that never move back, charges that follow what is promised or
- * buffered, and CREDIT_UPDATEs only when they would give the guest more. */
+ * buffered, windows that start small and grow as they are used, and
+ * CREDIT_UPDATEs only when they would give the guest more.  Most tests use
+ * a window the size of the initial one, so that growth does not enter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +12,7 @@
 
 #include "tx_credit.h"
 
-#define WINDOW (256u * 1024)
+#define WINDOW TX_CREDIT_INITIAL
 
 static void init(struct conn *c, uint32_t port)
 {
@@ -70,12 +72,13 @@ static void test_edges_never_retract(void **state)
 	init(&b, 2);
 	assert_int_equal(tx_credit_offer(&p, &a), WINDOW);
 	assert_int_equal(tx_credit_offer(&p, &b), TX_CREDIT_FLOOR);
-	/* a forwards 100 KiB: that room went back to the pool, b takes it */
-	a.fwd_cnt += 100 * 1024;
+	/* a forwards half its window: that room went back to the pool, b
+	 * takes it */
+	a.fwd_cnt += WINDOW / 2;
 	tx_credit_account(&p, &a);
-	assert_int_equal(tx_credit_offer(&p, &b), 100 * 1024);
+	assert_int_equal(tx_credit_offer(&p, &b), WINDOW / 2);
 	/* a's next header: the window shrinks, the edge stays */
-	assert_int_equal(tx_credit_offer(&p, &a), WINDOW - 100 * 1024);
+	assert_int_equal(tx_credit_offer(&p, &a), WINDOW / 2);
 	assert_int_equal(a.credit_edge, WINDOW);
 }
 
@@ -106,21 +109,25 @@ static void test_buffered_bytes_are_charged(void **state)
 	assert_int_equal(p.charged, 0);
 }
 
+/* With a window of four packets, an update is due once the guest's view
+ * is under a quarter of it. */
 static void test_credit_update_when_it_gives_more(void **state)
 {
+	const uint32_t big = 4 * WINDOW;
 	struct tx_pool p;
 	struct conn c;
 
 	(void)state;
-	tx_pool_init(&p, 4 * WINDOW, WINDOW);
+	tx_pool_init(&p, 4 * big, big);
 	init(&c, 1);
-	tx_credit_offer(&p, &c);
+	c.window = big; /* grown already */
+	assert_int_equal(tx_credit_offer(&p, &c), big);
 	/* half the window forwarded: the guest still has plenty */
-	c.fwd_cnt += WINDOW / 2;
+	c.fwd_cnt += big / 2;
 	tx_credit_account(&p, &c);
 	assert_false(c.pending & CONN_PEND_CREDIT_UPDATE);
 	/* nearly all of it: the guest's view is small and a header helps */
-	c.fwd_cnt += WINDOW / 2 - 1000;
+	c.fwd_cnt += big / 2 - 1000;
 	tx_credit_account(&p, &c);
 	assert_true(c.pending & CONN_PEND_CREDIT_UPDATE);
 	conn_account_sent_header(&c);
@@ -163,6 +170,37 @@ static void test_counters_wrap(void **state)
 	assert_int_equal(p.charged, WINDOW);
 }
 
+/* A larger window is reached by doubling from the initial one, each
+ * time the guest runs low. */
+static void test_windows_start_small_and_grow_with_use(void **state)
+{
+	const uint32_t big = 4 * TX_CREDIT_INITIAL;
+	struct tx_pool p;
+	struct conn c, idle;
+
+	(void)state;
+	tx_pool_init(&p, 64 * big, big);
+	init(&c, 1);
+	init(&idle, 2);
+	assert_int_equal(tx_credit_offer(&p, &idle), TX_CREDIT_INITIAL);
+	assert_int_equal(tx_credit_offer(&p, &c), TX_CREDIT_INITIAL);
+	/* The guest used it all and it was forwarded: double. */
+	c.fwd_cnt += TX_CREDIT_INITIAL;
+	tx_credit_account(&p, &c);
+	assert_true(c.pending & CONN_PEND_CREDIT_UPDATE);
+	assert_int_equal(tx_credit_offer(&p, &c), 2 * TX_CREDIT_INITIAL);
+	c.fwd_cnt += 2 * TX_CREDIT_INITIAL;
+	tx_credit_account(&p, &c);
+	assert_int_equal(tx_credit_offer(&p, &c), big);
+	/* Never past tx-buffer-size. */
+	c.fwd_cnt += big;
+	tx_credit_account(&p, &c);
+	assert_int_equal(tx_credit_offer(&p, &c), big);
+	/* The idle one still holds only the initial window. */
+	assert_int_equal(tx_credit_offer(&p, &idle), TX_CREDIT_INITIAL);
+	assert_int_equal(p.charged, big + TX_CREDIT_INITIAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_credit_update_when_it_gives_more),
 		cmocka_unit_test(test_no_credit_update_that_gives_nothing),
 		cmocka_unit_test(test_counters_wrap),
+		cmocka_unit_test(test_windows_start_small_and_grow_with_use),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
