@@ -355,6 +355,74 @@ static void test_out_of_fds_never_spins(void **state)
 	assert_serves(t, 1, 5030);
 }
 
+/* Fills VM i's budgets from the outside: its guest opens connections to a
+ * host listener (whose ends are kept in fds) until one is refused, and
+ * clients that send nothing hold handshakes until one is closed at once.
+ * Returns the number of descriptors kept in fds. */
+static unsigned fill_budgets(struct tenants *t, unsigned i, uint32_t port, int *fds,
+			     unsigned cap)
+{
+	struct rig *r = t->rig[i];
+	int lfd = rig_host_listen(t->uds[i], port);
+	unsigned n = 0;
+
+	assert_true(lfd >= 0);
+	for (;;) {
+		struct rig_conn *c;
+		int err = rig_connect(r, RIG_HOST_CID, port, T_MS, &c);
+
+		if (err == -ECONNRESET)
+			break;
+		assert_int_equal(err, 0);
+		assert_true(n < cap);
+		fds[n] = rig_host_accept(r, lfd, T_MS);
+		assert_true(fds[n++] >= 0);
+	}
+	close(lfd);
+	for (;;) {
+		struct pollfd p;
+		int fd = connect_nb(t->uds[i]);
+
+		assert_true(fd >= 0 && n < cap);
+		fds[n++] = fd;
+		/* A client over the budget is closed at once. */
+		p = (struct pollfd){.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 20) == 1)
+			break;
+	}
+	return n;
+}
+
+/* Both VMs at every budget under a small open-file limit: what the
+ * daemon keeps aside for each device (the front-end, its ring eventfds,
+ * the fds a vhost-user message brings, a client to shed...) must still be
+ * there, so that either VMM can connect again and be served. */
+static void test_budgets_full_leave_each_vm_its_own_fds(void **state)
+{
+	struct tenants *t = *state;
+	static int fds[2][1000];
+	unsigned n[2];
+
+	start(t, NULL, NULL, 400);
+	open_vm(t, 0);
+	open_vm(t, 1);
+	for (unsigned i = 0; i < 2; i++)
+		n[i] = fill_budgets(t, i, 6200, fds[i], 1000);
+	assert_true(rig_daemon_log_count(&t->d, "max-connections") >= 2);
+	assert_true(rig_daemon_log_count(&t->d, "max-handshakes") >= 2);
+	/* New front-ends for both while every budget is full. */
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(rig_reconnect(t->rig[i]), 0);
+	/* B serves once its own clients are gone, A still at its budgets
+	 * (the new front-end dropped A's connections, not its handshakes). */
+	while (n[1])
+		close(fds[1][--n[1]]);
+	assert_serves(t, 1, 5120);
+	while (n[0])
+		close(fds[0][--n[0]]);
+	assert_serves(t, 0, 5130);
+}
+
 /* ---- A's guest ------------------------------------------------------------ */
 
 /* A's guest opens connections to a host service as fast as it can and
@@ -662,6 +730,7 @@ int main(void)
 		T(test_clients_that_leave_release_their_fds),
 		T(test_waiting_clients_are_bounded),
 		T(test_out_of_fds_never_spins),
+		T(test_budgets_full_leave_each_vm_its_own_fds),
 		T(test_guest_connect_flood_stays_in_its_share),
 		T(test_full_mailbox_delays_only_its_own_mail),
 		T(test_shrunk_guest_memory_drops_only_that_vmm),
