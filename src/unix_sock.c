@@ -206,3 +206,19 @@ int unix_connect_nb(const char *path, bool *done)
 	close(fd);
 	return rc;
 }
+
+void unix_attach_fds(struct msghdr *mh, void *ctl, const int *fds, unsigned n)
+{
+	struct cmsghdr *c;
+
+	if (n == 0)
+		return;
+	memset(ctl, 0, CMSG_SPACE(n * sizeof(int)));
+	mh->msg_control = ctl;
+	mh->msg_controllen = CMSG_SPACE(n * sizeof(int));
+	c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+}

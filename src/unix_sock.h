@@ -3,6 +3,7 @@
 #define VSOCK_UNIX_SOCK_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -26,6 +27,11 @@ struct unix_listener {
 int unix_listener_open(struct unix_listener *l, const char *path, int backlog);
 /* Closes the socket and removes the file if it is still the one we bound. */
 void unix_listener_close(struct unix_listener *l);
+
+/* Attaches fds[0..n) to mh as one SCM_RIGHTS message built in ctl, which
+ * must be aligned for a struct cmsghdr and hold CMSG_SPACE(n * sizeof(int))
+ * bytes.  Nothing is attached when n is 0. */
+void unix_attach_fds(struct msghdr *mh, void *ctl, const int *fds, unsigned n);
 
 /* Starts a non-blocking connect to path.  Returns the fd, with *done set
  * when the connection completed at once, or -errno. */

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "mono_time.h"
+#include "unix_sock.h"
 
 /* Waits until fd has events or the deadline passes: 0, or -ETIMEDOUT. */
 static int wait_for(int fd, short events, int64_t deadline)
@@ -181,18 +182,7 @@ int vu_msg_send(int fd, const struct vu_msg_hdr *hdr, const void *payload,
 
 	if (nfds > VU_MAX_FDS)
 		return -EINVAL;
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
+	unix_attach_fds(&mh, ctl.buf, fds, nfds);
 	while (mh.msg_iovlen > 0) {
 		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 

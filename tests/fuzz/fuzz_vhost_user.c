@@ -41,6 +41,7 @@
 
 #include "fuzz_input.h"
 #include "log.h"
+#include "unix_sock.h"
 #include "vhost_user.h"
 #include "vhost_user_msg.h"
 
@@ -152,18 +153,7 @@ static void send_wire(int sock, const void *bytes, size_t len, const int *fds,
 	struct iovec iov = {.iov_base = (void *)bytes, .iov_len = len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
+	unix_attach_fds(&mh, ctl.buf, fds, nfds);
 	FUZZ_CHECK(sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len);
 	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]);
