@@ -85,4 +85,16 @@ err=$("$DAEMON" --socket "$DIR/v3.sock" --uds-path "$DIR/plain" 2>&1); rc=$?
 	echo "$err" | grep -q "$DIR/plain.*not a socket" &&
 	pass "--uds-path: regular file kept, named in the error" || fail "--uds-path regular file: $rc $err"
 
+# Budgets that do not fit the open-file limit stop start-up, saying what
+# they need, before anything is created.
+err=$(prlimit --nofile=1000:1000 "$DAEMON" --socket "$DIR/v3.sock" --uds-path "$DIR/vm3.vsock" \
+	--max-connections 2000 2>&1); rc=$?
+[ $rc -eq 1 ] && [ -z "$(ls -A "$DIR" | grep -v '^plain$')" ] &&
+	echo "$err" | grep -q "need 2068 open files but the limit (RLIMIT_NOFILE) is 1000" &&
+	pass "budgets over the fd limit: exit 1" || fail "budgets over the fd limit: $rc $err"
+err=$(prlimit --nofile=140:140 "$DAEMON" --vm "guest-cid=3,socket=$DIR/v3.sock,uds-path=$DIR/vm3.vsock" \
+	--vm "guest-cid=4,socket=$DIR/v4.sock,uds-path=$DIR/vm4.vsock" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$err" | grep -q "too few for cid 3" &&
+	pass "fd limit too small for automatic budgets: exit 1" || fail "small fd limit: $rc $err"
+
 [ $FAILS -eq 0 ]
