@@ -8,7 +8,7 @@
  *
  * One device (guest CID 3) is made once, with small budgets so that the
  * input reaches them: 8 connections, 4 pending, an 8 KiB window and a
- * 20 KiB tx-buffer-total, 1 ms request and park timeouts; and the
+ * 20 KiB tx-buffer-total; and the
  * device's ends of its host sockets have the smallest send buffers, so
  * that a few KiB the host does not read make it buffer.  A second
  * router port (CID 5, same group) is a sibling whose mailbox (32 packets)
@@ -29,8 +29,8 @@
  *     (ports, op, then up to 255 payload bytes);
  *   rewrite: the guest overwrites the header of a packet in flight (one
  *     the device may be keeping for a full mailbox), 8 bytes at an offset;
- *   wait (byte 0xff, once per input: a sleep costs more than the rest):
- *     2 ms pass, so that the timeouts expire.
+ *   expire: the request and park timeouts pass (their deadlines are moved
+ *     into the past and the timers fired, rather than slept through).
  * Checks, after every run: each TX chain popped went back to the used ring
  * or waits in the park; each RX buffer used carries a well-formed packet
  * for the guest; the tx pool's charge is the sum of the connections'; the
@@ -48,7 +48,6 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "device_priv.h"
@@ -94,9 +93,9 @@ enum op {
 	OP_CLIENT,
 	OP_SIBLING,
 	OP_REWRITE,
+	OP_EXPIRE,
 	OP_COUNT,
 };
-#define OP_WAIT 0xff
 
 static struct vsock_device *dev;
 static struct router *router;
@@ -197,8 +196,6 @@ static void make_device(void)
 	snprintf(uds_path, sizeof(uds_path), "%s/vm.vsock", dir);
 	cfg.socket_path = socket_path;
 	cfg.uds_path = uds_path;
-	setenv(DEVICE_REQUEST_TIMEOUT_ENV, "1", 1);
-	setenv(DEVICE_PARK_TIMEOUT_ENV, "1", 1);
 	router = router_create(128 * 1024, 32);
 	sibling_wakeup = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!router || sibling_wakeup < 0)
@@ -566,24 +563,30 @@ static void sibling_act(struct fuzz_input *in)
 	router_send(sibling, &h, &iov, 1);
 }
 
+/* Every deadline passes: those of host connections awaiting the guest and
+ * those of parked packets, and their timers fire at the next turn. */
+static void time_passes(void)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &dev->waiting, wait_link)
+		c->answer_deadline_ms = 0;
+	if (!TAILQ_EMPTY(&dev->waiting))
+		fifo_timer_rearm(&dev->request_timer, 1);
+	for (unsigned i = 0; i < dev->park.count; i++)
+		dev->park.pkt[i].deadline_ms = 0;
+	if (dev->park.count)
+		fifo_timer_rearm(&dev->park.timer, 1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = fuzz_input_of(data, size);
 	uint8_t flags = fuzz_u8(&in);
-	const struct timespec two_ms = {.tv_nsec = 2000000};
-	bool waited = false;
 
 	reset(flags);
 	while (in.left) {
-		uint8_t op = fuzz_u8(&in);
-
-		if (op == OP_WAIT) {
-			if (!waited)
-				nanosleep(&two_ms, NULL);
-			waited = true;
-			continue;
-		}
-		switch (op % OP_COUNT) {
+		switch (fuzz_u8(&in) % OP_COUNT) {
 		case OP_PACKET:
 			guest_packet(&in, flags);
 			break;
@@ -604,6 +607,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case OP_REWRITE:
 			guest_rewrite(&in);
+			break;
+		case OP_EXPIRE:
+			time_passes();
 			break;
 		}
 	}
