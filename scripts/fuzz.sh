@@ -54,9 +54,9 @@ mapfile -t targets < <(printf '%s\n' "${targets[@]}" | sort)
 # One line from the final statistics and the last status line.
 summarize() {
 	local name=$1 log=$2 status runs rate
-	status=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
-	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+	status=$(grep -aE '^#[0-9]+' "$log" | tail -n 1 || true)
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 	printf '%-18s %s s, %s runs, %s exec/s, %s\n' "$name" "$seconds" "${runs:-?}" \
 		"${rate:-?}" "$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [^ ]+' <<<"$status" || echo 'no status')"
 }
@@ -65,13 +65,13 @@ report_failure() {
 	local name=$1 log=$2 first
 	echo "FAIL $name: see $log" >&2
 	# The report from its first line: a sanitizer's, libFuzzer's or ours.
-	first=$(grep -n -m 1 -E 'ERROR: |runtime error|invariant broken' "$log" | cut -d: -f1)
+	first=$(grep -an -m 1 -E 'ERROR: |runtime error|invariant broken' "$log" | cut -d: -f1)
 	if [ -n "$first" ]; then
 		sed -n "$first,+24p" "$log" >&2
 	else
 		tail -n 25 "$log" >&2
 	fi
-	grep -o 'Test unit written to .*' "$log" | sed 's/^Test unit written to /crash input: /' >&2 || true
+	grep -ao 'Test unit written to .*' "$log" | sed 's/^Test unit written to /crash input: /' >&2 || true
 }
 
 fuzz_one() {
