@@ -4,10 +4,11 @@ BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 BUILD_REL  ?= build-release
 BUILD_FUZZ ?= build-fuzz
+BUILD_MUT  ?= build-mutate
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
 .PHONY: all build check check-fast check-sanitize demo bench deps clean \
-	fuzz fuzz-build fuzz-smoke fuzz-merge
+	fuzz fuzz-build fuzz-smoke fuzz-merge mutate
 
 all: build
 
@@ -25,6 +26,7 @@ check: check-fast check-sanitize fuzz-smoke
 
 check-fast: build
 	@scripts/install-deps.sh test
+	scripts/mutate.py --check
 	$(MESON_TEST) -C $(BUILD)
 
 check-sanitize: deps
@@ -53,6 +55,12 @@ fuzz-smoke: fuzz-build
 fuzz-merge: fuzz-build
 	scripts/fuzz.sh merge $(BUILD_FUZZ)
 
+# Mutation testing: each mutant of tests/mutants.txt against the fast suites
+# (scripts/mutate.py); MUTANTS=device_tx runs only those of matching files.
+mutate: deps
+	@scripts/install-deps.sh test
+	scripts/mutate.py $(BUILD_MUT) $(MUTANTS)
+
 demo: build
 	@scripts/install-deps.sh guest
 	scripts/demo.sh
@@ -64,4 +72,4 @@ bench: deps
 	scripts/bench.sh $(BUILD_REL)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_REL) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_REL) $(BUILD_FUZZ) $(BUILD_MUT)
