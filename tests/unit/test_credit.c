@@ -30,6 +30,7 @@ static void test_peer_free_saturates(void **state)
 	(void)state;
 	/* guest shrank buf_alloc below what is in flight */
 	assert_int_equal(credit_peer_free(1000, 0, 5000), 0);
+	assert_int_equal(credit_peer_free(1000, 0, 1001), 0); /* by one byte */
 	/* guest claims to have consumed more than we sent */
 	assert_int_equal(credit_peer_free(65536, 100, 50), 0);
 }
