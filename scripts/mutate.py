@@ -153,6 +153,13 @@ def fast_targets(build):
     return [t for t in inputs if "static" not in t and not t.startswith("meson-")]
 
 
+def test_suites(build):
+    """Each test's suites, by name."""
+    out = subprocess.run(["meson", "introspect", "--tests", build], check=True,
+                         capture_output=True, text=True).stdout
+    return {t["name"]: [x.split(":")[-1] for x in t["suite"]] for t in json.loads(out)}
+
+
 def build_for(build, suites, log):
     cmd = ["ninja", "-C", build]
     if "vsock" not in suites:
@@ -160,9 +167,16 @@ def build_for(build, suites, log):
     return run(cmd, log) == 0
 
 
-def test(build, log):
+def test(build, log, first=None):
     """The first failing stage's failed tests, or [] if all passed.  None
-    if a stage does not build."""
+    if a stage does not build.  first: a test to run before the stages
+    (the one that killed this mutant last time)."""
+    if first:
+        if not build_for(build, test_suites(build).get(first, ["vsock"]), log):
+            return None
+        cmd = ["meson", "test", "-C", build, "--no-rebuild", first]
+        if run(cmd, log) != 0 and failed_tests(build):
+            return failed_tests(build)
     for suites in STAGES:
         if not build_for(build, suites, log):
             return None
@@ -198,11 +212,19 @@ def main():
     if test(build, log) != []:
         sys.exit(f"the unmutated tree does not build or pass its tests: see {log}")
 
+    # Which test killed each mutant last time: run first, it usually kills
+    # it again in seconds.
+    killers_path = os.path.join(work, "killers.json")
+    try:
+        killers = json.load(open(killers_path))
+    except (OSError, ValueError):
+        killers = {}
     killed, survivors, start = 0, [], time.monotonic()
     for i, m in enumerate(mutants, 1):
+        key = f"{m.path}@{m.nth}: {m.original} => {m.replacement}"
         pristine = apply(m, tree)
         try:
-            failures = test(build, log)
+            failures = test(build, log, killers.get(key))
             if failures is None:
                 print(f"{m.where}: the mutant of {m.name()} does not compile (see {log})")
                 sys.exit(2)
@@ -210,6 +232,9 @@ def main():
             with open(os.path.join(tree, m.path), "w", encoding="utf-8") as f:
                 f.write(pristine)
         if failures:
+            killers[key] = failures[0]
+            with open(killers_path, "w") as f:
+                json.dump(killers, f, indent=0)
             killed += 1
             verdict = "killed by " + ", ".join(failures)
             if m.equivalent:
