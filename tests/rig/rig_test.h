@@ -52,6 +52,9 @@ void assert_round_trip(struct fixture *f, uint32_t port);
 /* CPU time (user + system) process pid has used, in milliseconds (10 ms
  * ticks): tests check with it that the daemon waits without spinning. */
 long process_cpu_ms(pid_t pid);
+/* Voluntary context switches (times it blocked) of the thread of process
+ * pid named name: whether a thread sleeps or spins, whatever the load. */
+long thread_voluntary_switches(pid_t pid, const char *name);
 /* Anonymous memory process pid holds (RssAnon), in KiB. */
 long process_rss_anon_kib(pid_t pid);
 
