@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int fixture_setup_daemon_args(void **state, const char *const *extra)
@@ -160,41 +161,109 @@ long process_cpu_ms(pid_t pid)
 	return (long)((utime + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }
 
-long thread_voluntary_switches(pid_t pid, const char *name)
+/* Opens /proc/PID/task/TID/file for the thread of pid named name, or
+ * returns NULL. */
+static FILE *open_thread_file(pid_t pid, const char *name, const char *file)
 {
-	char path[300], line[256];
-	long switches = -1;
+	char path[300], comm[64];
+	FILE *found = NULL;
 	struct dirent *e;
 	DIR *dir;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	dir = opendir(path);
 	assert_non_null(dir);
-	while (switches < 0 && (e = readdir(dir))) {
+	while (!found && (e = readdir(dir))) {
+		FILE *f;
+
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, e->d_name);
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
 		fclose(f);
-		line[strcspn(line, "\n")] = '\0';
-		if (strcmp(line, name) != 0)
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, name) != 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, e->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/%s", (int)pid, e->d_name, file);
+		found = fopen(path, "r");
+	}
+	closedir(dir);
+	return found;
+}
+
+long thread_voluntary_switches(pid_t pid, const char *name)
+{
+	FILE *f = open_thread_file(pid, name, "status");
+	long switches = -1;
+	char line[256];
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &switches) == 1)
+			break;
+	fclose(f);
+	assert_true(switches >= 0);
+	return switches;
+}
+
+/* Whether the thread is blocked in epoll_wait(..., -1).  Its syscall file
+ * reads "running" unless it is asleep, woken threads included. */
+static bool thread_sleeps_in_epoll(pid_t pid, const char *name)
+{
+	FILE *f = open_thread_file(pid, name, "syscall");
+	unsigned long long timeout;
+	long nr;
+	int n;
+
+	assert_non_null(f);
+	n = fscanf(f, "%ld %*x %*x %*x %llx", &nr, &timeout);
+	fclose(f);
+	return n == 2 && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait) &&
+	       (int)timeout == -1;
+}
+
+void wait_device_idle(struct fixture *f)
+{
+	int64_t deadline = rig_now_ms() + T_MS;
+
+	while (!thread_sleeps_in_epoll(f->d.pid, DEVICE_THREAD)) {
+		assert_true(rig_now_ms() < deadline);
+		poll(NULL, 0, 1);
+	}
+}
+
+bool timers_disarmed(pid_t pid)
+{
+	char path[64], line[128];
+	bool disarmed = true;
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
+	dir = opendir(path);
+	assert_non_null(dir);
+	while (disarmed && (e = readdir(dir))) {
+		unsigned long long sec, nsec;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%.16s", (int)pid, e->d_name);
 		f = fopen(path, "r");
-		assert_non_null(f);
+		if (!f)
+			continue;
 		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "voluntary_ctxt_switches: %ld", &switches) == 1)
-				break;
+			if (sscanf(line, "it_value: (%llu, %llu)", &sec, &nsec) == 2 &&
+			    (sec || nsec))
+				disarmed = false;
 		fclose(f);
 	}
 	closedir(dir);
-	assert_true(switches >= 0);
-	return switches;
+	return disarmed;
 }
 
 long process_rss_anon_kib(pid_t pid)

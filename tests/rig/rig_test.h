@@ -55,6 +55,15 @@ long process_cpu_ms(pid_t pid);
 /* Voluntary context switches (times it blocked) of the thread of process
  * pid named name: whether a thread sleeps or spins, whatever the load. */
 long thread_voluntary_switches(pid_t pid, const char *name);
+/* The name the daemon gives the device thread of the fixture's guest. */
+#define DEVICE_THREAD "vsock-cid-3"
+/* Waits (asserting, T_MS at most) until the daemon's device thread is
+ * blocked in epoll_wait without a timeout: it has handled every event of
+ * what the test did before the call (a write wakes it before returning)
+ * and sleeps.  Tests order their steps after the daemon's with it. */
+void wait_device_idle(struct fixture *f);
+/* Whether every timerfd of process pid is disarmed. */
+bool timers_disarmed(pid_t pid);
 /* Anonymous memory process pid holds (RssAnon), in KiB. */
 long process_rss_anon_kib(pid_t pid);
 

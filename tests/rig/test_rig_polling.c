@@ -16,8 +16,6 @@
  * microseconds to the length of a turn (it doubles per short wait). */
 #define WARM_UP 20
 #define ROUND_TRIPS 200
-/* The device thread's name for the rig's guest. */
-#define DEVICE_THREAD "vsock-cid-3"
 
 struct pair {
 	void *polling;  /* a struct fixture with --poll-us 10000 */
