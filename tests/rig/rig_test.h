@@ -23,7 +23,6 @@ struct fixture {
 	struct rig_daemon d;
 	struct rig_opts opts;
 	struct rig *rig;
-	bool expect_violations; /* a test that provokes them on purpose */
 };
 
 /* cmocka setup: daemon + rig_open with default options. */
