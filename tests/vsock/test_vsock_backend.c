@@ -75,8 +75,9 @@ static bool guest_read_full(struct env *e, struct rig_conn *c, void *buf, size_t
 	return true;
 }
 
-/* Reads from the guest connection until end of stream; false on timeout. */
-static bool guest_sees_end(struct env *e, struct rig_conn *c)
+/* Reads from the guest connection until end of stream; false on timeout,
+ * or on a reset unless reset_ok (a peer that left abruptly). */
+static bool guest_sees_end(struct env *e, struct rig_conn *c, bool reset_ok)
 {
 	int64_t deadline = rig_now_ms() + ENV_T_MS;
 	char buf[4096];
@@ -84,24 +85,31 @@ static bool guest_sees_end(struct env *e, struct rig_conn *c)
 	while (rig_left_ms(deadline) > 0) {
 		ssize_t n = rig_recv(e->rig, c, buf, sizeof(buf));
 
-		if (n == 0 || n == -ECONNRESET || n == -ENOTCONN)
+		if (n == 0)
 			return true;
+		if (n == -ECONNRESET)
+			return reset_ok;
 		if (n == -EAGAIN && rig_poll(e->rig, NULL, 0, rig_left_ms(deadline)) < 0)
+			return false;
+		if (n < 0 && n != -EAGAIN)
 			return false;
 	}
 	return false;
 }
 
-/* Waits, running the rig, for the host socket's EOF or reset. */
-static bool host_sees_end(struct env *e, int fd)
+/* Waits, running the rig, for the host socket's EOF, or its reset if
+ * reset_ok (a connection refused or dropped). */
+static bool host_sees_end(struct env *e, int fd, bool reset_ok)
 {
 	char buf[4096];
 
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
-		if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
+		if (n == 0)
 			return true;
+		if (n < 0 && (errno == ECONNRESET || errno == EPIPE))
+			return reset_ok;
 		if (n > 0)
 			continue;
 		if (errno != EAGAIN || env_wait_fd(e, fd, POLLIN) < 0)
@@ -120,7 +128,7 @@ static int case_guest_to_host(struct env *e)
 	CHECK(hfd >= 0, "host accept: %s", strerror(-hfd));
 	CHECK(exchange(e, c, hfd, 11) == 0, "transfer failed");
 	close(hfd);
-	CHECK(guest_sees_end(e, c), "guest saw no end of stream after the host closed");
+	CHECK(guest_sees_end(e, c, false), "guest saw no clean EOF after the host closed");
 	CHECK(rig_close_wait(e->rig, c, ENV_T_MS) == 0, "guest close got no RST");
 	return 0;
 }
@@ -138,7 +146,7 @@ static int case_host_to_guest(struct env *e)
 	      (unsigned long long)c->peer_cid);
 	CHECK(exchange(e, c, hfd, 22) == 0, "transfer failed");
 	rig_close(e->rig, c);
-	CHECK(host_sees_end(e, hfd), "host saw no end after the guest closed");
+	CHECK(host_sees_end(e, hfd, false), "host saw no clean EOF after the guest closed");
 	return 0;
 }
 
@@ -243,7 +251,7 @@ static int case_host_connect_refused_by_guest(struct env *e)
 	rig_unlisten(e->rig, ENV_LISTEN_C);
 	hfd = env_host_connect(e, ENV_LISTEN_C, true);
 	CHECK(hfd >= 0, "host connect: %s", strerror(-hfd));
-	CHECK(host_sees_end(e, hfd), "host socket not closed after the guest refused");
+	CHECK(host_sees_end(e, hfd, true), "host socket not closed after the guest refused");
 	return 0;
 }
 
@@ -252,7 +260,7 @@ static int case_foreign_peer_cid_refused(struct env *e)
 	int hfd = env_host_connect(e, ENV_LISTEN_OTHER, true);
 
 	CHECK(hfd >= 0, "host connect: %s", strerror(-hfd));
-	CHECK(host_sees_end(e, hfd), "a peer at cid 1 was kept by a forward-cid 5 device");
+	CHECK(host_sees_end(e, hfd, true), "a peer at cid 1 was kept by a forward-cid 5 device");
 	CHECK(env_log_count(e, "refusing a peer at cid 1") > 0, "no log line for the refusal");
 	return 0;
 }
@@ -287,7 +295,7 @@ static int case_guest_half_close(struct env *e)
 	      "host saw no EOF after the guest's SHUTDOWN(SEND)");
 	CHECK(env_pump_h2g(e, c, hfd, back, HALF_XFER) == 0, "host -> guest after half-close");
 	close(hfd);
-	CHECK(guest_sees_end(e, c), "guest saw no end");
+	CHECK(guest_sees_end(e, c, false), "guest saw no clean EOF after the host closed");
 	free(out);
 	free(back);
 	rig_close(e->rig, c);
@@ -310,7 +318,7 @@ static int case_host_half_close(struct env *e)
 	CHECK(rig_recv_wait(e->rig, c, &byte, 1, ENV_T_MS) == 0, "guest saw no EOF");
 	CHECK(env_pump_g2h(e, c, hfd, back, HALF_XFER) == 0, "guest -> host after half-close");
 	rig_close(e->rig, c);
-	CHECK(host_sees_end(e, hfd), "host saw no end after the guest closed");
+	CHECK(host_sees_end(e, hfd, false), "host saw no clean EOF after the guest closed");
 	free(out);
 	free(back);
 	return 0;
@@ -360,7 +368,7 @@ static int case_host_peer_closes_mid_send(struct env *e)
 	CHECK(send(hfd, out, XFER, MSG_DONTWAIT | MSG_NOSIGNAL) > 0, "host send");
 	env_close_fds(e);
 	free(out);
-	CHECK(guest_sees_end(e, c), "guest saw no end after the host peer left");
+	CHECK(guest_sees_end(e, c, true), "guest saw no end after the host peer left");
 	rig_close(e->rig, c);
 	return 0;
 }
