@@ -261,7 +261,7 @@ static int case_foreign_peer_cid_refused(struct env *e)
 
 	CHECK(hfd >= 0, "host connect: %s", strerror(-hfd));
 	CHECK(host_sees_end(e, hfd, true), "a peer at cid 1 was kept by a forward-cid 5 device");
-	CHECK(env_log_count(e, "refusing a peer at cid 1") > 0, "no log line for the refusal");
+	CHECK(rig_daemon_log_count(&e->d, "refusing a peer at cid 1") > 0, "no log line for the refusal");
 	return 0;
 }
 
@@ -393,7 +393,7 @@ static int case_unanswered_peer_times_out(struct env *e)
 	CHECK(waited >= ENV_REQUEST_TIMEOUT_MS - 100, "closed after %lld ms, before the timeout",
 	      (long long)waited);
 	CHECK(recv(hfd, &byte, 1, MSG_DONTWAIT) <= 0, "the peer got data, not an end");
-	CHECK(env_log_count(e, "did not answer a host connection") == 1,
+	CHECK(rig_daemon_log_count(&e->d, "did not answer a host connection") == 1,
 	      "no log line for the timeout");
 	e->rig->on_packet = count_rst;
 	e->rig->on_packet_arg = &watch;
@@ -416,9 +416,9 @@ static bool daemon_fds_become(struct env *e, int want, int timeout_ms)
 {
 	int64_t deadline = rig_now_ms() + timeout_ms;
 
-	while (env_daemon_fd_count(e) != want && rig_left_ms(deadline))
+	while (rig_daemon_fd_count(&e->d) != want && rig_left_ms(deadline))
 		poll(NULL, 0, 10);
-	return env_daemon_fd_count(e) == want;
+	return rig_daemon_fd_count(&e->d) == want;
 }
 
 /* A peer that leaves while the guest has not answered (the rig does not
@@ -426,7 +426,7 @@ static bool daemon_fds_become(struct env *e, int want, int timeout_ms)
  * the guest, if it saw the REQUEST, then gets an RST. */
 static int case_leaving_peer_is_released(struct env *e)
 {
-	int idle = env_daemon_fd_count(e);
+	int idle = rig_daemon_fd_count(&e->d);
 	int64_t left_at;
 	struct rig_conn *c;
 	int hfd = env_host_connect(e, ENV_LISTEN_C, false);
@@ -437,8 +437,8 @@ static int case_leaving_peer_is_released(struct env *e)
 	left_at = rig_now_ms();
 	CHECK(daemon_fds_become(e, idle, ENV_REQUEST_TIMEOUT_MS / 2),
 	      "the daemon still holds %d fds %lld ms after the peer left (%d when idle)",
-	      env_daemon_fd_count(e), (long long)(rig_now_ms() - left_at), idle);
-	CHECK(env_log_count(e, "left before the guest answered") == 1,
+	      rig_daemon_fd_count(&e->d), (long long)(rig_now_ms() - left_at), idle);
+	CHECK(rig_daemon_log_count(&e->d, "left before the guest answered") == 1,
 	      "no log line for the peer that left");
 	/* Whatever the guest saw of it must end closed. */
 	for (int64_t end = rig_now_ms() + 500; rig_left_ms(end);)
@@ -611,7 +611,7 @@ int main(int argc, char **argv)
 	}
 	printf("1..%u\n", n_cases + 1);
 	if (env_start(&e, argv[1]) < 0) {
-		env_dump_log(&e);
+		rig_daemon_dump_log(&e.d);
 		env_stop(&e);
 		printf("Bail out! cannot start the daemon and the rig\n");
 		return 1;
@@ -620,7 +620,7 @@ int main(int argc, char **argv)
 		int rc = cases[i].run(&e);
 
 		env_close_fds(&e);
-		if (rc == 0 && !env_daemon_alive(&e)) {
+		if (rc == 0 && !rig_daemon_alive(&e.d)) {
 			printf("# the daemon died\n");
 			rc = -1;
 		}
@@ -632,7 +632,7 @@ int main(int argc, char **argv)
 		failed += rc != 0;
 	}
 	if (failed)
-		env_dump_log(&e);
+		rig_daemon_dump_log(&e.d);
 	status = env_stop(&e);
 	printf("%sok %u - the daemon exits 0 on SIGTERM and removes its sockets (status %d)\n",
 	       status == 0 ? "" : "not ", n_cases + 1, status);
