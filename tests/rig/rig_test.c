@@ -235,17 +235,17 @@ void wait_device_idle(struct fixture *f)
 	}
 }
 
-bool timers_disarmed(pid_t pid)
+long next_timer_ms(pid_t pid)
 {
 	char path[64], line[128];
-	bool disarmed = true;
+	long next = -1;
 	struct dirent *e;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
 	dir = opendir(path);
 	assert_non_null(dir);
-	while (disarmed && (e = readdir(dir))) {
+	while ((e = readdir(dir))) {
 		unsigned long long sec, nsec;
 		FILE *f;
 
@@ -255,14 +255,20 @@ bool timers_disarmed(pid_t pid)
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "it_value: (%llu, %llu)", &sec, &nsec) == 2 &&
-			    (sec || nsec))
-				disarmed = false;
+		while (fgets(line, sizeof(line), f)) {
+			long ms;
+
+			if (sscanf(line, "it_value: (%llu, %llu)", &sec, &nsec) != 2 ||
+			    (!sec && !nsec))
+				continue;
+			ms = (long)(sec * 1000 + nsec / 1000000);
+			if (next < 0 || ms < next)
+				next = ms;
+		}
 		fclose(f);
 	}
 	closedir(dir);
-	return disarmed;
+	return next;
 }
 
 long process_rss_anon_kib(pid_t pid)

@@ -61,8 +61,9 @@ long thread_voluntary_switches(pid_t pid, const char *name);
  * what the test did before the call (a write wakes it before returning)
  * and sleeps.  Tests order their steps after the daemon's with it. */
 void wait_device_idle(struct fixture *f);
-/* Whether every timerfd of process pid is disarmed. */
-bool timers_disarmed(pid_t pid);
+/* Milliseconds until the nearest armed timerfd of process pid fires, or -1
+ * if none is armed. */
+long next_timer_ms(pid_t pid);
 /* Anonymous memory process pid holds (RssAnon), in KiB. */
 long process_rss_anon_kib(pid_t pid);
 
