@@ -4,7 +4,8 @@
 # guests, CIDs 3 and 4, served by ONE daemon (two --vm): guest-to-guest traffic crosses the
 # daemon's sibling routing.  Guest 3 runs the server side, guest 4 the client side; their TCP
 # control channel is a QEMU socket network link on 127.0.0.1 between the two guests.
-# Prints one TAP line per vsock_test case and "N passed, N failed, N skipped".
+# Prints one TAP line per vsock_test case and "N passed, N failed, N skipped"; a skipped case
+# fails (every case must run), and a rerun (case 17, below) is a TAP line of its own.
 # Usage: test-vsock-test.sh DAEMON GUESTAPP [HOSTPEER] (HOSTPEER, passed to every guest test,
 # is not used here)
 set -uo pipefail
@@ -88,7 +89,9 @@ run_pair() {
 }
 
 # score: one TAP line per case into $guest_tmp/tap; sets passed, failed, skipped, n and
-# first_failed (the id of the first case that did not pass).
+# first_failed (the id of the first case that did not pass).  A skipped case did not test
+# what it is there for, so it fails too (vsock_test skips a case only when the kernel lacks
+# what it tests, e.g. SIOCOUTQ, which the Debian 6.12 kernel has).
 score() {
 	local id name s c
 	declare -A server_result client_result
@@ -104,8 +107,10 @@ score() {
 			echo "ok $n - $id $name"
 			passed=$((passed + 1))
 		elif [ "$s" = skipped ] || [ "$c" = skipped ]; then
-			echo "ok $n - $id $name # SKIP"
+			echo "not ok $n - $id $name (skipped; server: $s, client: $c)"
 			skipped=$((skipped + 1))
+			failed=$((failed + 1))
+			first_failed=${first_failed:-$id}
 		else
 			echo "not ok $n - $id $name (server: ${s:-not finished}, client: ${c:-not finished})"
 			failed=$((failed + 1))
@@ -119,19 +124,28 @@ score() {
 # SHUTDOWN to have arrived first.  The guest kernel queues that packet to a workqueue while
 # the TCP line leaves at once, so on a loaded host the line can win although nothing was
 # lost.  Only when that case is the first to fail is the suite run once more; any other
-# failure, or the same one twice, fails the test.
+# failure, or the same one twice, fails the test.  The rerun is not hidden: it adds a TODO
+# test point (meson counts it as an expected failure) saying why, with the first run's lines.
 racy_case=17
+rerun=
 run_pair
 score
 if [ "$failed" -gt 0 ] && [ "$first_failed" = "$racy_case" ]; then
 	guest_log "case $racy_case lost its race with the control channel; running the suite once more"
+	rerun=$(grep '^not ok' "$guest_tmp/tap")
 	run_pair
 	score
 fi
 cat "$guest_tmp/tap"
 tap_count=$n
 tap_failures=$failed
-echo "# $passed passed, $failed failed, $skipped skipped"
+if [ -n "$rerun" ]; then
+	tap_count=$((tap_count + 1))
+	echo "not ok $tap_count - first run: case $racy_case lost its race with the control" \
+		"channel, the suite ran twice # TODO SHUTDOWN queued behind the SHUTRDDONE line"
+	echo "# first run: ${rerun//$'\n'/$'\n'# first run: }"
+fi
+echo "# $passed passed, $failed failed, $skipped skipped${rerun:+ (second run)}"
 [ "$n" -gt 0 ] || guest_die "vsock_test --list printed no cases"
 tap_case "daemon still serving and exits 0 on SIGTERM" guest_stop_daemon "$sock3" "$sock4"
 [ $failed -eq 0 ] || guest_show_logs

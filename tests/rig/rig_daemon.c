@@ -76,17 +76,13 @@ static int wait_sockets(struct rig_daemon *d, int inotify_fd, const char *const 
 	return 0;
 }
 
-/* The private directory and the paths in it; *bin is the daemon binary. */
-static int prepare(struct rig_daemon *d, const char **bin)
+int rig_daemon_prepare(struct rig_daemon *d)
 {
 	const char *tmp = getenv("TMPDIR");
 
 	memset(d, 0, sizeof(*d));
 	d->pid = -1;
 	d->pidfd = -1;
-	*bin = getenv(RIG_DAEMON_ENV);
-	if (!*bin)
-		return -ENOENT;
 	if (snprintf(d->dir, sizeof(d->dir), "%s/rig-XXXXXX", tmp ? tmp : "/tmp") >=
 	    (int)sizeof(d->dir))
 		return -ENAMETOOLONG;
@@ -96,6 +92,15 @@ static int prepare(struct rig_daemon *d, const char **bin)
 	snprintf(d->uds_path, sizeof(d->uds_path), "%s/vm.vsock", d->dir);
 	snprintf(d->log_path, sizeof(d->log_path), "%s/daemon.log", d->dir);
 	return 0;
+}
+
+/* rig_daemon_prepare; *bin is the daemon binary ($RIG_DAEMON_ENV). */
+static int prepare(struct rig_daemon *d, const char **bin)
+{
+	*bin = getenv(RIG_DAEMON_ENV);
+	if (!*bin)
+		return -ENOENT;
+	return rig_daemon_prepare(d);
 }
 
 /* Runs argv (NULL-terminated), with RLIMIT_NOFILE nofile unless 0, and
@@ -120,6 +125,12 @@ static int spawn(struct rig_daemon *d, const char *const *argv, const char *cons
 	err = d->pidfd < 0 ? -errno : wait_sockets(d, inotify_fd, paths);
 	close(inotify_fd);
 	return err;
+}
+
+int rig_daemon_spawn(struct rig_daemon *d, const char *const *argv,
+		     const char *const *sockets)
+{
+	return spawn(d, argv, sockets, 0);
 }
 
 int rig_daemon_start(struct rig_daemon *d, unsigned cid,
@@ -230,7 +241,7 @@ static void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
-int rig_daemon_stop(struct rig_daemon *d, int timeout_ms)
+int rig_daemon_terminate(struct rig_daemon *d, int timeout_ms)
 {
 	int status = 0;
 
@@ -242,6 +253,13 @@ int rig_daemon_stop(struct rig_daemon *d, int timeout_ms)
 			wait_exit(d, -1);
 		}
 	}
+	return status;
+}
+
+int rig_daemon_stop(struct rig_daemon *d, int timeout_ms)
+{
+	int status = rig_daemon_terminate(d, timeout_ms);
+
 	if (d->pidfd >= 0)
 		close(d->pidfd);
 	d->pidfd = -1;

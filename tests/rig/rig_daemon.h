@@ -45,6 +45,20 @@ int rig_daemon_start_vms_nofile(struct rig_daemon *d, const struct rig_vm *vms,
 void rig_daemon_vm_path(const struct rig_daemon *d, unsigned cid, bool uds, char *buf,
 			size_t size);
 
+/* For a caller with its own command line: creates the private directory
+ * and fills in the paths (the caller may name others inside d->dir).
+ * Returns 0 or -errno. */
+int rig_daemon_prepare(struct rig_daemon *d);
+/* Runs argv (argv[0] the binary; NULL-terminated) for a prepared d, its
+ * stderr in d->log_path, and waits until every path of sockets
+ * (NULL-terminated) is a socket.  Returns 0 or -errno (-ECHILD if the
+ * daemon exited). */
+int rig_daemon_spawn(struct rig_daemon *d, const char *const *argv,
+		     const char *const *sockets);
+
+/* SIGTERM, then waits for the exit, leaving the directory as the daemon
+ * left it.  Returns what rig_daemon_stop returns. */
+int rig_daemon_terminate(struct rig_daemon *d, int timeout_ms);
 /* SIGTERM, then waits for the exit.  Returns the exit status (0..255), 256
  * + signal number if it was killed, or -ETIMEDOUT (then it is SIGKILLed).
  * Removes the temp directory. */

@@ -23,7 +23,6 @@ struct fixture {
 	struct rig_daemon d;
 	struct rig_opts opts;
 	struct rig *rig;
-	bool expect_violations; /* a test that provokes them on purpose */
 };
 
 /* cmocka setup: daemon + rig_open with default options. */
@@ -52,6 +51,19 @@ void assert_round_trip(struct fixture *f, uint32_t port);
 /* CPU time (user + system) process pid has used, in milliseconds (10 ms
  * ticks): tests check with it that the daemon waits without spinning. */
 long process_cpu_ms(pid_t pid);
+/* Voluntary context switches (times it blocked) of the thread of process
+ * pid named name: whether a thread sleeps or spins, whatever the load. */
+long thread_voluntary_switches(pid_t pid, const char *name);
+/* The name the daemon gives the device thread of the fixture's guest. */
+#define DEVICE_THREAD "vsock-cid-3"
+/* Waits (asserting, T_MS at most) until the daemon's device thread is
+ * blocked in epoll_wait without a timeout: it has handled every event of
+ * what the test did before the call (a write wakes it before returning)
+ * and sleeps.  Tests order their steps after the daemon's with it. */
+void wait_device_idle(struct fixture *f);
+/* Milliseconds until the nearest armed timerfd of process pid fires, or -1
+ * if none is armed. */
+long next_timer_ms(pid_t pid);
 /* Anonymous memory process pid holds (RssAnon), in KiB. */
 long process_rss_anon_kib(pid_t pid);
 

@@ -41,8 +41,8 @@ static void test_line_byte_by_byte(void **state)
 	assert_int_equal(rig_listen(f->rig, PORT), 0);
 	for (const char *p = line; *p; p++) {
 		assert_int_equal(write(hfd, p, 1), 1);
-		/* Give the daemon a turn with each partial line. */
-		assert_true(rig_poll(f->rig, NULL, 0, 5) >= 0);
+		/* The daemon reads each partial line before the next byte. */
+		wait_device_idle(f);
 	}
 	accept_and_expect_ok(f, hfd);
 	close(hfd);

@@ -5,21 +5,11 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rig_test.h"
 
 #define PORT 1234
-
-/* Gives the daemon (another process) time to act while the rig, not
- * polled, leaves its REQUEST unanswered. */
-static void let_daemon_run(void)
-{
-	struct timespec ts = {.tv_nsec = 100 * 1000000};
-
-	nanosleep(&ts, NULL);
-}
 
 /* Reads everything the guest side gets until EOF. */
 static size_t guest_read_to_eof(struct fixture *f, struct rig_conn *c, char *buf, size_t cap)
@@ -52,10 +42,10 @@ static void early_late_eof(struct fixture *f)
 	hfd = rig_host_connect(f->d.uds_path);
 	assert_true(hfd >= 0);
 	assert_int_equal(write(hfd, first, sizeof(first) - 1), (ssize_t)sizeof(first) - 1);
-	let_daemon_run();
+	wait_device_idle(f); /* the rig, not polled, leaves the REQUEST unanswered */
 	assert_int_equal(write(hfd, late, sizeof(late) - 1), (ssize_t)sizeof(late) - 1);
 	assert_int_equal(shutdown(hfd, SHUT_WR), 0);
-	let_daemon_run();
+	wait_device_idle(f);
 
 	assert_int_equal(rig_accept(f->rig, PORT, T_MS, &c), 0);
 	assert_true(rig_host_read_line(f->rig, hfd, line, sizeof(line), T_MS) > 0);
@@ -98,9 +88,9 @@ static void test_client_gone_before_accept(void **state)
 	hfd = rig_host_connect(f->d.uds_path);
 	assert_true(hfd >= 0);
 	assert_int_equal(write(hfd, msg, sizeof(msg) - 1), (ssize_t)sizeof(msg) - 1);
-	let_daemon_run();
+	wait_device_idle(f);
 	close(hfd);
-	let_daemon_run();
+	wait_device_idle(f);
 
 	assert_int_equal(rig_accept(f->rig, PORT, T_MS, &c), 0);
 	assert_int_equal(rig_recv_wait(f->rig, c, buf, sizeof(buf), T_MS), -ECONNRESET);

@@ -212,7 +212,7 @@ static void test_corrupt_ring_then_reboot(void **state)
 	 * up on that ring, but must survive and serve the rebooted driver. */
 	rig_ring_publish_head(&f->rig->txq, 5000);
 	rig_ring_kick_always(&f->rig->txq);
-	assert_true(rig_poll(f->rig, NULL, 0, 100) >= 0);
+	wait_device_idle(f);
 	assert_true(rig_daemon_alive(&f->d));
 	assert_int_equal(rig_reboot(f->rig), 0);
 	assert_round_trip(f, 5202);

@@ -1,16 +1,32 @@
-/* --poll-us reaches the device thread: after traffic whose gaps are
- * shorter than the limit, the daemon spends those gaps polling (CPU time
- * while nothing happens), and with --poll-us=0 it sleeps through them. */
+/* --poll-us reaches the device thread: in a back-and-forth exchange whose
+ * turns come within the window, a polling device thread catches the next
+ * event while spinning instead of blocking for it.  Two daemons, one with
+ * the largest window and one with --poll-us=0, run the same exchange
+ * interleaved, so that whatever load the machine is under falls on both;
+ * the test compares how often each one's device thread blocked (voluntary
+ * context switches), which preemption does not count, rather than CPU time,
+ * which depends on how much of a CPU the machine leaves the daemon. */
 #include "rig_test.h"
 
-#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #define PORT 5200u
-#define ROUND_TRIPS 100
-/* Far shorter than the 10 ms window of the polling daemon, so that the
- * scheduling delays of a loaded machine do not make its waits look long
- * (which closes the window, as it should for a daemon that is idle). */
-#define GAP_MS 2
+/* Round trips that let the polling window grow from its first few
+ * microseconds to the length of a turn (it doubles per short wait). */
+#define WARM_UP 20
+#define ROUND_TRIPS 200
+
+struct pair {
+	void *polling;  /* a struct fixture with --poll-us 10000 */
+	void *sleeping; /* the same with --poll-us 0 */
+};
+
+struct side {
+	struct fixture *f;
+	struct rig_conn *c;
+	int hfd;
+};
 
 static int setup_daemon_with(void **state, const char *poll_us)
 {
@@ -22,60 +38,95 @@ static int setup_daemon_with(void **state, const char *poll_us)
 	return 0;
 }
 
-static int setup_polling(void **state)
+static int teardown_pair(void **state)
 {
-	return setup_daemon_with(state, "10000");
+	struct pair *p = *state;
+	int rc = 0;
+
+	if (p->polling && fixture_teardown(&p->polling))
+		rc = -1;
+	if (p->sleeping && fixture_teardown(&p->sleeping))
+		rc = -1;
+	free(p);
+	return rc;
 }
 
-static int setup_not_polling(void **state)
+static int setup_pair(void **state)
 {
-	return setup_daemon_with(state, "0");
+	struct pair *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -1;
+	*state = p;
+	/* The largest window: only a turn delayed by over 10 ms closes it.
+	 * cmocka skips the teardown of a failed setup, so clean up here. */
+	if (setup_daemon_with(&p->polling, "10000") == 0 &&
+	    setup_daemon_with(&p->sleeping, "0") == 0)
+		return 0;
+	teardown_pair(state);
+	return -1;
 }
 
-/* Daemon CPU milliseconds spent over ROUND_TRIPS one-byte round trips,
- * each followed by a GAP_MS pause in which neither side sends anything. */
-static long cpu_over_gaps(struct fixture *f)
+static void open_side(struct side *s, void *fixture)
 {
-	const struct timespec gap = {.tv_nsec = GAP_MS * 1000000L};
-	struct rig_conn *c;
-	long before;
+	s->f = fixture;
+	assert_int_equal(rig_listen(s->f->rig, PORT), 0);
+	s->hfd = rig_host_open(s->f->rig, s->f->d.uds_path, PORT, &s->c, T_MS);
+	assert_true(s->hfd >= 0);
+}
+
+/* One byte from the host to the guest and back. */
+static void round_trip(struct side *s)
+{
 	char byte = 'x';
-	int hfd;
 
-	assert_int_equal(rig_listen(f->rig, PORT), 0);
-	hfd = rig_host_open(f->rig, f->d.uds_path, PORT, &c, T_MS);
-	assert_true(hfd >= 0);
-	before = process_cpu_ms(f->d.pid);
-	for (int i = 0; i < ROUND_TRIPS; i++) {
-		assert_int_equal(rig_host_write_all(f->rig, hfd, &byte, 1, T_MS), 0);
-		assert_int_equal(rig_recv_wait(f->rig, c, &byte, 1, T_MS), 1);
-		assert_int_equal(rig_send_all(f->rig, c, &byte, 1, T_MS), 0);
-		assert_int_equal(rig_host_read_full(f->rig, hfd, &byte, 1, T_MS), 1);
-		nanosleep(&gap, NULL);
+	assert_int_equal(rig_host_write_all(s->f->rig, s->hfd, &byte, 1, T_MS), 0);
+	assert_int_equal(rig_recv_wait(s->f->rig, s->c, &byte, 1, T_MS), 1);
+	assert_int_equal(rig_send_all(s->f->rig, s->c, &byte, 1, T_MS), 0);
+	assert_int_equal(rig_host_read_full(s->f->rig, s->hfd, &byte, 1, T_MS), 1);
+}
+
+static long blocks(struct side *s)
+{
+	return thread_voluntary_switches(s->f->d.pid, DEVICE_THREAD);
+}
+
+static void test_turns_within_the_window_are_polled(void **state)
+{
+	struct pair *p = *state;
+	struct side polling, sleeping;
+	long polling_blocks, sleeping_blocks;
+
+	open_side(&polling, p->polling);
+	open_side(&sleeping, p->sleeping);
+	for (int i = 0; i < WARM_UP; i++) {
+		round_trip(&polling);
+		round_trip(&sleeping);
 	}
-	return process_cpu_ms(f->d.pid) - before;
-}
-
-static void test_gaps_within_the_window_are_polled(void **state)
-{
-	/* About ROUND_TRIPS * GAP_MS = 200 ms of spinning; less on a loaded
-	 * machine, where the daemon shares a CPU, but well above the 0 to
-	 * 10 ms of a daemon that sleeps. */
-	assert_true(cpu_over_gaps(*state) >= 30);
-}
-
-static void test_poll_us_zero_sleeps(void **state)
-{
-	assert_true(cpu_over_gaps(*state) <= 20);
+	polling_blocks = blocks(&polling);
+	sleeping_blocks = blocks(&sleeping);
+	for (int i = 0; i < ROUND_TRIPS; i++) {
+		round_trip(&polling);
+		round_trip(&sleeping);
+	}
+	polling_blocks = blocks(&polling) - polling_blocks;
+	sleeping_blocks = blocks(&sleeping) - sleeping_blocks;
+	fprintf(stderr, "over %d round trips the device thread blocked %ld times polling, "
+		"%ld times with --poll-us=0\n", ROUND_TRIPS, polling_blocks, sleeping_blocks);
+	/* Without polling, the thread runs out of work twice a round trip and
+	 * blocks unless the test's answer is already there. */
+	assert_true(sleeping_blocks >= ROUND_TRIPS);
+	/* Polling, it blocks only when a turn took longer than the window
+	 * (the test preempted for over 10 ms), and a few times after that
+	 * while the window grows back. */
+	assert_true(polling_blocks * 2 <= sleeping_blocks);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_gaps_within_the_window_are_polled,
-						setup_polling, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_poll_us_zero_sleeps, setup_not_polling,
-						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_turns_within_the_window_are_polled,
+						setup_pair, teardown_pair),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -212,7 +212,7 @@ static void test_host_connect_refused(void **state)
 	assert_int_equal(rig_host_write_all(f->rig, hfd, "CONNECT 4321\n", 13, T_MS), 0);
 	assert_int_equal(rig_host_read_line(f->rig, hfd, line, sizeof(line), T_MS), 0);
 	close(hfd);
-	assert_true(f->rig->stats.rsts_sent >= 1);
+	assert_int_equal(f->rig->stats.rsts_sent, 1);
 }
 
 static void test_credit_exhaustion_host_to_guest(void **state)
@@ -341,14 +341,21 @@ static void test_credit_request_answered(void **state)
 {
 	struct fixture *f = *state;
 	struct rig_conn *c;
+	uint32_t window;
 	int hfd;
 
 	assert_int_equal(rig_listen(f->rig, PORT), 0);
 	hfd = rig_host_open(f->rig, f->d.uds_path, PORT, &c, T_MS);
 	assert_true(hfd >= 0);
+	window = c->peer_buf_alloc; /* what the daemon's REQUEST offered */
+	assert_true(window > 0);
 	assert_int_equal(rig_credit_request(f->rig, c), 0);
 	assert_int_equal(rig_wait(f->rig, got_credit_update, c, T_MS), 0);
-	assert_true(c->peer_buf_alloc > 0);
+	/* One answer, with the same window and nothing consumed: no data
+	 * went either way. */
+	assert_int_equal(c->credit_updates_received, 1);
+	assert_int_equal(c->peer_buf_alloc, window);
+	assert_int_equal(c->peer_fwd_cnt, 0);
 	close(hfd);
 }
 

@@ -110,6 +110,22 @@ static void reconnect_for_more(struct fixture *f)
 	assert_int_equal(rig_reconnect(f->rig), 0);
 }
 
+/* The ring size limit test_bad_messages exceeds, set here rather than
+ * assumed from the daemon's default. */
+#define QUEUE_SIZE_LIMIT 256
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+static int setup_queue_size_limit(void **state)
+{
+	static const char *const extra[] = {"--queue-size", XSTR(QUEUE_SIZE_LIMIT), NULL};
+
+	if (fixture_setup_daemon_args(state, extra))
+		return -1;
+	fixture_open_rig(*state);
+	return 0;
+}
+
 static void test_bad_messages(void **state)
 {
 	struct fixture *f = *state;
@@ -141,7 +157,7 @@ static void test_bad_messages(void **state)
 	BAD(VU_SET_VRING_NUM, state_msg, 8, 8, NULL, 0);
 	state_msg[1] = 65536;
 	BAD(VU_SET_VRING_NUM, state_msg, 8, 8, NULL, 0);
-	state_msg[1] = 2048; /* above the daemon's --queue-size 1024 */
+	state_msg[1] = QUEUE_SIZE_LIMIT * 2; /* a power of two above --queue-size */
 	BAD(VU_SET_VRING_NUM, state_msg, 8, 8, NULL, 0);
 	state_msg[0] = 7; /* no such ring */
 	state_msg[1] = 128;
@@ -321,7 +337,8 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 		T(test_negotiation),
 		T(test_get_config_every_offset_and_size),
-		T(test_bad_messages),
+		cmocka_unit_test_setup_teardown(test_bad_messages, setup_queue_size_limit,
+						fixture_teardown),
 		T(test_guest_reboot),
 		T(test_vring_base_after_traffic),
 #undef T

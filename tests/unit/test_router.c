@@ -165,6 +165,60 @@ static void test_groups_and_unknown_cids(void **state)
 	router_destroy(r);
 }
 
+/* Whether two group lists share a name, the slow way. */
+static bool lists_share(const char *const *a, const char *const *b)
+{
+	for (size_t i = 0; a[i]; i++)
+		for (size_t j = 0; b[j]; j++)
+			if (strcmp(a[i], b[j]) == 0)
+				return true;
+	return false;
+}
+
+/* Ports with several groups, named in different orders, overlapping in
+ * one or more names or none, so that the sorted-id merge that decides
+ * whether two ports share a group runs to the end of either list, steps
+ * either side, and meets at the first, a middle or the last element. */
+static void test_group_merge(void **state)
+{
+	static const char *const groups[][5] = {
+		{"g1", "g2", "g3", NULL},
+		{"g5", "g4", "g3", NULL},
+		{"g4", "g5", NULL},
+		{"g6", "g0", "g7", NULL},
+		{"g7", "g2", NULL},
+		{"g0", NULL},
+		{"g2", "g1", "g3", "g5", NULL},
+		{"g8", "g9", "g10", "g11", NULL},
+	};
+	enum { N = sizeof(groups) / sizeof(groups[0]) };
+	struct router *r = router_create(ROUTER_DEFAULT_MAILBOX_BYTES, 16);
+	struct node nodes[N];
+	uint32_t tag = 0;
+
+	(void)state;
+	for (size_t i = 0; i < N; i++) {
+		size_t n = 0;
+
+		while (groups[i][n])
+			n++;
+		node_add(r, &nodes[i], 3 + (uint32_t)i, groups[i], n);
+	}
+	for (size_t i = 0; i < N; i++) {
+		for (size_t j = 0; j < N; j++) {
+			bool share = lists_share(groups[i], groups[j]);
+			enum router_result res = send_tagged(&nodes[i], nodes[j].cid, 10, ++tag);
+
+			assert_int_equal(res, share ? ROUTER_DELIVERED : ROUTER_UNREACHABLE);
+			if (share)
+				expect_packet(&nodes[j], nodes[i].cid, 10, tag, 100);
+		}
+	}
+	for (size_t i = 0; i < N; i++)
+		node_remove(&nodes[i]);
+	router_destroy(r);
+}
+
 static void test_invalid_packets(void **state)
 {
 	struct router *r = router_create(ROUTER_DEFAULT_MAILBOX_BYTES, 16);
@@ -484,6 +538,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register_rules),
 		cmocka_unit_test(test_groups_and_unknown_cids),
+		cmocka_unit_test(test_group_merge),
 		cmocka_unit_test(test_invalid_packets),
 		cmocka_unit_test(test_wakeup_on_first_mail_only),
 		cmocka_unit_test(test_ring_wrap_around),

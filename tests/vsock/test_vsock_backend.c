@@ -75,8 +75,9 @@ static bool guest_read_full(struct env *e, struct rig_conn *c, void *buf, size_t
 	return true;
 }
 
-/* Reads from the guest connection until end of stream; false on timeout. */
-static bool guest_sees_end(struct env *e, struct rig_conn *c)
+/* Reads from the guest connection until end of stream; false on timeout,
+ * or on a reset unless reset_ok (a peer that left abruptly). */
+static bool guest_sees_end(struct env *e, struct rig_conn *c, bool reset_ok)
 {
 	int64_t deadline = rig_now_ms() + ENV_T_MS;
 	char buf[4096];
@@ -84,24 +85,31 @@ static bool guest_sees_end(struct env *e, struct rig_conn *c)
 	while (rig_left_ms(deadline) > 0) {
 		ssize_t n = rig_recv(e->rig, c, buf, sizeof(buf));
 
-		if (n == 0 || n == -ECONNRESET || n == -ENOTCONN)
+		if (n == 0)
 			return true;
+		if (n == -ECONNRESET)
+			return reset_ok;
 		if (n == -EAGAIN && rig_poll(e->rig, NULL, 0, rig_left_ms(deadline)) < 0)
+			return false;
+		if (n < 0 && n != -EAGAIN)
 			return false;
 	}
 	return false;
 }
 
-/* Waits, running the rig, for the host socket's EOF or reset. */
-static bool host_sees_end(struct env *e, int fd)
+/* Waits, running the rig, for the host socket's EOF, or its reset if
+ * reset_ok (a connection refused or dropped). */
+static bool host_sees_end(struct env *e, int fd, bool reset_ok)
 {
 	char buf[4096];
 
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
-		if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
+		if (n == 0)
 			return true;
+		if (n < 0 && (errno == ECONNRESET || errno == EPIPE))
+			return reset_ok;
 		if (n > 0)
 			continue;
 		if (errno != EAGAIN || env_wait_fd(e, fd, POLLIN) < 0)
@@ -120,7 +128,7 @@ static int case_guest_to_host(struct env *e)
 	CHECK(hfd >= 0, "host accept: %s", strerror(-hfd));
 	CHECK(exchange(e, c, hfd, 11) == 0, "transfer failed");
 	close(hfd);
-	CHECK(guest_sees_end(e, c), "guest saw no end of stream after the host closed");
+	CHECK(guest_sees_end(e, c, false), "guest saw no clean EOF after the host closed");
 	CHECK(rig_close_wait(e->rig, c, ENV_T_MS) == 0, "guest close got no RST");
 	return 0;
 }
@@ -138,7 +146,7 @@ static int case_host_to_guest(struct env *e)
 	      (unsigned long long)c->peer_cid);
 	CHECK(exchange(e, c, hfd, 22) == 0, "transfer failed");
 	rig_close(e->rig, c);
-	CHECK(host_sees_end(e, hfd), "host saw no end after the guest closed");
+	CHECK(host_sees_end(e, hfd, false), "host saw no clean EOF after the guest closed");
 	return 0;
 }
 
@@ -243,7 +251,7 @@ static int case_host_connect_refused_by_guest(struct env *e)
 	rig_unlisten(e->rig, ENV_LISTEN_C);
 	hfd = env_host_connect(e, ENV_LISTEN_C, true);
 	CHECK(hfd >= 0, "host connect: %s", strerror(-hfd));
-	CHECK(host_sees_end(e, hfd), "host socket not closed after the guest refused");
+	CHECK(host_sees_end(e, hfd, true), "host socket not closed after the guest refused");
 	return 0;
 }
 
@@ -252,8 +260,8 @@ static int case_foreign_peer_cid_refused(struct env *e)
 	int hfd = env_host_connect(e, ENV_LISTEN_OTHER, true);
 
 	CHECK(hfd >= 0, "host connect: %s", strerror(-hfd));
-	CHECK(host_sees_end(e, hfd), "a peer at cid 1 was kept by a forward-cid 5 device");
-	CHECK(env_log_count(e, "refusing a peer at cid 1") > 0, "no log line for the refusal");
+	CHECK(host_sees_end(e, hfd, true), "a peer at cid 1 was kept by a forward-cid 5 device");
+	CHECK(rig_daemon_log_count(&e->d, "refusing a peer at cid 1") > 0, "no log line for the refusal");
 	return 0;
 }
 
@@ -287,7 +295,7 @@ static int case_guest_half_close(struct env *e)
 	      "host saw no EOF after the guest's SHUTDOWN(SEND)");
 	CHECK(env_pump_h2g(e, c, hfd, back, HALF_XFER) == 0, "host -> guest after half-close");
 	close(hfd);
-	CHECK(guest_sees_end(e, c), "guest saw no end");
+	CHECK(guest_sees_end(e, c, false), "guest saw no clean EOF after the host closed");
 	free(out);
 	free(back);
 	rig_close(e->rig, c);
@@ -310,7 +318,7 @@ static int case_host_half_close(struct env *e)
 	CHECK(rig_recv_wait(e->rig, c, &byte, 1, ENV_T_MS) == 0, "guest saw no EOF");
 	CHECK(env_pump_g2h(e, c, hfd, back, HALF_XFER) == 0, "guest -> host after half-close");
 	rig_close(e->rig, c);
-	CHECK(host_sees_end(e, hfd), "host saw no end after the guest closed");
+	CHECK(host_sees_end(e, hfd, false), "host saw no clean EOF after the guest closed");
 	free(out);
 	free(back);
 	return 0;
@@ -360,7 +368,7 @@ static int case_host_peer_closes_mid_send(struct env *e)
 	CHECK(send(hfd, out, XFER, MSG_DONTWAIT | MSG_NOSIGNAL) > 0, "host send");
 	env_close_fds(e);
 	free(out);
-	CHECK(guest_sees_end(e, c), "guest saw no end after the host peer left");
+	CHECK(guest_sees_end(e, c, true), "guest saw no end after the host peer left");
 	rig_close(e->rig, c);
 	return 0;
 }
@@ -385,7 +393,7 @@ static int case_unanswered_peer_times_out(struct env *e)
 	CHECK(waited >= ENV_REQUEST_TIMEOUT_MS - 100, "closed after %lld ms, before the timeout",
 	      (long long)waited);
 	CHECK(recv(hfd, &byte, 1, MSG_DONTWAIT) <= 0, "the peer got data, not an end");
-	CHECK(env_log_count(e, "did not answer a host connection") == 1,
+	CHECK(rig_daemon_log_count(&e->d, "did not answer a host connection") == 1,
 	      "no log line for the timeout");
 	e->rig->on_packet = count_rst;
 	e->rig->on_packet_arg = &watch;
@@ -408,9 +416,9 @@ static bool daemon_fds_become(struct env *e, int want, int timeout_ms)
 {
 	int64_t deadline = rig_now_ms() + timeout_ms;
 
-	while (env_daemon_fd_count(e) != want && rig_left_ms(deadline))
+	while (rig_daemon_fd_count(&e->d) != want && rig_left_ms(deadline))
 		poll(NULL, 0, 10);
-	return env_daemon_fd_count(e) == want;
+	return rig_daemon_fd_count(&e->d) == want;
 }
 
 /* A peer that leaves while the guest has not answered (the rig does not
@@ -418,7 +426,7 @@ static bool daemon_fds_become(struct env *e, int want, int timeout_ms)
  * the guest, if it saw the REQUEST, then gets an RST. */
 static int case_leaving_peer_is_released(struct env *e)
 {
-	int idle = env_daemon_fd_count(e);
+	int idle = rig_daemon_fd_count(&e->d);
 	int64_t left_at;
 	struct rig_conn *c;
 	int hfd = env_host_connect(e, ENV_LISTEN_C, false);
@@ -429,8 +437,8 @@ static int case_leaving_peer_is_released(struct env *e)
 	left_at = rig_now_ms();
 	CHECK(daemon_fds_become(e, idle, ENV_REQUEST_TIMEOUT_MS / 2),
 	      "the daemon still holds %d fds %lld ms after the peer left (%d when idle)",
-	      env_daemon_fd_count(e), (long long)(rig_now_ms() - left_at), idle);
-	CHECK(env_log_count(e, "left before the guest answered") == 1,
+	      rig_daemon_fd_count(&e->d), (long long)(rig_now_ms() - left_at), idle);
+	CHECK(rig_daemon_log_count(&e->d, "left before the guest answered") == 1,
 	      "no log line for the peer that left");
 	/* Whatever the guest saw of it must end closed. */
 	for (int64_t end = rig_now_ms() + 500; rig_left_ms(end);)
@@ -603,7 +611,7 @@ int main(int argc, char **argv)
 	}
 	printf("1..%u\n", n_cases + 1);
 	if (env_start(&e, argv[1]) < 0) {
-		env_dump_log(&e);
+		rig_daemon_dump_log(&e.d);
 		env_stop(&e);
 		printf("Bail out! cannot start the daemon and the rig\n");
 		return 1;
@@ -612,7 +620,7 @@ int main(int argc, char **argv)
 		int rc = cases[i].run(&e);
 
 		env_close_fds(&e);
-		if (rc == 0 && !env_daemon_alive(&e)) {
+		if (rc == 0 && !rig_daemon_alive(&e.d)) {
 			printf("# the daemon died\n");
 			rc = -1;
 		}
@@ -624,7 +632,7 @@ int main(int argc, char **argv)
 		failed += rc != 0;
 	}
 	if (failed)
-		env_dump_log(&e);
+		rig_daemon_dump_log(&e.d);
 	status = env_stop(&e);
 	printf("%sok %u - the daemon exits 0 on SIGTERM and removes its sockets (status %d)\n",
 	       status == 0 ? "" : "not ", n_cases + 1, status);

@@ -20,13 +20,6 @@
 #define STOP_TIMEOUT_MS 10000
 #define PUMP_CHUNK 70000
 
-static void pause_ms(long ms)
-{
-	const struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
-}
-
 static int vsock_stream(void)
 {
 	return socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -45,71 +38,44 @@ bool env_cid1_available(void)
 	return ok;
 }
 
-static void exec_daemon(const struct env *e)
+int env_start(struct env *e, const char *daemon_bin)
 {
 	char vm[2][256], timeout_ms[16];
-	int log_fd = open(e->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	const char *argv[6], *sockets[3];
+	struct rig_opts o;
+	int rc;
 
+	*e = (struct env){0};
+	rc = rig_daemon_prepare(&e->d);
+	if (rc < 0) {
+		printf("# cannot make the daemon's directory: %s\n", strerror(-rc));
+		return -1;
+	}
+	snprintf(e->socket[0], sizeof(e->socket[0]), "%s/vhost3.socket", e->d.dir);
+	snprintf(e->socket[1], sizeof(e->socket[1]), "%s/vhost4.socket", e->d.dir);
 	snprintf(vm[0], sizeof(vm[0]), "guest-cid=%u,socket=%s,forward-cid=%u,"
 		 "forward-listen=%u+%u+%u", ENV_GUEST_CID, e->socket[0], ENV_FORWARD_CID,
 		 ENV_LISTEN_A, ENV_LISTEN_B, ENV_LISTEN_C);
 	snprintf(vm[1], sizeof(vm[1]), "guest-cid=%u,socket=%s,forward-cid=%u,forward-listen=%u",
 		 ENV_OTHER_CID, e->socket[1], ENV_FOREIGN_CID, ENV_LISTEN_OTHER);
 	snprintf(timeout_ms, sizeof(timeout_ms), "%d", ENV_REQUEST_TIMEOUT_MS);
-	if (log_fd >= 0)
-		dup2(log_fd, STDERR_FILENO);
+	/* The daemon inherits them; this program reads neither. */
 	setenv("VHOST_DEVICE_VSOCK_LOG", "info", 1);
 	setenv("VHOST_DEVICE_VSOCK_REQUEST_TIMEOUT_MS", timeout_ms, 1);
-	execl(e->daemon_bin, e->daemon_bin, "--vm", vm[0], "--vm", vm[1], (char *)NULL);
-	_exit(127);
-}
-
-static bool is_socket(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-static int wait_started(struct env *e)
-{
-	for (int waited = 0; waited < START_TIMEOUT_MS; waited += 10) {
-		if (is_socket(e->socket[0]) && is_socket(e->socket[1]))
-			return 0;
-		if (!env_daemon_alive(e)) {
-			printf("# the daemon exited at start-up\n");
-			return -1;
-		}
-		pause_ms(10);
-	}
-	printf("# the daemon did not create its sockets in %d ms\n", START_TIMEOUT_MS);
-	return -1;
-}
-
-int env_start(struct env *e, const char *daemon_bin)
-{
-	struct rig_opts o;
-	const char *tmp = getenv("TMPDIR");
-	int rc;
-
-	*e = (struct env){.daemon_bin = daemon_bin, .daemon = -1};
-	snprintf(e->dir, sizeof(e->dir), "%s/vsockbe.XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
-	if (!mkdtemp(e->dir)) {
-		printf("# mkdtemp: %s\n", strerror(errno));
+	argv[0] = daemon_bin;
+	argv[1] = "--vm";
+	argv[2] = vm[0];
+	argv[3] = "--vm";
+	argv[4] = vm[1];
+	argv[5] = NULL;
+	sockets[0] = e->socket[0];
+	sockets[1] = e->socket[1];
+	sockets[2] = NULL;
+	rc = rig_daemon_spawn(&e->d, argv, sockets);
+	if (rc < 0) {
+		printf("# the daemon did not start: %s\n", strerror(-rc));
 		return -1;
 	}
-	snprintf(e->socket[0], sizeof(e->socket[0]), "%s/vhost3.socket", e->dir);
-	snprintf(e->socket[1], sizeof(e->socket[1]), "%s/vhost4.socket", e->dir);
-	snprintf(e->log_path, sizeof(e->log_path), "%s/daemon.log", e->dir);
-	e->daemon = fork();
-	if (e->daemon < 0) {
-		printf("# fork: %s\n", strerror(errno));
-		return -1;
-	}
-	if (e->daemon == 0)
-		exec_daemon(e);
-	if (wait_started(e) < 0)
-		return -1;
 	rig_opts_default(&o);
 	o.socket_path = e->socket[0];
 	o.timeout_ms = ENV_T_MS;
@@ -121,100 +87,31 @@ int env_start(struct env *e, const char *daemon_bin)
 	return 0;
 }
 
-bool env_daemon_alive(struct env *e)
-{
-	int status;
-
-	if (e->daemon <= 0)
-		return false;
-	if (waitpid(e->daemon, &status, WNOHANG) == 0)
-		return true;
-	e->daemon = -1;
-	return false;
-}
-
-int env_daemon_fd_count(const struct env *e)
-{
-	char path[64];
-	struct dirent *d;
-	int count = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)e->daemon);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir)))
-		count += d->d_name[0] != '.';
-	closedir(dir);
-	return count;
-}
-
 int env_stop(struct env *e)
 {
-	int status = -1, rc = -1;
+	int rc;
 
 	env_close_fds(e);
 	if (e->rig)
 		rig_destroy(e->rig);
 	e->rig = NULL;
-	if (e->daemon > 0 && kill(e->daemon, SIGTERM) == 0) {
-		for (int waited = 0; waited < STOP_TIMEOUT_MS; waited += 10) {
-			if (waitpid(e->daemon, &status, WNOHANG) == e->daemon) {
-				rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-				break;
-			}
-			pause_ms(10);
-		}
-		if (rc < 0) {
-			printf("# the daemon did not exit cleanly on SIGTERM\n");
-			kill(e->daemon, SIGKILL);
-			waitpid(e->daemon, &status, 0);
-		}
+	rc = rig_daemon_terminate(&e->d, ENV_T_MS);
+	if (rc != 0) {
+		printf("# the daemon did not exit cleanly on SIGTERM (%d)\n", rc);
+		rc = -1;
 	}
-	e->daemon = -1;
 	for (unsigned i = 0; i < 2; i++) {
 		const char *path = e->socket[i];
 
-		if (access(path, F_OK) == 0) {
+		if (path[0] && access(path, F_OK) == 0) {
 			/* fputs: GCC's format checker misjudges path under ASan. */
 			fputs("# the daemon left this socket behind: ", stdout);
 			puts(path);
-			unlink(path);
 			rc = -1;
 		}
 	}
-	unlink(e->log_path);
-	rmdir(e->dir);
+	rig_daemon_stop(&e->d, ENV_T_MS);
 	return rc;
-}
-
-int env_log_count(const struct env *e, const char *needle)
-{
-	char line[1024];
-	FILE *f = fopen(e->log_path, "r");
-	int n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, needle))
-			n++;
-	fclose(f);
-	return n;
-}
-
-void env_dump_log(const struct env *e)
-{
-	char line[1024];
-	FILE *f = fopen(e->log_path, "r");
-
-	if (!f)
-		return;
-	printf("# ---- daemon log ----\n");
-	while (fgets(line, sizeof(line), f))
-		printf("#   %s", line);
-	fclose(f);
 }
 
 static int track(struct env *e, int fd)

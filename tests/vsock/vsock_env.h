@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "rig.h"
+#include "rig_daemon.h"
 
 #define ENV_GUEST_CID 3
 #define ENV_OTHER_CID 4    /* a device whose forward CID no peer has */
@@ -27,11 +28,8 @@
 #define ENV_MAX_FDS 32
 
 struct env {
-	const char *daemon_bin;
-	pid_t daemon;
-	char dir[64];
+	struct rig_daemon d;  /* its private directory holds the sockets */
 	char socket[2][96];
-	char log_path[96];
 	struct rig *rig;
 	int fds[ENV_MAX_FDS]; /* host sockets of the running case */
 	unsigned n_fds;
@@ -46,12 +44,6 @@ int env_start(struct env *e, const char *daemon_bin);
 /* SIGTERM; returns the daemon's exit status, or -1 if it did not exit
  * cleanly.  Closes the rig and removes the temp directory. */
 int env_stop(struct env *e);
-bool env_daemon_alive(struct env *e);
-/* Descriptors the daemon holds, or -errno. */
-int env_daemon_fd_count(const struct env *e);
-/* Lines of the daemon's log that contain needle. */
-int env_log_count(const struct env *e, const char *needle);
-void env_dump_log(const struct env *e);
 
 /* Host sockets, remembered so env_close_fds() ends them after each case.
  * They return a non-blocking fd or -errno. */
