@@ -108,8 +108,8 @@ static bool handshake_read(struct uds_handshake *hs)
 		uint32_t registered = hs->ev.events;
 
 		handshake_end(hs, false);
-		vsock_device_host_handover(dev, fd, port, registered, buf + consumed,
-					   (size_t)n - consumed);
+		device_conn_host_handover(dev, fd, port, registered, buf + consumed,
+					  (size_t)n - consumed);
 	}
 	return false;
 }

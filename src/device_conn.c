@@ -429,7 +429,7 @@ static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t gue
 	return c;
 }
 
-void vsock_device_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port)
+void device_conn_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port)
 {
 	struct conn *c = host_conn_new(dev, fd, guest_port);
 
@@ -437,8 +437,8 @@ void vsock_device_host_connect(struct vsock_device *dev, int fd, uint32_t guest_
 		device_conn_sync_interest(dev, c);
 }
 
-void vsock_device_host_handover(struct vsock_device *dev, int fd, uint32_t guest_port,
-				uint32_t events, const void *early, size_t early_len)
+void device_conn_host_handover(struct vsock_device *dev, int fd, uint32_t guest_port,
+			       uint32_t events, const void *early, size_t early_len)
 {
 	char *copy = NULL;
 	struct conn *c;

@@ -536,9 +536,9 @@ static void host_client(struct fuzz_input *in)
 	if (fd < 0)
 		return;
 	if (n_early % 2)
-		vsock_device_host_connect(dev, fd, port);
+		device_conn_host_connect(dev, fd, port);
 	else
-		vsock_device_host_handover(dev, fd, port, 0, early, n_early);
+		device_conn_host_handover(dev, fd, port, 0, early, n_early);
 }
 
 static void sibling_act(struct fuzz_input *in)
