@@ -117,34 +117,32 @@ static void forget_guest_state(struct vsock_device *dev)
 	dev->tx_blocked = false;
 }
 
+/* conn_table_sweep() callbacks: the connection leaves the table retired. */
+static bool retire_any(struct conn *c, void *dev)
+{
+	conn_retire(dev, c);
+	return true;
+}
+
+static bool retire_known_to_guest(struct conn *c, void *dev)
+{
+	/* Host clients whose REQUEST the old driver never saw can still be
+	 * offered to the new one. */
+	if (c->state == CONN_REQUESTING && (c->pending & CONN_PEND_REQUEST))
+		return false;
+	conn_retire(dev, c);
+	return true;
+}
+
 void device_conn_drop_all(struct vsock_device *dev)
 {
-	struct conn *c = conn_table_take_all(&dev->conns);
-
-	while (c) {
-		struct conn *next = c->hash_next;
-
-		conn_retire(dev, c);
-		c = next;
-	}
+	conn_table_sweep(&dev->conns, retire_any, dev);
 	forget_guest_state(dev);
 }
 
 void device_conn_drop_known_to_guest(struct vsock_device *dev)
 {
-	struct conn *c = conn_table_take_all(&dev->conns);
-
-	while (c) {
-		struct conn *next = c->hash_next;
-
-		/* Host clients whose REQUEST the old driver never saw can
-		 * still be offered to the new one. */
-		if (c->state == CONN_REQUESTING && (c->pending & CONN_PEND_REQUEST))
-			conn_table_insert(&dev->conns, c);
-		else
-			conn_retire(dev, c);
-		c = next;
-	}
+	conn_table_sweep(&dev->conns, retire_known_to_guest, dev);
 	forget_guest_state(dev);
 }
 
