@@ -76,7 +76,7 @@ static void close_host_socket(struct vsock_device *dev, struct conn *c)
 /* Frees the connection once the current batch is over. */
 static void conn_retire(struct vsock_device *dev, struct conn *c)
 {
-	device_deadline_cancel(dev, c);
+	deadline_fifo_remove(&dev->waiting, &c->answer_deadline);
 	device_conn_unschedule(dev, c);
 	close_host_socket(dev, c);
 	c->state = CONN_DEAD;
@@ -96,7 +96,7 @@ void device_conn_reset(struct vsock_device *dev, struct conn *c)
 {
 	if (c->state == CONN_DEAD || c->state == CONN_CLOSING)
 		return;
-	device_deadline_cancel(dev, c);
+	deadline_fifo_remove(&dev->waiting, &c->answer_deadline);
 	close_host_socket(dev, c);
 	c->state = CONN_CLOSING;
 	c->pending = CONN_PEND_RST;
@@ -299,7 +299,7 @@ void device_conn_guest_accepted(struct vsock_device *dev, struct conn *c)
 {
 	int rc;
 
-	device_deadline_cancel(dev, c);
+	deadline_fifo_remove(&dev->waiting, &c->answer_deadline);
 	rc = dev->backend->ops->accepted(dev->backend, c->ev.fd, c->key.peer_port);
 	if (rc < 0) {
 		log_info_rl("host client for guest port %u is gone (%s); resetting",
@@ -386,7 +386,7 @@ static bool local_port_busy(void *ctx, uint32_t port)
 /* Whether a host client for guest_port fits the budgets; logs why not. */
 static bool host_client_fits(struct vsock_device *dev, uint32_t guest_port)
 {
-	if (dev->n_waiting >= dev->budget.max_pending) {
+	if (dev->waiting.count >= dev->budget.max_pending) {
 		log_warn_rl("max-pending (%u) reached: closing a host client for guest port %u",
 			    dev->budget.max_pending, guest_port);
 		return false;
@@ -423,7 +423,7 @@ static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t gue
 	c->state = CONN_REQUESTING;
 	c->pending = CONN_PEND_REQUEST;
 	device_conn_schedule(dev, c);
-	device_deadline_start(dev, c);
+	deadline_fifo_add(&dev->waiting, &c->answer_deadline);
 	return c;
 }
 

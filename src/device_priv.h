@@ -147,13 +147,9 @@ struct vsock_device {
 	struct port_alloc ports;
 	struct ctrl_queue ctrl;
 	struct conn_fifo rx_fifo;       /* connections owing the guest a packet */
-	/* Host-initiated connections awaiting the guest's answer, oldest
-	 * first: they all get the same timeout, so the head has the earliest
-	 * deadline. */
-	struct conn_fifo waiting;
-	unsigned n_waiting;
-	unsigned request_timeout_ms;
-	struct fifo_timer request_timer; /* for the head's deadline */
+	/* Host-initiated connections awaiting the guest's answer
+	 * (device_deadline.c). */
+	struct deadline_fifo waiting;
 	struct park park;
 	bool tx_due;                    /* TX kicked or started: process it */
 	bool tx_blocked;                /* TX paused until ctrl replies drain */
@@ -217,15 +213,12 @@ void device_conn_guest_shutdown(struct vsock_device *dev, struct conn *c, uint32
 /* The guest accepted our REQUEST. */
 void device_conn_guest_accepted(struct vsock_device *dev, struct conn *c);
 
-/* device_deadline.c */
+/* device_deadline.c: connections enter dev->waiting when their REQUEST is
+ * owed (device_conn.c) and leave it when the guest answers or they go. */
 /* Reads the timeout, creates the timer and adds it to the epoll set.
  * Returns 0, or -1 (logged). */
 int device_deadline_open(struct vsock_device *dev);
 void device_deadline_close(struct vsock_device *dev);
-/* The connection's timeout starts now. */
-void device_deadline_start(struct vsock_device *dev, struct conn *c);
-/* The guest answered, or the connection is going away: no timeout. */
-void device_deadline_cancel(struct vsock_device *dev, struct conn *c);
 
 /* device_tx.c */
 void device_process_tx(struct vsock_device *dev);

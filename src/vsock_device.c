@@ -262,10 +262,9 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	dev->vu_listener.fd = -1;
 	dev->frontend_ev = (struct ev_source){.ops = &frontend_ops, .fd = -1};
 	dev->mail_ev.fd = -1;
-	dev->request_timer.ev.fd = -1;
+	dev->waiting.timer.ev.fd = -1;
 	dev->park.timer.ev.fd = -1;
 	TAILQ_INIT(&dev->rx_fifo);
-	TAILQ_INIT(&dev->waiting);
 	for (unsigned i = 0; i < VU_NUM_QUEUES; i++)
 		dev->kick[i] = (struct kick_source){
 			.ev = {.ops = &kick_ops, .fd = -1}, .dev = dev, .idx = i};

@@ -273,8 +273,8 @@ static void reset(uint8_t flags)
 	device_park_forget(dev);
 	ev_loop_reap(&dev->loop);
 	FUZZ_CHECK(dev->tx_pool.charged == 0);
-	FUZZ_CHECK(dev->conns.count == 0 && dev->n_waiting == 0);
-	FUZZ_CHECK(TAILQ_EMPTY(&dev->rx_fifo) && TAILQ_EMPTY(&dev->waiting));
+	FUZZ_CHECK(dev->conns.count == 0 && dev->waiting.count == 0);
+	FUZZ_CHECK(TAILQ_EMPTY(&dev->rx_fifo) && TAILQ_EMPTY(&dev->waiting.entries));
 	while (router_peek(dev->port, &msg))
 		router_consume(dev->port, msg.remaining);
 	drain_sibling();
@@ -567,12 +567,12 @@ static void sibling_act(struct fuzz_input *in)
  * those of parked packets, and their timers fire at the next turn. */
 static void time_passes(void)
 {
-	struct conn *c;
+	struct deadline *d;
 
-	TAILQ_FOREACH(c, &dev->waiting, wait_link)
-		c->answer_deadline_ms = 0;
-	if (!TAILQ_EMPTY(&dev->waiting))
-		fifo_timer_rearm(&dev->request_timer, 1);
+	TAILQ_FOREACH(d, &dev->waiting.entries, link)
+		d->at_ms = 0;
+	if (!TAILQ_EMPTY(&dev->waiting.entries))
+		fifo_timer_rearm(&dev->waiting.timer, 1);
 	for (unsigned i = 0; i < dev->park.count; i++)
 		dev->park.pkt[i].deadline_ms = 0;
 	if (dev->park.count)
