@@ -66,7 +66,7 @@ struct conn {
 	char *early;
 	uint32_t early_len;
 
-	uint8_t state;             /* enum conn_state */
+	uint8_t state;             /* enum conn_state; device_conn.c sets it */
 	uint8_t pending;           /* enum conn_pending bits */
 	bool in_rx_fifo;
 	bool guest_shut_send;      /* guest SHUTDOWN(SEND): no more data from it */

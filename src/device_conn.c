@@ -1,7 +1,8 @@
 /* Connection lifecycle and the host side of each connection: creation
  * within the device's budgets, reset and teardown, which socket events to
  * watch, writing guest data to the host socket (and flushing what it
- * refused), half and full close. */
+ * refused), half and full close.  Every change of a connection's state
+ * (conn->state) is made here. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,8 @@ static void conn_release(struct ev_source *src)
 
 static const struct ev_ops conn_ops = {.handle = conn_event, .release = conn_release};
 
-struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd)
+struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd,
+			     enum conn_state state)
 {
 	struct conn *c = malloc(sizeof(*c));
 
@@ -41,6 +43,11 @@ struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *ke
 	}
 	conn_init(c, dev, key, fd);
 	c->ev.ops = &conn_ops;
+	c->state = state;
+	if (state == CONN_ESTABLISHED)
+		c->pending = CONN_PEND_RESPONSE;
+	else if (state == CONN_REQUESTING)
+		c->pending = CONN_PEND_REQUEST;
 	conn_table_insert(&dev->conns, c);
 	return c;
 }
@@ -413,15 +420,13 @@ static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t gue
 	}
 	if (port_alloc_next(&dev->ports, local_port_busy, &q, dev->conns.count + 1,
 			    &key.local_port))
-		c = device_conn_new(dev, &key, fd);
+		c = device_conn_new(dev, &key, fd, CONN_REQUESTING);
 	else
 		log_warn_rl("no free local port for guest port %u", guest_port);
 	if (!c) {
 		close(fd);
 		return NULL;
 	}
-	c->state = CONN_REQUESTING;
-	c->pending = CONN_PEND_REQUEST;
 	device_conn_schedule(dev, c);
 	deadline_fifo_add(&dev->waiting, &c->answer_deadline);
 	return c;

@@ -180,8 +180,12 @@ static inline bool device_conn_full(const struct vsock_device *dev)
 {
 	return dev->conns.count >= dev->budget.max_connections;
 }
-/* A new connection (the caller checked device_conn_full()). */
-struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd);
+/* A new connection (the caller checked device_conn_full()) in its first
+ * state: for a guest REQUEST, CONN_CONNECTING, or CONN_ESTABLISHED (owing
+ * the guest its RESPONSE) if the host end connected at once; for a host
+ * client, CONN_REQUESTING (owing the guest a REQUEST). */
+struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd,
+			     enum conn_state state);
 /* Frees at once without telling the guest (guest RST, driver reset). */
 void device_conn_drop(struct vsock_device *dev, struct conn *c);
 /* Closes the host side and owes the guest an RST; freed once it is sent. */

@@ -71,19 +71,13 @@ static void guest_connect(struct vsock_device *dev, const struct vsock_hdr *hdr)
 		device_reply_rst(dev, hdr);
 		return;
 	}
-	c = device_conn_new(dev, &key, fd);
+	c = device_conn_new(dev, &key, fd, done ? CONN_ESTABLISHED : CONN_CONNECTING);
 	if (!c) {
 		close(fd);
 		device_reply_rst(dev, hdr);
 		return;
 	}
 	conn_update_peer_credit(c, hdr->buf_alloc, hdr->fwd_cnt);
-	if (done) {
-		c->state = CONN_ESTABLISHED;
-		c->pending = CONN_PEND_RESPONSE;
-	} else {
-		c->state = CONN_CONNECTING;
-	}
 	device_conn_sync_interest(dev, c);
 	device_conn_schedule(dev, c);
 }
