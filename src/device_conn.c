@@ -121,7 +121,6 @@ void device_conn_abandon(struct vsock_device *dev, struct conn *c)
 static void forget_guest_state(struct vsock_device *dev)
 {
 	ctrl_queue_init(&dev->ctrl);
-	dev->tx_blocked = false;
 }
 
 /* conn_table_sweep() callbacks: the connection leaves the table retired. */

@@ -116,7 +116,6 @@ struct park {
 	struct fifo_timer timer;       /* for the oldest deadline */
 	bool retry;                    /* a mailbox has room: try again */
 	bool expired;                  /* the timer fired: resolve what is overdue */
-	bool tx_waits;                 /* the TX ring waits for a chain to leave */
 };
 
 /* The device's budgets (README, "Security model"), from its vm_config. */
@@ -151,8 +150,10 @@ struct vsock_device {
 	 * (device_deadline.c). */
 	struct deadline_fifo waiting;
 	struct park park;
+	/* When TX is served: set by device_tx_sched.c only. */
 	bool tx_due;                    /* TX kicked or started: process it */
 	bool tx_blocked;                /* TX paused until ctrl replies drain */
+	bool tx_waits_park;             /* its next packet waits for the park */
 	bool stopping;
 
 	pthread_t thread;
@@ -281,6 +282,26 @@ void device_park_process(struct vsock_device *dev, struct virtq *vq);
 /* The ring's driver is gone: its chains are forgotten, not returned. */
 void device_park_forget(struct vsock_device *dev);
 
+/* device_tx_sched.c: the events that decide when TX is served. */
+/* The guest kicked the TX queue, or it started. */
+void device_tx_kicked(struct vsock_device *dev);
+/* The TX queue stopped: a packet that waited for the park went back to
+ * the avail ring unpopped. */
+void device_tx_queue_stopped(struct vsock_device *dev);
+/* The park has packets to retry (a mailbox has room) or to expire (its
+ * timer fired). */
+void device_tx_park_ready(struct vsock_device *dev);
+/* The ring's next packet found no room in the park; it stays in the ring. */
+void device_tx_waits_for_park(struct vsock_device *dev);
+/* The park went over its packets: room may have been made, so the ring
+ * tries its next packet again. */
+void device_tx_park_settled(struct vsock_device *dev);
+/* A TX pass ended, stopped by a full control queue or not. */
+void device_tx_pass_done(struct vsock_device *dev, bool ctrl_full);
+/* The control queue and the park were emptied (driver reset). */
+void device_tx_guest_forgotten(struct vsock_device *dev);
+/* The front-end is gone, and with it the guest's state. */
+void device_tx_frontend_gone(struct vsock_device *dev);
 /* Runs TX and RX until neither can progress, then interrupts the guest. */
 void device_pump(struct vsock_device *dev);
 

@@ -230,6 +230,7 @@ static enum tx_verdict sibling_packet(struct vsock_device *dev, const struct vso
 	case PARK_WAIT:
 		break;
 	}
+	device_tx_waits_for_park(dev);
 	return TX_WAIT;
 }
 
@@ -337,7 +338,7 @@ void device_process_tx(struct vsock_device *dev)
 
 	/* Nothing to resume until the queue starts again (queue_started). */
 	if (!virtq_ready(vq)) {
-		dev->tx_blocked = false;
+		device_tx_pass_done(dev, false);
 		return;
 	}
 	/* Packets kept for full mailboxes are older than anything in the ring. */
@@ -348,5 +349,5 @@ void device_process_tx(struct vsock_device *dev)
 	} while (stop == TX_DRAINED && virtq_enable_kicks(vq));
 	/* Resumed once replies drain (device_pump), or by the router's
 	 * wakeup or the park timer (device_park.c). */
-	dev->tx_blocked = stop == TX_CTRL_FULL;
+	device_tx_pass_done(dev, stop == TX_CTRL_FULL);
 }

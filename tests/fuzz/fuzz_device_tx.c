@@ -288,8 +288,7 @@ static void reset(uint8_t flags)
 	memset(tx_busy, 0, sizeof(tx_busy));
 	memset(rx_posted, 0, sizeof(rx_posted));
 	port_alloc_init(&dev->ports);
-	dev->tx_due = false;
-	dev->tx_blocked = false;
+	device_tx_frontend_gone(dev);
 }
 
 static struct vring_desc desc(uint64_t off, uint32_t len, uint16_t flags, uint16_t next)
@@ -478,7 +477,7 @@ static void device_turn(void)
 	struct conn *c;
 	uint64_t charged = 0;
 
-	dev->tx_due = true;
+	device_tx_kicked(dev);
 	ev_dispatch(events, n > 0 ? n : 0);
 	device_pump(dev);
 	ev_loop_reap(&dev->loop);
