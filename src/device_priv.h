@@ -153,7 +153,7 @@ struct vsock_device {
 	/* When TX is served: set by device_tx_sched.c only. */
 	bool tx_due;                    /* TX kicked or started: process it */
 	bool tx_blocked;                /* TX paused until ctrl replies drain */
-	bool tx_waits_park;             /* its next packet waits for the park */
+	bool tx_waits_park;             /* the next packet waits for park room */
 	bool stopping;
 
 	pthread_t thread;
