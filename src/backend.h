@@ -2,7 +2,7 @@
  * operations so that hybrid vsock over Unix sockets (backend_uds.c) and a
  * host AF_VSOCK backend can share the whole device.  A backend owns its
  * listeners; it hands each host-initiated connection to the device with
- * vsock_device_host_connect(). */
+ * device_conn_host_connect(). */
 #ifndef VSOCK_BACKEND_H
 #define VSOCK_BACKEND_H
 
@@ -31,14 +31,14 @@ struct backend {
 
 /* Called by a backend for a host client that wants guest port guest_port.
  * Takes ownership of fd (closed on failure). */
-void vsock_device_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port);
+void device_conn_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port);
 
 /* The same for a client whose fd is already in the device's epoll set with
  * interest `events` (0: not registered): the device takes that registration
  * over with one EPOLL_CTL_MOD (no DEL and ADD per handshake).  early[0..early_len) is
  * connection data the client sent with its handshake; the guest gets it
  * first.  Takes ownership of fd (closed on failure). */
-void vsock_device_host_handover(struct vsock_device *dev, int fd, uint32_t guest_port,
-				uint32_t events, const void *early, size_t early_len);
+void device_conn_host_handover(struct vsock_device *dev, int fd, uint32_t guest_port,
+			       uint32_t events, const void *early, size_t early_len);
 
 #endif

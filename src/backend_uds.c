@@ -13,7 +13,6 @@
 #include "env_ms.h"
 #include "fifo_timer.h"
 #include "log.h"
-#include "mono_time.h"
 #include "sock_accept.h"
 #include "unix_sock.h"
 
@@ -23,8 +22,7 @@
 struct uds_handshake {
 	struct ev_source ev;
 	struct backend_uds *be;
-	TAILQ_ENTRY(uds_handshake) link;
-	int64_t deadline_ms; /* CLOCK_MONOTONIC */
+	struct deadline deadline; /* in be->handshakes once it waits for more */
 	struct connect_line line;
 };
 
@@ -34,14 +32,10 @@ struct backend_uds {
 	struct ev_loop *loop;
 	struct ev_source listen_ev;
 	struct unix_listener listener;
-	/* Oldest first: every handshake gets the same timeout, so the head
-	 * always has the earliest deadline. */
-	TAILQ_HEAD(, uds_handshake) handshakes;
-	unsigned n_handshakes;
+	/* Handshakes waiting for the rest of their line: finishing one costs
+	 * no syscall. */
+	struct deadline_fifo handshakes;
 	unsigned max_handshakes;
-	unsigned timeout_ms;
-	/* For the head's deadline: finishing handshakes costs no syscall. */
-	struct fifo_timer timer;
 };
 
 static void handshake_release(struct ev_source *src)
@@ -68,8 +62,7 @@ static void handshake_end(struct uds_handshake *hs, bool close_fd)
 		ev_close(&hs->ev);
 	else
 		hs->ev.events = 0; /* the registration is the device's now */
-	TAILQ_REMOVE(&be->handshakes, hs, link);
-	be->n_handshakes--;
+	deadline_fifo_remove(&be->handshakes, &hs->deadline);
 	ev_retire(be->loop, &hs->ev);
 }
 
@@ -108,8 +101,8 @@ static bool handshake_read(struct uds_handshake *hs)
 		uint32_t registered = hs->ev.events;
 
 		handshake_end(hs, false);
-		vsock_device_host_handover(dev, fd, port, registered, buf + consumed,
-					   (size_t)n - consumed);
+		device_conn_host_handover(dev, fd, port, registered, buf + consumed,
+					  (size_t)n - consumed);
 	}
 	return false;
 }
@@ -120,27 +113,16 @@ static void handshake_readable(struct ev_source *src, uint32_t events)
 	handshake_read(container_of(src, struct uds_handshake, ev));
 }
 
-/* Closes the clients whose deadline has passed (slowloris: connect, send a
+/* Closes a client whose deadline has passed (slowloris: connect, send a
  * few bytes or nothing, and hold a handshake slot forever). */
-static void timer_expired(struct ev_source *src, uint32_t events)
+static void handshake_overdue(struct deadline *d)
 {
-	struct backend_uds *be = container_of(src, struct backend_uds, timer.ev);
-	int64_t now;
+	struct uds_handshake *hs = container_of(d, struct uds_handshake, deadline);
 
-	(void)events;
-	if (!fifo_timer_fired(&be->timer))
-		return;
-	now = mono_ms();
-	while (!TAILQ_EMPTY(&be->handshakes) && TAILQ_FIRST(&be->handshakes)->deadline_ms <= now) {
-		log_warn_rl("uds: host client sent no complete CONNECT line within %u ms; "
-			    "closing it", be->timeout_ms);
-		handshake_end(TAILQ_FIRST(&be->handshakes), true);
-	}
-	if (!TAILQ_EMPTY(&be->handshakes))
-		fifo_timer_rearm(&be->timer, TAILQ_FIRST(&be->handshakes)->deadline_ms);
+	log_warn_rl("uds: host client sent no complete CONNECT line within %u ms; "
+		    "closing it", hs->be->handshakes.timeout_ms);
+	handshake_end(hs, true);
 }
-
-static const struct ev_ops timer_ops = {.handle = timer_expired};
 
 static void listener_readable(struct ev_source *src, uint32_t events)
 {
@@ -152,7 +134,7 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	fd = sock_accept(be->loop, src, NULL, NULL, be->listener.path);
 	if (fd < 0)
 		return;
-	if (be->n_handshakes >= be->max_handshakes) {
+	if (be->handshakes.count >= be->max_handshakes) {
 		log_warn_rl("uds: max-handshakes (%u) reached: closing a new client",
 			    be->max_handshakes);
 		close(fd);
@@ -165,10 +147,7 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	}
 	hs->ev = (struct ev_source){.ops = &handshake_ops, .fd = fd};
 	hs->be = be;
-	hs->deadline_ms = mono_ms() + be->timeout_ms;
 	connect_line_init(&hs->line);
-	TAILQ_INSERT_TAIL(&be->handshakes, hs, link);
-	be->n_handshakes++;
 	/* Clients usually send the line with their connect(), so it is often
 	 * here already: then the socket goes straight to the device and the
 	 * handshake costs no epoll registration of its own. */
@@ -180,7 +159,7 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 		handshake_end(hs, true);
 		return;
 	}
-	fifo_timer_entry_added(&be->timer, hs->deadline_ms);
+	deadline_fifo_add(&be->handshakes, &hs->deadline);
 }
 
 static const struct ev_ops listen_ops = {.handle = listener_readable};
@@ -214,10 +193,11 @@ static void uds_destroy(struct backend *base)
 {
 	struct backend_uds *be = (struct backend_uds *)base;
 
-	while (!TAILQ_EMPTY(&be->handshakes))
-		handshake_end(TAILQ_FIRST(&be->handshakes), true);
+	while (!TAILQ_EMPTY(&be->handshakes.entries))
+		handshake_end(container_of(TAILQ_FIRST(&be->handshakes.entries),
+					   struct uds_handshake, deadline), true);
 	ev_set(be->loop, &be->listen_ev, 0);
-	fifo_timer_close(&be->timer);
+	deadline_fifo_close(&be->handshakes);
 	unix_listener_close(&be->listener);
 	free(be);
 }
@@ -232,6 +212,7 @@ struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loo
 				   const char *uds_path, unsigned max_handshakes)
 {
 	struct backend_uds *be = calloc(1, sizeof(*be));
+	unsigned timeout_ms = UDS_HANDSHAKE_TIMEOUT_MS;
 
 	if (!be)
 		return NULL;
@@ -239,25 +220,24 @@ struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loo
 	be->dev = dev;
 	be->loop = loop;
 	be->max_handshakes = max_handshakes;
-	TAILQ_INIT(&be->handshakes);
-	be->timeout_ms = UDS_HANDSHAKE_TIMEOUT_MS;
-	if (!env_ms_override(UDS_HANDSHAKE_TIMEOUT_ENV, &be->timeout_ms)) {
+	if (!env_ms_override(UDS_HANDSHAKE_TIMEOUT_ENV, &timeout_ms)) {
 		free(be);
 		return NULL;
 	}
-	if (fifo_timer_open(&be->timer, loop, &timer_ops, "uds: handshake timer") < 0) {
+	if (deadline_fifo_open(&be->handshakes, loop, timeout_ms, handshake_overdue,
+			       "uds: handshake timer") < 0) {
 		free(be);
 		return NULL;
 	}
 	if (unix_listener_open(&be->listener, uds_path, UDS_BACKLOG) < 0) {
-		fifo_timer_close(&be->timer);
+		deadline_fifo_close(&be->handshakes);
 		free(be);
 		return NULL;
 	}
 	be->listen_ev = (struct ev_source){.ops = &listen_ops, .fd = be->listener.fd};
 	if (ev_set(loop, &be->listen_ev, EPOLLIN) < 0) {
 		log_err("%s: epoll: %s", uds_path, strerror(errno));
-		fifo_timer_close(&be->timer);
+		deadline_fifo_close(&be->handshakes);
 		unix_listener_close(&be->listener);
 		free(be);
 		return NULL;

@@ -54,7 +54,7 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	}
 	/* The peer's connect() has completed already: whatever it sends now
 	 * waits in the socket until the guest answers the REQUEST. */
-	vsock_device_host_connect(be->dev, fd, l->port);
+	device_conn_host_connect(be->dev, fd, l->port);
 }
 
 static const struct ev_ops listener_ops = {.handle = listener_readable};

@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 
 #include "ev.h"
+#include "fifo_timer.h"
 #include "txbuf.h"
 
 struct vsock_device;
@@ -44,10 +45,9 @@ struct conn {
 	struct conn *hash_next;    /* conn_table chain */
 	/* Device FIFO of connections owing the guest a packet, while in_rx_fifo. */
 	TAILQ_ENTRY(conn) rx_link;
-	/* Device FIFO of host-initiated connections awaiting the guest's
-	 * answer (device_deadline.c), while awaiting_answer. */
-	TAILQ_ENTRY(conn) wait_link;
-	int64_t answer_deadline_ms; /* CLOCK_MONOTONIC */
+	/* In the device's FIFO of host-initiated connections awaiting the
+	 * guest's answer (device_deadline.c), while queued. */
+	struct deadline answer_deadline;
 	struct conn_key key;
 
 	uint32_t peer_buf_alloc;   /* from the guest's latest header */
@@ -66,10 +66,9 @@ struct conn {
 	char *early;
 	uint32_t early_len;
 
-	uint8_t state;             /* enum conn_state */
+	uint8_t state;             /* enum conn_state; device_conn.c sets it */
 	uint8_t pending;           /* enum conn_pending bits */
 	bool in_rx_fifo;
-	bool awaiting_answer;      /* host-initiated, in the device's wait FIFO */
 	bool guest_shut_send;      /* guest SHUTDOWN(SEND): no more data from it */
 	bool guest_shut_rcv;       /* guest SHUTDOWN(RCV): send it no more data */
 	bool host_eof;             /* host socket read side reached EOF */

@@ -101,19 +101,25 @@ void conn_table_remove(struct conn_table *t, struct conn *c)
 	t->count--;
 }
 
-struct conn *conn_table_take_all(struct conn_table *t)
+void conn_table_sweep(struct conn_table *t, bool (*leave)(struct conn *c, void *ctx),
+		      void *ctx)
 {
-	struct conn *all = NULL;
+	size_t unseen = t->count; /* buckets may far outnumber connections */
 
-	for (size_t i = 0; i < t->nbuckets && t->count; i++) {
-		while (t->buckets[i]) {
-			struct conn *c = t->buckets[i];
+	for (size_t i = 0; i < t->nbuckets && unseen; i++) {
+		struct conn **link = &t->buckets[i];
 
-			t->buckets[i] = c->hash_next;
-			c->hash_next = all;
-			all = c;
+		while (*link) {
+			struct conn *c = *link;
+
+			unseen--;
+			if (!leave(c, ctx)) {
+				link = &c->hash_next;
+				continue;
+			}
+			*link = c->hash_next;
+			c->hash_next = NULL;
 			t->count--;
 		}
 	}
-	return all;
 }

@@ -25,8 +25,10 @@ struct conn *conn_table_find(const struct conn_table *t, const struct conn_key *
  * just gets longer chains. */
 void conn_table_insert(struct conn_table *t, struct conn *c);
 void conn_table_remove(struct conn_table *t, struct conn *c);
-/* Empties the table in one pass and returns its connections, chained
- * through hash_next (NULL when it was empty). */
-struct conn *conn_table_take_all(struct conn_table *t);
+/* One pass over the table: calls leave(c, ctx) for every connection and
+ * takes out those for which it returns true, right after the call (so
+ * leave must neither free c nor touch the table). */
+void conn_table_sweep(struct conn_table *t, bool (*leave)(struct conn *c, void *ctx),
+		      void *ctx);
 
 #endif

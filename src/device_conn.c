@@ -1,7 +1,8 @@
 /* Connection lifecycle and the host side of each connection: creation
  * within the device's budgets, reset and teardown, which socket events to
  * watch, writing guest data to the host socket (and flushing what it
- * refused), half and full close. */
+ * refused), half and full close.  Every change of a connection's state
+ * (conn->state) is made here. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,8 @@ static void conn_release(struct ev_source *src)
 
 static const struct ev_ops conn_ops = {.handle = conn_event, .release = conn_release};
 
-struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd)
+struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd,
+			     enum conn_state state)
 {
 	struct conn *c = malloc(sizeof(*c));
 
@@ -41,6 +43,11 @@ struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *ke
 	}
 	conn_init(c, dev, key, fd);
 	c->ev.ops = &conn_ops;
+	c->state = state;
+	if (state == CONN_ESTABLISHED)
+		c->pending = CONN_PEND_RESPONSE;
+	else if (state == CONN_REQUESTING)
+		c->pending = CONN_PEND_REQUEST;
 	conn_table_insert(&dev->conns, c);
 	return c;
 }
@@ -76,7 +83,7 @@ static void close_host_socket(struct vsock_device *dev, struct conn *c)
 /* Frees the connection once the current batch is over. */
 static void conn_retire(struct vsock_device *dev, struct conn *c)
 {
-	device_deadline_cancel(dev, c);
+	deadline_fifo_remove(&dev->waiting, &c->answer_deadline);
 	device_conn_unschedule(dev, c);
 	close_host_socket(dev, c);
 	c->state = CONN_DEAD;
@@ -96,7 +103,7 @@ void device_conn_reset(struct vsock_device *dev, struct conn *c)
 {
 	if (c->state == CONN_DEAD || c->state == CONN_CLOSING)
 		return;
-	device_deadline_cancel(dev, c);
+	deadline_fifo_remove(&dev->waiting, &c->answer_deadline);
 	close_host_socket(dev, c);
 	c->state = CONN_CLOSING;
 	c->pending = CONN_PEND_RST;
@@ -114,37 +121,34 @@ void device_conn_abandon(struct vsock_device *dev, struct conn *c)
 static void forget_guest_state(struct vsock_device *dev)
 {
 	ctrl_queue_init(&dev->ctrl);
-	dev->tx_blocked = false;
+}
+
+/* conn_table_sweep() callbacks: the connection leaves the table retired. */
+static bool retire_any(struct conn *c, void *dev)
+{
+	conn_retire(dev, c);
+	return true;
+}
+
+static bool retire_known_to_guest(struct conn *c, void *dev)
+{
+	/* Host clients whose REQUEST the old driver never saw can still be
+	 * offered to the new one. */
+	if (c->state == CONN_REQUESTING && (c->pending & CONN_PEND_REQUEST))
+		return false;
+	conn_retire(dev, c);
+	return true;
 }
 
 void device_conn_drop_all(struct vsock_device *dev)
 {
-	struct conn *c = conn_table_take_all(&dev->conns);
-
-	while (c) {
-		struct conn *next = c->hash_next;
-
-		conn_retire(dev, c);
-		c = next;
-	}
+	conn_table_sweep(&dev->conns, retire_any, dev);
 	forget_guest_state(dev);
 }
 
 void device_conn_drop_known_to_guest(struct vsock_device *dev)
 {
-	struct conn *c = conn_table_take_all(&dev->conns);
-
-	while (c) {
-		struct conn *next = c->hash_next;
-
-		/* Host clients whose REQUEST the old driver never saw can
-		 * still be offered to the new one. */
-		if (c->state == CONN_REQUESTING && (c->pending & CONN_PEND_REQUEST))
-			conn_table_insert(&dev->conns, c);
-		else
-			conn_retire(dev, c);
-		c = next;
-	}
+	conn_table_sweep(&dev->conns, retire_known_to_guest, dev);
 	forget_guest_state(dev);
 }
 
@@ -301,7 +305,7 @@ void device_conn_guest_accepted(struct vsock_device *dev, struct conn *c)
 {
 	int rc;
 
-	device_deadline_cancel(dev, c);
+	deadline_fifo_remove(&dev->waiting, &c->answer_deadline);
 	rc = dev->backend->ops->accepted(dev->backend, c->ev.fd, c->key.peer_port);
 	if (rc < 0) {
 		log_info_rl("host client for guest port %u is gone (%s); resetting",
@@ -388,7 +392,7 @@ static bool local_port_busy(void *ctx, uint32_t port)
 /* Whether a host client for guest_port fits the budgets; logs why not. */
 static bool host_client_fits(struct vsock_device *dev, uint32_t guest_port)
 {
-	if (dev->n_waiting >= dev->budget.max_pending) {
+	if (dev->waiting.count >= dev->budget.max_pending) {
 		log_warn_rl("max-pending (%u) reached: closing a host client for guest port %u",
 			    dev->budget.max_pending, guest_port);
 		return false;
@@ -415,21 +419,19 @@ static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t gue
 	}
 	if (port_alloc_next(&dev->ports, local_port_busy, &q, dev->conns.count + 1,
 			    &key.local_port))
-		c = device_conn_new(dev, &key, fd);
+		c = device_conn_new(dev, &key, fd, CONN_REQUESTING);
 	else
 		log_warn_rl("no free local port for guest port %u", guest_port);
 	if (!c) {
 		close(fd);
 		return NULL;
 	}
-	c->state = CONN_REQUESTING;
-	c->pending = CONN_PEND_REQUEST;
 	device_conn_schedule(dev, c);
-	device_deadline_start(dev, c);
+	deadline_fifo_add(&dev->waiting, &c->answer_deadline);
 	return c;
 }
 
-void vsock_device_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port)
+void device_conn_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port)
 {
 	struct conn *c = host_conn_new(dev, fd, guest_port);
 
@@ -437,8 +439,8 @@ void vsock_device_host_connect(struct vsock_device *dev, int fd, uint32_t guest_
 		device_conn_sync_interest(dev, c);
 }
 
-void vsock_device_host_handover(struct vsock_device *dev, int fd, uint32_t guest_port,
-				uint32_t events, const void *early, size_t early_len)
+void device_conn_host_handover(struct vsock_device *dev, int fd, uint32_t guest_port,
+			       uint32_t events, const void *early, size_t early_len)
 {
 	char *copy = NULL;
 	struct conn *c;

@@ -39,7 +39,7 @@ static void timer_fired(struct ev_source *src, uint32_t events)
 	if (!fifo_timer_fired(&dev->park.timer))
 		return;
 	dev->park.expired = true;
-	dev->tx_due = true;
+	device_tx_park_ready(dev);
 }
 
 static const struct ev_ops timer_ops = {.handle = timer_fired};
@@ -62,7 +62,7 @@ void device_park_forget(struct vsock_device *dev)
 	struct park *p = &dev->park;
 
 	p->count = p->chains = p->n_stalled = 0;
-	p->retry = p->expired = p->tx_waits = false;
+	p->retry = p->expired = false;
 }
 
 /* A set of sibling CIDs in a small array. */
@@ -187,7 +187,6 @@ enum park_verdict device_park_send(struct vsock_device *dev, const struct vsock_
 		add(p, hdr, chain);
 		return PARK_KEPT;
 	}
-	p->tx_waits = true;
 	return PARK_WAIT;
 }
 
@@ -265,12 +264,9 @@ void device_park_process(struct vsock_device *dev, struct virtq *vq)
 	for (; i < p->count; i++)
 		p->pkt[kept++] = p->pkt[i];
 	p->count = kept;
-	/* Room may have been made: the ring tries its next packet again. */
-	p->tx_waits = false;
-	if (ctrl_queue_full(&dev->ctrl)) {
-		dev->tx_blocked = true;
-		return;
-	}
+	device_tx_park_settled(dev);
+	if (ctrl_queue_full(&dev->ctrl))
+		return; /* device_process_tx() finds it full too and blocks TX */
 	if (p->expired && p->count)
 		fifo_timer_rearm(&p->timer, p->pkt[0].deadline_ms);
 	p->retry = false;

@@ -116,7 +116,6 @@ struct park {
 	struct fifo_timer timer;       /* for the oldest deadline */
 	bool retry;                    /* a mailbox has room: try again */
 	bool expired;                  /* the timer fired: resolve what is overdue */
-	bool tx_waits;                 /* the TX ring waits for a chain to leave */
 };
 
 /* The device's budgets (README, "Security model"), from its vm_config. */
@@ -147,16 +146,14 @@ struct vsock_device {
 	struct port_alloc ports;
 	struct ctrl_queue ctrl;
 	struct conn_fifo rx_fifo;       /* connections owing the guest a packet */
-	/* Host-initiated connections awaiting the guest's answer, oldest
-	 * first: they all get the same timeout, so the head has the earliest
-	 * deadline. */
-	struct conn_fifo waiting;
-	unsigned n_waiting;
-	unsigned request_timeout_ms;
-	struct fifo_timer request_timer; /* for the head's deadline */
+	/* Host-initiated connections awaiting the guest's answer
+	 * (device_deadline.c). */
+	struct deadline_fifo waiting;
 	struct park park;
+	/* When TX is served: set by device_tx_sched.c only. */
 	bool tx_due;                    /* TX kicked or started: process it */
 	bool tx_blocked;                /* TX paused until ctrl replies drain */
+	bool tx_waits_park;             /* the next packet waits for park room */
 	bool stopping;
 
 	pthread_t thread;
@@ -184,8 +181,12 @@ static inline bool device_conn_full(const struct vsock_device *dev)
 {
 	return dev->conns.count >= dev->budget.max_connections;
 }
-/* A new connection (the caller checked device_conn_full()). */
-struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd);
+/* A new connection (the caller checked device_conn_full()) in its first
+ * state: for a guest REQUEST, CONN_CONNECTING, or CONN_ESTABLISHED (owing
+ * the guest its RESPONSE) if the host end connected at once; for a host
+ * client, CONN_REQUESTING (owing the guest a REQUEST). */
+struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd,
+			     enum conn_state state);
 /* Frees at once without telling the guest (guest RST, driver reset). */
 void device_conn_drop(struct vsock_device *dev, struct conn *c);
 /* Closes the host side and owes the guest an RST; freed once it is sent. */
@@ -217,15 +218,12 @@ void device_conn_guest_shutdown(struct vsock_device *dev, struct conn *c, uint32
 /* The guest accepted our REQUEST. */
 void device_conn_guest_accepted(struct vsock_device *dev, struct conn *c);
 
-/* device_deadline.c */
+/* device_deadline.c: connections enter dev->waiting when their REQUEST is
+ * owed (device_conn.c) and leave it when the guest answers or they go. */
 /* Reads the timeout, creates the timer and adds it to the epoll set.
  * Returns 0, or -1 (logged). */
 int device_deadline_open(struct vsock_device *dev);
 void device_deadline_close(struct vsock_device *dev);
-/* The connection's timeout starts now. */
-void device_deadline_start(struct vsock_device *dev, struct conn *c);
-/* The guest answered, or the connection is going away: no timeout. */
-void device_deadline_cancel(struct vsock_device *dev, struct conn *c);
 
 /* device_tx.c */
 void device_process_tx(struct vsock_device *dev);
@@ -284,6 +282,26 @@ void device_park_process(struct vsock_device *dev, struct virtq *vq);
 /* The ring's driver is gone: its chains are forgotten, not returned. */
 void device_park_forget(struct vsock_device *dev);
 
+/* device_tx_sched.c: the events that decide when TX is served. */
+/* The guest kicked the TX queue, or it started. */
+void device_tx_kicked(struct vsock_device *dev);
+/* The TX queue stopped: a packet that waited for the park went back to
+ * the avail ring unpopped. */
+void device_tx_queue_stopped(struct vsock_device *dev);
+/* The park has packets to retry (a mailbox has room) or to expire (its
+ * timer fired). */
+void device_tx_park_ready(struct vsock_device *dev);
+/* The ring's next packet found no room in the park; it stays in the ring. */
+void device_tx_waits_for_park(struct vsock_device *dev);
+/* The park went over its packets: room may have been made, so the ring
+ * tries its next packet again. */
+void device_tx_park_settled(struct vsock_device *dev);
+/* A TX pass ended, stopped by a full control queue or not. */
+void device_tx_pass_done(struct vsock_device *dev, bool ctrl_full);
+/* The control queue and the park were emptied (driver reset). */
+void device_tx_guest_forgotten(struct vsock_device *dev);
+/* The front-end is gone, and with it the guest's state. */
+void device_tx_frontend_gone(struct vsock_device *dev);
 /* Runs TX and RX until neither can progress, then interrupts the guest. */
 void device_pump(struct vsock_device *dev);
 

@@ -30,9 +30,9 @@ static void mail_event(struct ev_source *src, uint32_t events)
 	(void)events;
 	if (read(src->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_warn("reading the router wakeup: %s", strerror(errno));
-	if (dev->park.count || dev->park.tx_waits) {
+	if (dev->park.count || dev->tx_waits_park) {
 		dev->park.retry = true;
-		dev->tx_due = true;
+		device_tx_park_ready(dev);
 	}
 }
 

@@ -71,19 +71,13 @@ static void guest_connect(struct vsock_device *dev, const struct vsock_hdr *hdr)
 		device_reply_rst(dev, hdr);
 		return;
 	}
-	c = device_conn_new(dev, &key, fd);
+	c = device_conn_new(dev, &key, fd, done ? CONN_ESTABLISHED : CONN_CONNECTING);
 	if (!c) {
 		close(fd);
 		device_reply_rst(dev, hdr);
 		return;
 	}
 	conn_update_peer_credit(c, hdr->buf_alloc, hdr->fwd_cnt);
-	if (done) {
-		c->state = CONN_ESTABLISHED;
-		c->pending = CONN_PEND_RESPONSE;
-	} else {
-		c->state = CONN_CONNECTING;
-	}
 	device_conn_sync_interest(dev, c);
 	device_conn_schedule(dev, c);
 }
@@ -236,6 +230,7 @@ static enum tx_verdict sibling_packet(struct vsock_device *dev, const struct vso
 	case PARK_WAIT:
 		break;
 	}
+	device_tx_waits_for_park(dev);
 	return TX_WAIT;
 }
 
@@ -343,7 +338,7 @@ void device_process_tx(struct vsock_device *dev)
 
 	/* Nothing to resume until the queue starts again (queue_started). */
 	if (!virtq_ready(vq)) {
-		dev->tx_blocked = false;
+		device_tx_pass_done(dev, false);
 		return;
 	}
 	/* Packets kept for full mailboxes are older than anything in the ring. */
@@ -354,5 +349,5 @@ void device_process_tx(struct vsock_device *dev)
 	} while (stop == TX_DRAINED && virtq_enable_kicks(vq));
 	/* Resumed once replies drain (device_pump), or by the router's
 	 * wakeup or the park timer (device_park.c). */
-	dev->tx_blocked = stop == TX_CTRL_FULL;
+	device_tx_pass_done(dev, stop == TX_CTRL_FULL);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mono_time.h"
 
 int fifo_timer_open(struct fifo_timer *t, struct ev_loop *loop, const struct ev_ops *ops,
 		    const char *name)
@@ -69,4 +70,58 @@ bool fifo_timer_fired(struct fifo_timer *t)
 		return false;
 	t->armed = false;
 	return true;
+}
+
+static void deadline_fifo_fired(struct ev_source *src, uint32_t events)
+{
+	struct deadline_fifo *f = container_of(src, struct deadline_fifo, timer.ev);
+	int64_t now;
+
+	(void)events;
+	if (!fifo_timer_fired(&f->timer))
+		return;
+	now = mono_ms();
+	while (!TAILQ_EMPTY(&f->entries) && TAILQ_FIRST(&f->entries)->at_ms <= now) {
+		struct deadline *d = TAILQ_FIRST(&f->entries);
+
+		deadline_fifo_remove(f, d);
+		f->expire(d);
+	}
+	if (!TAILQ_EMPTY(&f->entries))
+		fifo_timer_rearm(&f->timer, TAILQ_FIRST(&f->entries)->at_ms);
+}
+
+static const struct ev_ops deadline_fifo_ops = {.handle = deadline_fifo_fired};
+
+int deadline_fifo_open(struct deadline_fifo *f, struct ev_loop *loop, unsigned timeout_ms,
+		       void (*expire)(struct deadline *d), const char *name)
+{
+	f->count = 0;
+	f->timeout_ms = timeout_ms;
+	f->expire = expire;
+	TAILQ_INIT(&f->entries);
+	return fifo_timer_open(&f->timer, loop, &deadline_fifo_ops, name);
+}
+
+void deadline_fifo_close(struct deadline_fifo *f)
+{
+	fifo_timer_close(&f->timer);
+}
+
+void deadline_fifo_add(struct deadline_fifo *f, struct deadline *d)
+{
+	d->at_ms = mono_ms() + f->timeout_ms;
+	TAILQ_INSERT_TAIL(&f->entries, d, link);
+	d->queued = true;
+	f->count++;
+	fifo_timer_entry_added(&f->timer, d->at_ms);
+}
+
+void deadline_fifo_remove(struct deadline_fifo *f, struct deadline *d)
+{
+	if (!d->queued)
+		return;
+	TAILQ_REMOVE(&f->entries, d, link);
+	d->queued = false;
+	f->count--;
 }

@@ -49,7 +49,7 @@ static void hook_queue_started(void *opaque, unsigned idx)
 
 	watch_kick(dev, idx, dev->vu.vq[idx].kick_fd);
 	if (idx == VU_QUEUE_TX)
-		dev->tx_due = true;
+		device_tx_kicked(dev);
 }
 
 static void hook_queue_stopped(void *opaque, unsigned idx)
@@ -61,7 +61,7 @@ static void hook_queue_stopped(void *opaque, unsigned idx)
 	 * waited for room went back to the avail ring (unpopped). */
 	watch_kick(dev, idx, -1);
 	if (idx == VU_QUEUE_TX)
-		dev->park.tx_waits = false;
+		device_tx_queue_stopped(dev);
 }
 
 static void hook_driver_reset(void *opaque)
@@ -71,6 +71,7 @@ static void hook_driver_reset(void *opaque)
 	log_info("guest driver restarted: dropping its connections");
 	device_conn_drop_known_to_guest(dev);
 	device_park_forget(dev);
+	device_tx_guest_forgotten(dev);
 }
 
 static const struct vu_hooks device_hooks = {
@@ -89,7 +90,7 @@ static void kick_event(struct ev_source *src, uint32_t events)
 
 	(void)events;
 	if (k->idx == VU_QUEUE_TX)
-		dev->tx_due = true;
+		device_tx_kicked(dev);
 	else if (k->idx == VU_QUEUE_EVENT)
 		log_info_rl("event queue kicked; it is not used by this device");
 	/* RX: device_pump() runs after every event batch anyway. */
@@ -104,7 +105,7 @@ static void frontend_detach(struct vsock_device *dev)
 	dev->frontend_ev.fd = -1;
 	device_conn_drop_all(dev);
 	device_park_forget(dev);
-	dev->tx_due = false;
+	device_tx_frontend_gone(dev);
 	rc = ev_set(&dev->loop, &dev->listen_ev, EPOLLIN);
 	if (rc < 0) {
 		log_err("%s: cannot watch for the next front-end: %s", dev->vu_listener.path,
@@ -154,23 +155,6 @@ static void stop_event(struct ev_source *src, uint32_t events)
 static const struct ev_ops frontend_ops = {.handle = frontend_event};
 static const struct ev_ops listen_ops = {.handle = listen_event};
 static const struct ev_ops stop_ops = {.handle = stop_event};
-
-void device_pump(struct vsock_device *dev)
-{
-	do {
-		if (dev->tx_due || (dev->tx_blocked && !ctrl_queue_full(&dev->ctrl))) {
-			dev->tx_due = false;
-			device_process_tx(dev);
-		}
-		device_process_rx(dev);
-		/* Replies drained enough to take more TX packets? */
-	} while (dev->tx_blocked && !ctrl_queue_full(&dev->ctrl));
-	/* Both interrupts at the end, back to back: a guest waiting for RX
-	 * data wakes once, not first for its TX completions and then again
-	 * after the host socket reads. */
-	virtq_notify(&dev->vu.vq[VU_QUEUE_RX]);
-	virtq_notify(&dev->vu.vq[VU_QUEUE_TX]);
-}
 
 static void *device_thread(void *arg)
 {
@@ -262,10 +246,9 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	dev->vu_listener.fd = -1;
 	dev->frontend_ev = (struct ev_source){.ops = &frontend_ops, .fd = -1};
 	dev->mail_ev.fd = -1;
-	dev->request_timer.ev.fd = -1;
+	dev->waiting.timer.ev.fd = -1;
 	dev->park.timer.ev.fd = -1;
 	TAILQ_INIT(&dev->rx_fifo);
-	TAILQ_INIT(&dev->waiting);
 	for (unsigned i = 0; i < VU_NUM_QUEUES; i++)
 		dev->kick[i] = (struct kick_source){
 			.ev = {.ops = &kick_ops, .fd = -1}, .dev = dev, .idx = i};

@@ -273,8 +273,8 @@ static void reset(uint8_t flags)
 	device_park_forget(dev);
 	ev_loop_reap(&dev->loop);
 	FUZZ_CHECK(dev->tx_pool.charged == 0);
-	FUZZ_CHECK(dev->conns.count == 0 && dev->n_waiting == 0);
-	FUZZ_CHECK(TAILQ_EMPTY(&dev->rx_fifo) && TAILQ_EMPTY(&dev->waiting));
+	FUZZ_CHECK(dev->conns.count == 0 && dev->waiting.count == 0);
+	FUZZ_CHECK(TAILQ_EMPTY(&dev->rx_fifo) && TAILQ_EMPTY(&dev->waiting.entries));
 	while (router_peek(dev->port, &msg))
 		router_consume(dev->port, msg.remaining);
 	drain_sibling();
@@ -288,8 +288,7 @@ static void reset(uint8_t flags)
 	memset(tx_busy, 0, sizeof(tx_busy));
 	memset(rx_posted, 0, sizeof(rx_posted));
 	port_alloc_init(&dev->ports);
-	dev->tx_due = false;
-	dev->tx_blocked = false;
+	device_tx_frontend_gone(dev);
 }
 
 static struct vring_desc desc(uint64_t off, uint32_t len, uint16_t flags, uint16_t next)
@@ -478,7 +477,7 @@ static void device_turn(void)
 	struct conn *c;
 	uint64_t charged = 0;
 
-	dev->tx_due = true;
+	device_tx_kicked(dev);
 	ev_dispatch(events, n > 0 ? n : 0);
 	device_pump(dev);
 	ev_loop_reap(&dev->loop);
@@ -536,9 +535,9 @@ static void host_client(struct fuzz_input *in)
 	if (fd < 0)
 		return;
 	if (n_early % 2)
-		vsock_device_host_connect(dev, fd, port);
+		device_conn_host_connect(dev, fd, port);
 	else
-		vsock_device_host_handover(dev, fd, port, 0, early, n_early);
+		device_conn_host_handover(dev, fd, port, 0, early, n_early);
 }
 
 static void sibling_act(struct fuzz_input *in)
@@ -567,12 +566,12 @@ static void sibling_act(struct fuzz_input *in)
  * those of parked packets, and their timers fire at the next turn. */
 static void time_passes(void)
 {
-	struct conn *c;
+	struct deadline *d;
 
-	TAILQ_FOREACH(c, &dev->waiting, wait_link)
-		c->answer_deadline_ms = 0;
-	if (!TAILQ_EMPTY(&dev->waiting))
-		fifo_timer_rearm(&dev->request_timer, 1);
+	TAILQ_FOREACH(d, &dev->waiting.entries, link)
+		d->at_ms = 0;
+	if (!TAILQ_EMPTY(&dev->waiting.entries))
+		fifo_timer_rearm(&dev->waiting.timer, 1);
 	for (unsigned i = 0; i < dev->park.count; i++)
 		dev->park.pkt[i].deadline_ms = 0;
 	if (dev->park.count)

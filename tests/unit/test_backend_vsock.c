@@ -25,7 +25,7 @@
 #define PORT_C 47003
 
 /* A device pointer the backend only passes back through
- * vsock_device_host_connect, which no test here reaches. */
+ * device_conn_host_connect, which no test here reaches. */
 #define NO_DEVICE ((struct vsock_device *)NULL)
 
 static bool vsock_supported(void)

@@ -10,6 +10,21 @@
 
 #define N 5000
 
+/* conn_table_sweep() callbacks, counting what they see in *ctx. */
+static bool leave_all(struct conn *c, void *ctx)
+{
+	(void)c;
+	(*(unsigned *)ctx)++;
+	return true;
+}
+
+/* Every other connection of those left (ports 1001, 1003, ...). */
+static bool leave_port_1_mod_4(struct conn *c, void *ctx)
+{
+	(*(unsigned *)ctx)++;
+	return c->key.local_port % 4 == 1;
+}
+
 static void test_insert_find_remove_many(void **state)
 {
 	struct conn_table t;
@@ -48,19 +63,26 @@ static void test_insert_find_remove_many(void **state)
 		assert_ptr_equal(conn_table_find(&t, &k), i % 2 ? &conns[i] : NULL);
 	}
 	{
-		struct conn *c = conn_table_take_all(&t);
-		unsigned taken = 0;
+		unsigned seen = 0;
 
-		for (; c; c = c->hash_next, taken++) {
-			unsigned i = (unsigned)(c - conns);
+		conn_table_sweep(&t, leave_port_1_mod_4, &seen);
+		assert_int_equal(seen, N / 2);
+		assert_int_equal(t.count, N / 4);
+		for (unsigned i = 1; i < N; i += 2) {
+			struct conn_key k = {2, 1000 + i, i % 7};
 
-			assert_true(i < N && i % 2 == 1);
-			assert_null(conn_table_find(&t, &c->key));
+			assert_ptr_equal(conn_table_find(&t, &k), i % 4 == 3 ? &conns[i] : NULL);
 		}
-		assert_int_equal(taken, N / 2);
+		seen = 0;
+		conn_table_sweep(&t, leave_all, &seen);
+		assert_int_equal(seen, N / 4);
 	}
 	assert_int_equal(t.count, 0);
-	assert_null(conn_table_take_all(&t));
+	for (unsigned i = 1; i < N; i += 2) {
+		struct conn_key k = {2, 1000 + i, i % 7};
+
+		assert_null(conn_table_find(&t, &k));
+	}
 	conn_table_destroy(&t);
 	free(conns);
 }
@@ -77,7 +99,7 @@ static double cpu_seconds(void)
  * for "any" connection from the first bucket each time took minutes here
  * (n removals times n buckets); this takes milliseconds. */
 #define BIG (256u * 1024)
-static void test_take_all_is_linear(void **state)
+static void test_sweep_is_linear(void **state)
 {
 	struct conn_table t;
 	struct conn *conns = calloc(BIG, sizeof(*conns));
@@ -94,9 +116,9 @@ static void test_take_all_is_linear(void **state)
 		conn_table_insert(&t, &conns[i]);
 	}
 	start = cpu_seconds();
-	for (struct conn *c = conn_table_take_all(&t); c; c = c->hash_next)
-		taken++;
+	conn_table_sweep(&t, leave_all, &taken);
 	assert_int_equal(taken, BIG);
+	assert_int_equal(t.count, 0);
 	assert_true(cpu_seconds() - start < 2.0);
 	conn_table_destroy(&t);
 	free(conns);
@@ -106,7 +128,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_insert_find_remove_many),
-		cmocka_unit_test(test_take_all_is_linear),
+		cmocka_unit_test(test_sweep_is_linear),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
