@@ -28,6 +28,7 @@ static volatile uint16_t *avail_event_ptr(struct rig_ring *r)
 static void reset_tracking(struct rig_ring *r)
 {
 	r->avail_idx = 0;
+	r->held = false;
 	r->kicked_idx = 0;
 	r->last_used_idx = 0;
 	r->free_head = 0;
@@ -120,7 +121,17 @@ static void publish(struct rig_ring *r, uint16_t head, void *cookie)
 	r->avail->ring[r->avail_idx & (r->num - 1)] = htole16(head);
 	r->avail_idx++;
 	/* The entry must be visible before the index that exposes it. */
+	if (!r->held)
+		__atomic_store_n(&r->avail->idx, htole16(r->avail_idx), __ATOMIC_RELEASE);
+}
+
+void rig_ring_hold(struct rig_ring *r, bool hold)
+{
+	r->held = hold;
+	if (hold)
+		return;
 	__atomic_store_n(&r->avail->idx, htole16(r->avail_idx), __ATOMIC_RELEASE);
+	rig_ring_kick_always(r);
 }
 
 static void fill_desc(struct vring_desc *d, const struct rig_seg *s,
@@ -220,7 +231,7 @@ void rig_ring_kick(struct rig_ring *r)
 	uint16_t old = r->kicked_idx;
 	bool needed;
 
-	if (old == r->avail_idx)
+	if (old == r->avail_idx || r->held)
 		return;
 	/* Publish avail->idx before reading the device's suppression state. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

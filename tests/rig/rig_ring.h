@@ -54,6 +54,7 @@ struct rig_ring {
 	int kick_fd;             /* eventfd the device reads (-1 = none) */
 	int call_fd;             /* eventfd the device writes (-1 = none) */
 	uint64_t kicks;          /* eventfd writes done */
+	bool held;               /* avail->idx not moved (rig_ring_hold) */
 };
 
 /* Allocates the ring (page-aligned parts) and its indirect tables in guest
@@ -82,6 +83,11 @@ int rig_ring_add_raw(struct rig_ring *r, const struct vring_desc *descs,
 /* Adversary: publishes an arbitrary head index on the available ring (it is
  * not tracked as in flight).  */
 void rig_ring_publish_head(struct rig_ring *r, uint16_t head);
+
+/* While held, chains are added but avail->idx stays put (and no kick is
+ * sent), so the device sees none of them; releasing publishes them all at
+ * once and kicks: one drain of the device then meets them together. */
+void rig_ring_hold(struct rig_ring *r, bool hold);
 
 /* Notifies the device if it asked for it since the last call. */
 void rig_ring_kick(struct rig_ring *r);

@@ -1,0 +1,175 @@
+/* "An RST is never answered with an RST", on every path a guest packet can
+ * take through device_tx.c and device_sibling.c: unknown type, unknown
+ * connection, SEQPACKET toward the host backend, an unreachable sibling
+ * CID, a live connection.  And the converse: the same bad packets with
+ * any other op do draw exactly one RST each.  Each case list is published
+ * at once (rig_ring_hold) and ends with a probe whose RST is the last
+ * reply of that drain: the daemon answers TX packets in ring order, so
+ * every reply owed comes before the probe's. */
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/virtio_vsock.h>
+
+#include "rig_test.h"
+
+#define HOST_PORT 5400u
+#define NO_SUCH_CID 99u
+#define UNKNOWN_TYPE 9u
+
+static struct rig_hdr pkt(struct rig *rig, uint64_t dst_cid, uint16_t type, uint16_t op,
+			  uint32_t src_port, uint32_t dst_port)
+{
+	return (struct rig_hdr){
+		.src_cid = rig->cid, .dst_cid = dst_cid,
+		.src_port = src_port, .dst_port = dst_port,
+		.type = type, .op = op, .buf_alloc = 65536,
+	};
+}
+
+/* The cases, with op RST or with another op. */
+static unsigned make_cases(struct rig *rig, uint16_t op, struct rig_hdr *h)
+{
+	unsigned n = 0;
+
+	h[n++] = pkt(rig, RIG_HOST_CID, UNKNOWN_TYPE, op, 7001, 8001);
+	h[n++] = pkt(rig, RIG_HOST_CID, VIRTIO_VSOCK_TYPE_STREAM, op, 7002, 8002);
+	h[n++] = pkt(rig, RIG_HOST_CID, VIRTIO_VSOCK_TYPE_SEQPACKET, op, 7003, 8003);
+	h[n++] = pkt(rig, NO_SUCH_CID, VIRTIO_VSOCK_TYPE_STREAM, op, 7004, 8004);
+	h[n++] = pkt(rig, NO_SUCH_CID, VIRTIO_VSOCK_TYPE_SEQPACKET, op, 7005, 8005);
+	h[n++] = pkt(rig, NO_SUCH_CID, UNKNOWN_TYPE, op, 7006, 8006);
+	return n;
+}
+
+static void assert_rst_answers(const struct rig_hdr *back, const struct rig_hdr *h)
+{
+	assert_int_equal(back->op, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(back->src_cid, h->dst_cid);
+	assert_int_equal(back->dst_cid, h->src_cid);
+	assert_int_equal(back->src_port, h->dst_port);
+	assert_int_equal(back->dst_port, h->src_port);
+	assert_int_equal(back->type, h->type);
+}
+
+/* A guest connection to a host listener, and the host's end of it. */
+static struct rig_conn *live_conn(struct fixture *f, int lfd, int *hfd)
+{
+	struct rig_conn *c;
+
+	assert_int_equal(rig_connect(f->rig, RIG_HOST_CID, HOST_PORT, T_MS, &c), 0);
+	*hfd = rig_host_accept(f->rig, lfd, T_MS);
+	assert_true(*hfd >= 0);
+	return c;
+}
+
+static bool conn_closed(struct rig *rig, void *arg)
+{
+	(void)rig;
+	return ((struct rig_conn *)arg)->state == RIG_CONN_CLOSED;
+}
+
+static void test_rst_never_answered(void **state)
+{
+	struct fixture *f = *state;
+	struct rig *rig = f->rig;
+	int lfd = rig_host_listen(f->d.uds_path, HOST_PORT);
+	struct rig_hdr h[8], probe, back, live;
+	uint64_t rsts = rig->stats.rsts_received;
+	struct rig_conn *c;
+	unsigned n;
+	int hfd;
+
+	assert_true(lfd >= 0);
+	c = live_conn(f, lfd, &hfd);
+	live = pkt(rig, RIG_HOST_CID, VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RST,
+		   c->local_port, c->peer_port);
+	n = make_cases(rig, VIRTIO_VSOCK_OP_RST, h);
+	probe = pkt(rig, RIG_HOST_CID, VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RW, 7100, 8100);
+	rig_ring_hold(&rig->txq, true);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(rig_send_pkt(rig, &h[i], NULL, 0), 0);
+	/* The guest aborts a live connection: the daemon drops it silently. */
+	assert_int_equal(rig_send_pkt(rig, &live, NULL, 0), 0);
+	assert_int_equal(rig_send_pkt(rig, &probe, NULL, 0), 0);
+	rig_ring_hold(&rig->txq, false);
+
+	assert_int_equal(rig_wait_stray(rig, &back, T_MS), 0);
+	assert_rst_answers(&back, &probe);
+	assert_false(rig_pop_stray(rig, &back));
+	/* Not even on the live connection (the rig still thinks it is up, so an
+	 * RST there would have reached c, not the strays). */
+	assert_int_equal(rig->stats.rsts_received, rsts + 1);
+	assert_int_equal(c->state, RIG_CONN_CONNECTED);
+	/* The host side of the aborted connection is closed, once. */
+	assert_int_equal(rig_host_wait_eof(rig, hfd, T_MS), 0);
+	close(hfd);
+	/* The connection is gone: a packet on its ports now gets an RST. */
+	live.op = VIRTIO_VSOCK_OP_CREDIT_UPDATE;
+	assert_int_equal(rig_send_pkt(rig, &live, NULL, 0), 0);
+	assert_int_equal(rig_wait(rig, conn_closed, c, T_MS), 0);
+	assert_int_equal(c->error, -ECONNRESET);
+	close(lfd);
+	rig_close(rig, c);
+	assert_round_trip(f, HOST_PORT + 1);
+}
+
+/* The same packets with other ops: one RST each, in order, and a live
+ * connection sent an unknown op is reset (RST to the guest, host closed). */
+static void test_bad_packets_answered_with_one_rst(void **state)
+{
+	static const uint16_t ops[] = {
+		VIRTIO_VSOCK_OP_REQUEST, VIRTIO_VSOCK_OP_RW, VIRTIO_VSOCK_OP_SHUTDOWN,
+		VIRTIO_VSOCK_OP_CREDIT_REQUEST,
+	};
+	struct fixture *f = *state;
+	struct rig *rig = f->rig;
+	int lfd = rig_host_listen(f->d.uds_path, HOST_PORT);
+	struct rig_hdr h[8], probe, back, bad_op;
+	struct rig_conn *c;
+	unsigned n;
+	int hfd;
+
+	assert_true(lfd >= 0);
+	for (unsigned k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+		n = make_cases(rig, ops[k], h);
+		probe = pkt(rig, RIG_HOST_CID, VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RW,
+			    7100, 8100);
+		rig_ring_hold(&rig->txq, true);
+		for (unsigned i = 0; i < n; i++)
+			assert_int_equal(rig_send_pkt(rig, &h[i], NULL, 0), 0);
+		assert_int_equal(rig_send_pkt(rig, &probe, NULL, 0), 0);
+		rig_ring_hold(&rig->txq, false);
+		for (unsigned i = 0; i < n; i++) {
+			assert_int_equal(rig_wait_stray(rig, &back, T_MS), 0);
+			assert_rst_answers(&back, &h[i]);
+		}
+		assert_int_equal(rig_wait_stray(rig, &back, T_MS), 0);
+		assert_rst_answers(&back, &probe);
+		assert_false(rig_pop_stray(rig, &back));
+	}
+	/* An op no spec defines, on a live connection. */
+	c = live_conn(f, lfd, &hfd);
+	bad_op = pkt(rig, RIG_HOST_CID, VIRTIO_VSOCK_TYPE_STREAM, 99, c->local_port,
+		     c->peer_port);
+	assert_int_equal(rig_send_pkt(rig, &bad_op, NULL, 0), 0);
+	assert_int_equal(rig_wait(rig, conn_closed, c, T_MS), 0);
+	assert_int_equal(c->error, -ECONNRESET);
+	assert_int_equal(rig_host_wait_eof(rig, hfd, T_MS), 0);
+	close(hfd);
+	close(lfd);
+	rig_close(rig, c);
+	assert_round_trip(f, HOST_PORT + 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+		T(test_rst_never_answered),
+		T(test_bad_packets_answered_with_one_rst),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
