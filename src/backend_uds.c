@@ -234,6 +234,8 @@ struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loo
 		free(be);
 		return NULL;
 	}
+	log_info("%s: max-handshakes %u, CONNECT-line timeout %u ms", uds_path, max_handshakes,
+		 timeout_ms);
 	be->listen_ev = (struct ev_source){.ops = &listen_ops, .fd = be->listener.fd};
 	if (ev_set(loop, &be->listen_ev, EPOLLIN) < 0) {
 		log_err("%s: epoll: %s", uds_path, strerror(errno));

@@ -165,7 +165,12 @@ static void *device_thread(void *arg)
 	epoll_poller_init(&poller, (uint64_t)dev->poll_us * 1000);
 	log_set_thread_cid(dev->guest_cid);
 	guest_mem_serve(&dev->vu.mem);
-	log_info("serving %s", dev->vu_listener.path);
+	/* The settings as the device uses them, defaults resolved. */
+	log_info("serving %s: queue-size %u, tx-buffer-size %u, tx-buffer-total %llu, "
+		 "max-connections %u, max-pending %u, request timeout %u ms, poll-us %u",
+		 dev->vu_listener.path, dev->vu.cfg.max_queue_size, dev->tx_pool.window,
+		 (unsigned long long)dev->tx_pool.budget, dev->budget.max_connections,
+		 dev->budget.max_pending, dev->waiting.timeout_ms, dev->poll_us);
 	while (!dev->stopping) {
 		int n = epoll_poller_wait(&poller, dev->loop.epfd, events, EVENTS_PER_WAIT);
 

@@ -111,4 +111,32 @@ err=$(run prlimit --nofile=140:140 "$DAEMON" --vm "guest-cid=3,socket=$DIR/v3.so
 [ $rc -eq 1 ] && echo "$err" | grep -q "too few for cid 3" &&
 	pass "fd limit too small for automatic budgets: exit 1" || fail "small fd limit: $rc $err"
 
+# The defaults the README gives reach the device: it logs the settings it
+# runs with.  Budgets: max-handshakes min(1024, a quarter of the VM's share
+# of the open-file limit), max-connections the rest of the share,
+# max-pending min(1024, max-connections).
+settings() { # nofile: starts a default VM, prints its two settings lines
+	prlimit --nofile="$1:$1" "$DAEMON" --socket "$DIR/v3.sock" --uds-path "$DIR/vm3.vsock" \
+		--log-level info 2>"$DIR/log" & PID=$!
+	i=0
+	while ! grep -q 'serving .*poll-us' "$DIR/log" && [ $i -lt 200 ]; do
+		sleep 0.05; i=$((i + 1))
+	done
+	kill "$PID"; wait_exit
+	grep -o -e 'max-handshakes.*' -e 'queue-size.*' "$DIR/log"
+}
+num() { echo "$2" | sed -n "s/.*$1 \([0-9]*\).*/\1/p" | head -n 1; }
+out=$(settings 10000)
+[ "$(num max-handshakes "$out")" = 1024 ] && [ "$(num queue-size "$out")" = 1024 ] &&
+	[ "$(num tx-buffer-size "$out")" = 262144 ] && [ "$(num tx-buffer-total "$out")" = 67108864 ] &&
+	[ "$(num max-pending "$out")" = 1024 ] && [ "$(num poll-us "$out")" = 50 ] &&
+	echo "$out" | grep -q 'CONNECT-line timeout 10000 ms' &&
+	echo "$out" | grep -q 'request timeout 10000 ms' &&
+	c=$(num max-connections "$out") && [ "$c" -gt 8500 ] && [ "$c" -lt $((10000 - 1024)) ] &&
+	pass "defaults reach the device" || fail "defaults: $out"
+out=$(settings 1000)
+h=$(num max-handshakes "$out"); c=$(num max-connections "$out")
+[ -n "$h" ] && [ -n "$c" ] && [ "$h" -eq $(((h + c) / 4)) ] && [ "$(num max-pending "$out")" = "$c" ] &&
+	pass "automatic budgets under a small fd limit" || fail "small fd limit budgets: $out"
+
 [ $FAILS -eq 0 ]
