@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	/* The daemon inherits the limit (it holds the other ends). */
 	err = raise_fd_limit();
-	pattern_init();
+	bench_pattern_init();
 	if (!err)
 		err = peer_start(&ctx.peer);
 	if (err) {

@@ -21,14 +21,14 @@ static int pump_once(int fd, bool send_side, uint64_t *off, uint64_t total,
 	if (want > left)
 		want = (size_t)left;
 	if (send_side)
-		n = send(fd, pattern_at(*off), want, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = send(fd, bench_pattern_at(*off), want, MSG_NOSIGNAL | MSG_DONTWAIT);
 	else
 		n = recv(fd, buf, want, MSG_DONTWAIT);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	if (n == 0)
 		return -EPIPE;
-	if (!send_side && !pattern_ok(*off, buf, (size_t)n))
+	if (!send_side && !bench_pattern_ok(*off, buf, (size_t)n))
 		return -EILSEQ;
 	*off += (uint64_t)n;
 	return 1;

@@ -143,14 +143,14 @@ static int guest_pump(struct rig *rig, struct rig_conn **conns,
 			if (want > left)
 				want = (size_t)left;
 			if (sc->g2h) {
-				n = rig_send(rig, conns[i], pattern_at(off[i]), want);
+				n = rig_send(rig, conns[i], bench_pattern_at(off[i]), want);
 			} else {
 				n = rig_recv(rig, conns[i], buf, want);
 				if (n == -EAGAIN)
 					n = 0;
 				else if (n == 0)
 					n = -EPIPE;
-				else if (n > 0 && !pattern_ok(off[i], buf, (size_t)n))
+				else if (n > 0 && !bench_pattern_ok(off[i], buf, (size_t)n))
 					n = -EILSEQ;
 			}
 			if (n < 0) {

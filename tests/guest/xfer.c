@@ -155,8 +155,7 @@ int xfer_send_pattern(int fd, uint32_t seed, uint64_t from, uint64_t to, char *e
 static int receive_pattern(int fd, uint32_t seed, uint64_t len, const char *what, char *err,
 			   size_t errlen)
 {
-	uint8_t *buf = malloc(2 * XFER_RECV_CHUNK);
-	uint8_t *scratch = buf + XFER_RECV_CHUNK;
+	uint8_t *buf = malloc(XFER_RECV_CHUNK);
 	uint64_t offset = 0;
 	int rc = 0;
 
@@ -179,11 +178,14 @@ static int receive_pattern(int fd, uint32_t seed, uint64_t len, const char *what
 				  (unsigned long long)(offset + (uint64_t)n - len),
 				  (unsigned long long)len);
 		} else {
-			good = pattern_check(seed, offset, buf, (size_t)n, scratch);
-			if (good != (size_t)n)
+			good = pattern_check(seed, offset, buf, (size_t)n);
+			if (good != (size_t)n) {
+				uint8_t want;
+
+				pattern_fill(seed, offset + good, &want, 1);
 				rc = fail(err, errlen, "%s: wrong byte at offset %llu (0x%02x, want 0x%02x)",
-					  what, (unsigned long long)(offset + good), buf[good],
-					  scratch[good]);
+					  what, (unsigned long long)(offset + good), buf[good], want);
+			}
 			offset += (uint64_t)n;
 		}
 	}

@@ -87,14 +87,6 @@ static uint64_t xorshift(uint64_t *s)
 	return x;
 }
 
-void fill_pattern(uint8_t *buf, size_t len, uint64_t seed)
-{
-	uint64_t s = seed;
-
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(xorshift(&s) >> 24);
-}
-
 uint32_t rnd_below(uint64_t *state, uint32_t bound)
 {
 	return (uint32_t)(xorshift(state) % bound);

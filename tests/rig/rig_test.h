@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <cmocka.h>
 
+#include "pattern.h"
 #include "rig.h"
 #include "rig_daemon.h"
 #include "rig_host.h"
@@ -35,9 +36,8 @@ int fixture_setup_daemon_args(void **state, const char *const *extra);
 void fixture_open_rig(struct fixture *f);
 int fixture_teardown(void **state);
 
-/* Deterministic pseudo-random bytes and sizes (xorshift), so a failure
- * reproduces. */
-void fill_pattern(uint8_t *buf, size_t len, uint64_t seed);
+/* Deterministic pseudo-random sizes (xorshift), so a failure reproduces;
+ * the data itself comes from pattern_fill (pattern.h). */
 uint32_t rnd_below(uint64_t *state, uint32_t bound);
 
 /* Waits, running the rig, until the daemon has exactly want fds open.

@@ -137,7 +137,7 @@ static void test_buf_alloc_shrunk_below_in_flight(void **state)
 
 	assert_non_null(data);
 	assert_non_null(got);
-	fill_pattern(data, TOTAL, 5);
+	pattern_fill(5, 0, data, TOTAL);
 	assert_int_equal(rig_listen(f->rig, PORT), 0);
 	hfd = rig_host_open(f->rig, f->d.uds_path, PORT, &c, T_MS);
 	assert_true(hfd >= 0);

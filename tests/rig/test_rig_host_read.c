@@ -77,7 +77,7 @@ static void test_data_and_eof_while_window_full(void **state)
 	got = malloc(total);
 	assert_non_null(data);
 	assert_non_null(got);
-	fill_pattern(data, total, 7);
+	pattern_fill(7, 0, data, total);
 
 	host_write(f, hfd, data, first);
 	assert_int_equal(rig_wait(f->rig, window_full, c, T_MS), 0);

@@ -89,7 +89,7 @@ static void test_small_payloads_share_tail_room(void **state)
 	size_t off = 0;
 	int hfd;
 
-	fill_pattern(data, sizeof(data), 1);
+	pattern_fill(1, 0, data, sizeof(data));
 	assert_int_equal(rig_listen(f->rig, PORT), 0);
 	hfd = rig_host_open(f->rig, f->d.uds_path, PORT, &c, T_MS);
 	assert_true(hfd >= 0);
@@ -153,7 +153,7 @@ static void test_mixed_sizes_read_back_in_order(void **state)
 	got = malloc(total);
 	assert_non_null(data);
 	assert_non_null(got);
-	fill_pattern(data, total, 2);
+	pattern_fill(2, 0, data, total);
 	assert_int_equal(rig_listen(f->rig, PORT), 0);
 	hfd = rig_host_open(f->rig, f->d.uds_path, PORT, &c, T_MS);
 	assert_true(hfd >= 0);
@@ -210,8 +210,8 @@ static void test_pool_exhaustion_copies(void **state)
 	assert_non_null(a_data);
 	assert_non_null(b_data);
 	assert_non_null(got);
-	fill_pattern(a_data, LOT, 3);
-	fill_pattern(b_data, OTHER, 4);
+	pattern_fill(3, 0, a_data, LOT);
+	pattern_fill(4, 0, b_data, OTHER);
 	assert_int_equal(rig_listen(rig, PORT), 0);
 	ha = rig_host_open(rig, f->d.uds_path, PORT, &a, T_MS);
 	hb = rig_host_open(rig, f->d.uds_path, PORT, &b, T_MS);
@@ -268,7 +268,7 @@ static void test_read_buffers_are_reposted(void **state)
 
 	assert_non_null(data);
 	assert_non_null(got);
-	fill_pattern(data, TOTAL, 5);
+	pattern_fill(5, 0, data, TOTAL);
 	assert_int_equal(rig_listen(rig, PORT), 0);
 	hfd = rig_host_open(rig, f->d.uds_path, PORT, &c, T_MS);
 	assert_true(hfd >= 0);
@@ -333,7 +333,7 @@ static void test_freed_conn_returns_buffers(void **state)
 	int hfd;
 
 	assert_non_null(data);
-	fill_pattern(data, LOT, 6);
+	pattern_fill(6, 0, data, LOT);
 	assert_int_equal(rig_listen(rig, PORT), 0);
 
 	c = filled_conn(f, data, LOT, &hfd);
@@ -373,7 +373,7 @@ static void test_forget_keeps_held_buffers(void **state)
 
 	assert_non_null(data);
 	assert_non_null(got);
-	fill_pattern(data, LOT, 7);
+	pattern_fill(7, 0, data, LOT);
 	assert_int_equal(rig_listen(rig, PORT), 0);
 	c = filled_conn(f, data, LOT, &hfd);
 	assert_true(unheld(rig) < rig->n_rx_bufs);

@@ -174,7 +174,7 @@ static uint8_t *pattern(size_t len, uint64_t seed)
 	uint8_t *p = malloc(len);
 
 	assert_non_null(p);
-	fill_pattern(p, len, seed);
+	pattern_fill(seed, 0, p, len);
 	return p;
 }
 

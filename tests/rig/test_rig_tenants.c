@@ -677,7 +677,7 @@ static void test_memory_budget_holds(void **state)
 	lfd = rig_host_listen(t->uds[0], HOG_PORT);
 	assert_true(lfd >= 0);
 	for (unsigned i = 0; i < HOGS; i++) {
-		fill_pattern(pattern[i], HOG_BYTES, 100 + i);
+		pattern_fill(100 + i, 0, pattern[i], HOG_BYTES);
 		assert_int_equal(rig_connect(a, RIG_HOST_CID, HOG_PORT, T_MS, &c[i]), 0);
 	}
 	rss_before = process_rss_anon_kib(t->d.pid);

@@ -209,7 +209,7 @@ static void test_echo(void **state)
 	/* Two clients at once; one echoes more than its 256 KiB buffer. */
 	a = host_open(f);
 	b = host_open(f);
-	fill_pattern(sent, BIG, 10);
+	pattern_fill(10, 0, sent, BIG);
 	assert_int_equal(rig_host_write_all(NULL, b, "hello", 5, T_MS), 0);
 	assert_int_equal(rig_host_read_full(NULL, b, back, 5, T_MS), 5);
 	assert_memory_equal(back, "hello", 5);

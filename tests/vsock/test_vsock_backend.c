@@ -16,6 +16,7 @@
 #include <linux/virtio_vsock.h>
 #include <linux/vm_sockets.h>
 
+#include "pattern.h"
 #include "vsock_env.h"
 
 #define XFER (512u * 1024)
@@ -42,7 +43,7 @@ static uint8_t *pattern(size_t len, uint64_t seed)
 	uint8_t *p = malloc(len);
 
 	if (p)
-		env_pattern(p, len, seed);
+		pattern_fill(seed, 0, p, len);
 	return p;
 }
 
@@ -172,7 +173,7 @@ static int case_host_data_before_response(struct env *e)
 	int hfd;
 	bool ok;
 
-	env_pattern(early, sizeof(early), 33);
+	pattern_fill(33, 0, early, sizeof(early));
 	CHECK(rig_listen(e->rig, ENV_LISTEN_B) == 0, "rig_listen");
 	/* The rig does not run until the data is written, so the guest cannot
 	 * have answered the REQUEST yet. */

@@ -198,18 +198,6 @@ int env_host_connect(struct env *e, uint32_t port, bool run_rig)
 	return err ? -err : fd;
 }
 
-void env_pattern(uint8_t *buf, size_t len, uint64_t seed)
-{
-	uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-
-	for (size_t i = 0; i < len; i++) {
-		s ^= s << 13;
-		s ^= s >> 7;
-		s ^= s << 17;
-		buf[i] = (uint8_t)s;
-	}
-}
-
 static int pump_result(const uint8_t *got, const uint8_t *out, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {

@@ -57,7 +57,6 @@ void env_close_fds(struct env *e);
 /* Waits, running the rig, until fd has one of events. 0 or -errno. */
 int env_wait_fd(struct env *e, int fd, short events);
 
-void env_pattern(uint8_t *buf, size_t len, uint64_t seed);
 /* Moves len bytes guest -> host (or host -> guest) with both ends active;
  * 0 if the receiver got exactly out. */
 int env_pump_g2h(struct env *e, struct rig_conn *c, int hfd, const uint8_t *out, size_t len);
