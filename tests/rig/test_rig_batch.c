@@ -39,7 +39,7 @@ static void open_conns(struct fixture *f, struct batch *b, int lfd)
 		assert_true(b->hfd[i] >= 0);
 		b->data[i] = malloc(b->cap);
 		assert_non_null(b->data[i]);
-		fill_pattern(b->data[i], b->cap, 1000 + (uint64_t)i);
+		pattern_fill(1000 + (uint64_t)i, 0, b->data[i], b->cap);
 		b->len[i] = 0;
 	}
 	for (int i = 1; i < NCONN; i++)

@@ -161,7 +161,7 @@ static void run_growth(void **state, uint32_t max)
 
 	assert_non_null(data);
 	assert_non_null(l);
-	fill_pattern(data, total, 5);
+	pattern_fill(5, 0, data, total);
 	c = logged_conn(f, l, &lfd, &hfd);
 	assert_int_equal(c->peer_buf_alloc, max < INITIAL_WINDOW ? max : INITIAL_WINDOW);
 	stream(f, c, hfd, data, total);
@@ -232,7 +232,7 @@ static void test_update_owed_when_buffer_drains(void **state)
 	assert_non_null(data);
 	assert_non_null(got);
 	assert_non_null(l);
-	fill_pattern(data, cap, 9);
+	pattern_fill(9, 0, data, cap);
 	c = logged_conn(f, l, &lfd, &hfd);
 	/* Until the credit the daemon gives is used up: the host socket is
 	 * full and the daemon buffers the rest. */

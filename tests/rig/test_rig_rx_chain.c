@@ -189,7 +189,7 @@ static void run(void **state, bool small_first, unsigned nsegs)
 	int lfd, hfd;
 
 	assert_non_null(data);
-	fill_pattern(data, total, nsegs + small_first);
+	pattern_fill(nsegs + small_first, 0, data, total);
 	c = conn_without_rx_buffers(f, &lfd, &hfd);
 	/* The data waits in the host socket: the guest has no RX buffer. */
 	assert_int_equal(rig_host_write_all(f->rig, hfd, data, total, T_MS), 0);
