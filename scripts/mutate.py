@@ -209,7 +209,9 @@ def main():
         # Warnings are not errors here: a mutant may leave a parameter unused.
         subprocess.run(["meson", "setup", "-Dwerror=false", build, tree], check=True,
                        stdout=subprocess.DEVNULL)
-    if test(build, log) != []:
+    # A tree that changed since the last run may need meson to regenerate
+    # the build first: the targets are read off build.ninja.
+    if run(["ninja", "-C", build, "build.ninja"], log) != 0 or test(build, log) != []:
         sys.exit(f"the unmutated tree does not build or pass its tests: see {log}")
 
     # Which test killed each mutant last time: run first, it usually kills
