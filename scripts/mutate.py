@@ -92,7 +92,7 @@ def copy_tree(tree):
         dst = os.path.join(tree, rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         if not os.path.exists(dst) or open(src, "rb").read() != open(dst, "rb").read():
-            shutil.copy2(src, dst)
+            shutil.copy(src, dst)  # a new mtime: ninja must rebuild it
 
 
 def mutate(m, text):
