@@ -204,10 +204,11 @@ static void test_malformed_tx_chains_returned(void **state)
 	assert_round_trip(f, 5200);
 }
 
-/* A TX chain with a device-writable part is dropped whole, even when its
- * readable part is a well-formed REQUEST: nothing is connected or
- * answered, so the first packet back is the RST for a probe sent after. */
-static void test_tx_chain_with_writable_part_ignored(void **state)
+/* TX chains that are dropped whole even around a well-formed REQUEST: one
+ * with a device-writable part, one carrying more bytes than its header's
+ * len.  Nothing is connected or answered, so the first packet back is the
+ * RST for a probe sent after them. */
+static void test_tx_chains_dropped_whole(void **state)
 {
 	struct fixture *f = *state;
 	struct rig *rig = f->rig;
@@ -217,9 +218,12 @@ static void test_tx_chain_with_writable_part_ignored(void **state)
 	struct rig_hdr back;
 	const struct vring_desc tail[2] = {DESC(buf, 44, VRING_DESC_F_NEXT, 1),
 					   DESC(buf + 64, 100, VRING_DESC_F_WRITE, 0)};
+	const struct vring_desc extra[2] = {DESC(buf, 44, VRING_DESC_F_NEXT, 1),
+					    DESC(buf + 64, 100, 0, 0)};
 
 	rig_hdr_encode(&req, rig_mem_ptr(&rig->mem, buf, 44));
 	post_and_expect_return(f, 1, tail, 2, "REQUEST with a writable tail");
+	post_and_expect_return(f, 1, extra, 2, "REQUEST of len 0 with 100 bytes");
 	back = answer_to(f, &probe);
 	assert_rst_for(&back, &probe);
 }
@@ -306,7 +310,7 @@ int main(void)
 		T(test_response_before_data_and_rw_zero_len),
 		T(test_malformed_tx_chains_returned),
 		T(test_corrupt_ring_then_reboot),
-		T(test_tx_chain_with_writable_part_ignored),
+		T(test_tx_chains_dropped_whole),
 #undef T
 		cmocka_unit_test_setup_teardown(test_malformed_tx_chains_returned,
 						setup_indirect, fixture_teardown),
