@@ -168,6 +168,52 @@ static void test_forged_cid_mid_batch_dropped(void **state)
 	assert_round_trip(f, PORT + 1);
 }
 
+/* A TX ring with room for more than two batches of packets (two
+ * descriptors each). */
+static int setup_big_ring(void **state)
+{
+	struct fixture *f;
+
+	if (fixture_setup_daemon_only(state))
+		return -1;
+	f = *state;
+	f->opts.queue_size = 512;
+	f->opts.tx_slots = 256;
+	fixture_open_rig(f);
+	return 0;
+}
+
+/* One connection's run of small packets, more than one batch holds
+ * (TX_BATCH_CHAINS is 64): the batch is written out and a new one begun as
+ * often as needed, every chain comes back, and the host gets every byte in
+ * order. */
+static void test_long_run_split_into_batches(void **state)
+{
+	struct fixture *f = *state;
+	int lfd = rig_host_listen(f->d.uds_path, PORT + 2);
+	struct rig_conn *c;
+	uint8_t data[200 * 40], got[sizeof(data) + 64];
+	int hfd;
+
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_connect(f->rig, RIG_HOST_CID, PORT + 2, T_MS, &c), 0);
+	hfd = rig_host_accept(f->rig, lfd, T_MS);
+	assert_true(hfd >= 0);
+	pattern_fill(77, 0, data, sizeof(data));
+	rig_ring_hold(&f->rig->txq, true);
+	for (size_t off = 0; off < sizeof(data); off += 40)
+		assert_int_equal(rig_send(f->rig, c, data + off, 40), 40);
+	rig_ring_hold(&f->rig->txq, false);
+	assert_int_equal(rig_shutdown(f->rig, c, VIRTIO_VSOCK_SHUTDOWN_SEND), 0);
+	assert_int_equal(rig_host_read_full(f->rig, hfd, got, sizeof(got), T_MS),
+			 (ssize_t)sizeof(data));
+	assert_memory_equal(got, data, sizeof(data));
+	close(hfd);
+	rig_close(f->rig, c);
+	close(lfd);
+	assert_round_trip(f, PORT + 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +221,8 @@ int main(void)
 		T(test_interleaved_connections_kept_apart),
 		T(test_forged_cid_mid_batch_dropped),
 #undef T
+		cmocka_unit_test_setup_teardown(test_long_run_split_into_batches, setup_big_ring,
+						fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
