@@ -220,6 +220,69 @@ static void test_guest_overrunning_credit_reset(void **state)
 	close(lfd);
 }
 
+/* The credit boundary is exact: in one TX drain (so no credit update comes
+ * in between), a guest may send every byte of the credit it was given, and
+ * one byte more resets the connection. */
+static void send_credit_plus(struct fixture *f, struct rig_conn *c, uint32_t extra)
+{
+	static uint8_t junk[16384];
+	uint32_t left = rig_conn_credit(c) + extra;
+
+	rig_ring_hold(&f->rig->txq, true);
+	while (left) {
+		struct rig_hdr h = conn_raw_hdr(f, c, VIRTIO_VSOCK_OP_RW);
+
+		h.len = left < sizeof(junk) ? left : sizeof(junk);
+		send_raw(f, &h, junk, h.len);
+		left -= h.len;
+	}
+	rig_ring_hold(&f->rig->txq, false);
+}
+
+static bool conn_closed(struct rig *rig, void *arg)
+{
+	(void)rig;
+	return ((struct rig_conn *)arg)->state == RIG_CONN_CLOSED;
+}
+
+static void test_credit_boundary_exact(void **state)
+{
+	struct fixture *f = *state;
+	int lfd = rig_host_listen(f->d.uds_path, HOST_PORT);
+	struct rig_conn *c, *d;
+	uint32_t credit;
+	int hfd, hfd2;
+
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_connect(f->rig, RIG_HOST_CID, HOST_PORT, T_MS, &c), 0);
+	hfd = rig_host_accept(f->rig, lfd, T_MS);
+	assert_true(hfd >= 0);
+	credit = rig_conn_credit(c);
+	assert_true(credit > 0);
+	send_credit_plus(f, c, 0);
+	{
+		static uint8_t got[1 << 20];
+
+		assert_int_equal(rig_host_read_full(f->rig, hfd, got, credit, T_MS),
+				 (ssize_t)credit);
+	}
+	assert_int_equal(c->state, RIG_CONN_CONNECTED);
+
+	assert_int_equal(rig_connect(f->rig, RIG_HOST_CID, HOST_PORT, T_MS, &d), 0);
+	hfd2 = rig_host_accept(f->rig, lfd, T_MS);
+	assert_true(hfd2 >= 0);
+	send_credit_plus(f, d, 1);
+	assert_int_equal(rig_wait(f->rig, conn_closed, d, T_MS), 0);
+	assert_int_equal(d->error, -ECONNRESET);
+	assert_int_equal(wait_log(f, "overran its credit", 1), 1);
+	assert_int_equal(c->state, RIG_CONN_CONNECTED);
+	rig_close(f->rig, c);
+	rig_close(f->rig, d);
+	close(hfd);
+	close(hfd2);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +291,7 @@ int main(void)
 		T(test_flood_of_bad_packets_rate_limited),
 		T(test_buf_alloc_shrunk_below_in_flight),
 		T(test_guest_overrunning_credit_reset),
+		T(test_credit_boundary_exact),
 #undef T
 	};
 
