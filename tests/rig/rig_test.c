@@ -1,6 +1,7 @@
 #include "rig_test.h"
 
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -227,10 +228,9 @@ void wait_device_idle(struct fixture *f)
 	}
 }
 
-long next_timer_ms(pid_t pid)
+void fdinfo_lines(pid_t pid, void (*line)(const char *text, void *ctx), void *ctx)
 {
-	char path[64], line[128];
-	long next = -1;
+	char path[64], text[256];
 	struct dirent *e;
 	DIR *dir;
 
@@ -238,7 +238,6 @@ long next_timer_ms(pid_t pid)
 	dir = opendir(path);
 	assert_non_null(dir);
 	while ((e = readdir(dir))) {
-		unsigned long long sec, nsec;
 		FILE *f;
 
 		if (e->d_name[0] == '.')
@@ -247,20 +246,42 @@ long next_timer_ms(pid_t pid)
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		while (fgets(line, sizeof(line), f)) {
-			long ms;
-
-			if (sscanf(line, "it_value: (%llu, %llu)", &sec, &nsec) != 2 ||
-			    (!sec && !nsec))
-				continue;
-			ms = (long)(sec * 1000 + nsec / 1000000);
-			if (next < 0 || ms < next)
-				next = ms;
-		}
+		while (fgets(text, sizeof(text), f))
+			line(text, ctx);
 		fclose(f);
 	}
 	closedir(dir);
+}
+
+static void nearest_timer(const char *text, void *ctx)
+{
+	unsigned long long sec, nsec;
+	long *next = ctx, ms;
+
+	if (sscanf(text, "it_value: (%llu, %llu)", &sec, &nsec) != 2 || (!sec && !nsec))
+		return;
+	ms = (long)(sec * 1000 + nsec / 1000000);
+	if (*next < 0 || ms < *next)
+		*next = ms;
+}
+
+long next_timer_ms(pid_t pid)
+{
+	long next = -1;
+
+	fdinfo_lines(pid, nearest_timer, &next);
 	return next;
+}
+
+void wait_rx_used(struct rig *rig, uint16_t count)
+{
+	int64_t deadline = rig_now_ms() + T_MS;
+
+	while ((uint16_t)(le16toh(__atomic_load_n(&rig->rxq.used->idx, __ATOMIC_ACQUIRE)) -
+			  rig->rxq.last_used_idx) < count) {
+		assert_true(rig_now_ms() < deadline);
+		assert_true(rig_poll(rig, NULL, 0, 10) >= 0);
+	}
 }
 
 long process_rss_anon_kib(pid_t pid)

@@ -61,9 +61,16 @@ long thread_voluntary_switches(pid_t pid, const char *name);
  * what the test did before the call (a write wakes it before returning)
  * and sleeps.  Tests order their steps after the daemon's with it. */
 void wait_device_idle(struct fixture *f);
+/* Calls line() with each line of every /proc/PID/fdinfo file: what the
+ * kernel says of each fd of process pid (timerfd deadlines, epoll
+ * registrations). */
+void fdinfo_lines(pid_t pid, void (*line)(const char *text, void *ctx), void *ctx);
 /* Milliseconds until the nearest armed timerfd of process pid fires, or -1
  * if none is armed. */
 long next_timer_ms(pid_t pid);
+/* Waits (the rig's RX frozen) until the device used `count` more RX chains
+ * than the rig has taken back. */
+void wait_rx_used(struct rig *rig, uint16_t count);
 /* Anonymous memory process pid holds (RssAnon), in KiB. */
 long process_rss_anon_kib(pid_t pid);
 

@@ -5,7 +5,6 @@
  * environment variable so the two cannot be confused.  (The default
  * tx-buffer-size, 262144, is checked in test_rig_credit.c as the window a
  * busy connection grows to.) */
-#include <dirent.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,50 +19,12 @@
 #define SLACK_MS 4000
 #define FAR_AWAY "600000"
 
-/* The shortest remaining time of any armed timerfd of the daemon, in ms,
- * or -1 if none is armed. */
-static long shortest_timer_ms(const struct fixture *f)
-{
-	char path[64], line[256];
-	long best = -1;
-	struct dirent *e;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)f->d.pid);
-	dir = opendir(path);
-	assert_non_null(dir);
-	while ((e = readdir(dir))) {
-		char file[320];
-		FILE *fi;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
-		fi = fopen(file, "r");
-		if (!fi)
-			continue;
-		while (fgets(line, sizeof(line), fi)) {
-			unsigned long long s, ns;
-			long ms;
-
-			if (sscanf(line, "it_value: (%llu, %llu)", &s, &ns) != 2 || (!s && !ns))
-				continue;
-			ms = (long)(s * 1000 + ns / 1000000);
-			if (best < 0 || ms < best)
-				best = ms;
-		}
-		fclose(fi);
-	}
-	closedir(dir);
-	return best;
-}
-
 static long wait_timer_armed(const struct fixture *f)
 {
 	int64_t deadline = rig_now_ms() + T_MS;
 	long ms;
 
-	while ((ms = shortest_timer_ms(f)) < 0) {
+	while ((ms = next_timer_ms(f->d.pid)) < 0) {
 		assert_true(rig_now_ms() < deadline);
 		poll(NULL, 0, 5);
 	}
@@ -102,7 +63,7 @@ static void test_connect_line_timeout_default(void **state)
 	struct fixture *f = *state;
 	int hfd;
 
-	assert_int_equal(shortest_timer_ms(f), -1);
+	assert_int_equal(next_timer_ms(f->d.pid), -1);
 	hfd = rig_host_connect(f->d.uds_path);
 	assert_true(hfd >= 0);
 	assert_default_timeout(wait_timer_armed(f));
@@ -118,11 +79,11 @@ static void test_request_timeout_default(void **state)
 	long ms;
 	int hfd;
 
-	assert_int_equal(shortest_timer_ms(f), -1);
+	assert_int_equal(next_timer_ms(f->d.pid), -1);
 	hfd = rig_host_connect(f->d.uds_path);
 	assert_true(hfd >= 0);
 	assert_int_equal(rig_host_write_all(NULL, hfd, "CONNECT 1234\n", 13, T_MS), 0);
-	while ((ms = shortest_timer_ms(f)) < 0 || ms > DEFAULT_TIMEOUT_MS * 2) {
+	while ((ms = next_timer_ms(f->d.pid)) < 0 || ms > DEFAULT_TIMEOUT_MS * 2) {
 		assert_true(rig_now_ms() < deadline);
 		poll(NULL, 0, 5);
 	}

@@ -11,7 +11,6 @@
  * the rig does not take back (rig_freeze_rx); with a single RX buffer, the
  * next client's REQUEST has nowhere to go.  The request timeout is set far
  * beyond the test so that it cannot be what closes a client. */
-#include <dirent.h>
 #include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,50 +51,22 @@ static int host_client(struct fixture *f, uint32_t port)
 	return hfd;
 }
 
-/* Waits, the rig's RX frozen, until the device used one more RX buffer
- * than the rig has taken back. */
-static void wait_rx_used(struct rig *rig, uint16_t count)
-{
-	int64_t deadline = rig_now_ms() + T_MS;
-
-	while ((uint16_t)(le16toh(__atomic_load_n(&rig->rxq.used->idx, __ATOMIC_ACQUIRE)) -
-			  rig->rxq.last_used_idx) < count) {
-		assert_true(rig_now_ms() < deadline);
-		assert_true(rig_poll(rig, NULL, 0, 10) >= 0);
-	}
-}
-
 /* Registrations in the daemon's epoll sets with the mask of a host
  * connection's socket (EPOLLIN | EPOLLRDHUP | EPOLLET, plus the implicit
  * EPOLLERR | EPOLLHUP): a client still sending its CONNECT line is
  * registered with EPOLLIN alone, so this counts the clients that became
  * connections (/proc/PID/fdinfo of the epoll fds). */
+static void count_conn_registration(const char *text, void *count)
+{
+	if (strstr(text, "tfd:") && strstr(text, "events: 80002019"))
+		++*(int *)count;
+}
+
 static int conn_registrations(const struct fixture *f)
 {
-	char path[64], line[256];
 	int count = 0;
-	DIR *dir;
-	struct dirent *e;
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)f->d.pid);
-	dir = opendir(path);
-	assert_non_null(dir);
-	while ((e = readdir(dir))) {
-		char file[320];
-		FILE *fi;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
-		fi = fopen(file, "r");
-		if (!fi)
-			continue;
-		while (fgets(line, sizeof(line), fi))
-			if (strstr(line, "tfd:") && strstr(line, "events: 80002019"))
-				count++;
-		fclose(fi);
-	}
-	closedir(dir);
+	fdinfo_lines(f->d.pid, count_conn_registration, &count);
 	return count;
 }
 

@@ -98,19 +98,6 @@ static void read_chain(struct rig *rig, const struct raw_chain *ch, uint8_t *out
 	}
 }
 
-/* Waits (the rig's RX frozen) until the device used `count` more RX chains
- * than the rig has taken back. */
-static void wait_rx_used(struct rig *rig, uint16_t count)
-{
-	int64_t deadline = rig_now_ms() + T_MS;
-
-	while ((uint16_t)(le16toh(__atomic_load_n(&rig->rxq.used->idx, __ATOMIC_ACQUIRE)) -
-			  rig->rxq.last_used_idx) < count) {
-		assert_true(rig_now_ms() < deadline);
-		assert_true(rig_poll(rig, NULL, 0, 10) >= 0);
-	}
-}
-
 /* A guest connection with its host end, and the rig left with no RX buffer
  * posted: the single one it had takes an RST it provokes. */
 static struct rig_conn *conn_without_rx_buffers(struct fixture *f, int *lfd, int *hfd)
