@@ -561,6 +561,29 @@ static void test_translate_refuses_bad_rings(void **state)
 	assert_true(virtq_translate(&f->vq, &f->mem));
 }
 
+/* A region whose uva is not aligned like its mapping: a ring address that
+ * is aligned as a uva lands misaligned in our address space, and must be
+ * refused rather than accessed with misaligned atomics. */
+static void test_translate_refuses_misaligned_mapping(void **state)
+{
+	struct ring_fixture *f = *state;
+	struct guest_mem mem = {.count = 0};
+	int fd = memfd_create("odd", MFD_CLOEXEC);
+	const struct guest_region_desc odd = {
+		.gpa = GPA_A, .size = REGION_SIZE, .uva = UVA_BASE + 8, .mmap_offset = 0};
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, REGION_SIZE), 0);
+	assert_int_equal(guest_mem_map(&mem, &odd, &fd, 1), 0);
+	/* 16-aligned uvas inside the region: hva = base + (uva - region uva). */
+	f->vq.desc_uva = UVA_BASE + 16 + DESC_OFF;
+	f->vq.avail_uva = UVA_BASE + 16 + AVAIL_OFF;
+	f->vq.used_uva = UVA_BASE + 16 + USED_OFF;
+	assert_false(virtq_translate(&f->vq, &mem));
+	assert_false(virtq_ready(&f->vq));
+	guest_mem_unmap(&mem);
+}
+
 static void test_sync_used_idx(void **state)
 {
 	struct ring_fixture *f = *state;
@@ -596,6 +619,7 @@ int main(void)
 		T(test_kick_suppression_flags),
 		T(test_kick_suppression_event_idx),
 		T(test_translate_refuses_bad_rings),
+		T(test_translate_refuses_misaligned_mapping),
 		T(test_sync_used_idx),
 #undef T
 	};
