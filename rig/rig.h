@@ -72,6 +72,7 @@ struct rig_opts {
 	unsigned mem_regions;
 	size_t region_size;
 	bool quiet;                 /* do not print violations on stderr */
+	bool strays_unanswered;     /* no RST for stray packets: the test answers */
 };
 
 /* Fills *o with a Linux-like guest: queue 128, EVENT_IDX, 4 KiB linear RX

@@ -162,7 +162,7 @@ static void reply_rst(struct rig *rig, const struct rig_hdr *in)
 		.type = in->type, .op = VIRTIO_VSOCK_OP_RST,
 	};
 
-	if (in->op != VIRTIO_VSOCK_OP_RST)
+	if (in->op != VIRTIO_VSOCK_OP_RST && !rig->opts.strays_unanswered)
 		rig_send_ctrl(rig, &h);
 }
 

@@ -162,6 +162,46 @@ static void test_bad_packets_answered_with_one_rst(void **state)
 	assert_round_trip(f, HOST_PORT + 1);
 }
 
+/* A guest that sends data on a host connection it has not accepted (the
+ * daemon's REQUEST unanswered) is reset: the host client gets no "OK" line
+ * and none of that data, only EOF, and the guest an RST. */
+static int setup_silent_guest(void **state)
+{
+	struct fixture *f;
+
+	if (fixture_setup_daemon_only(state))
+		return -1;
+	f = *state;
+	f->opts.strays_unanswered = true;
+	fixture_open_rig(f);
+	return 0;
+}
+
+static void test_data_before_accepting_resets(void **state)
+{
+	struct fixture *f = *state;
+	int hfd = rig_host_connect(f->d.uds_path);
+	struct rig_hdr req, rw, back;
+	char buf[64];
+
+	assert_true(hfd >= 0);
+	assert_int_equal(rig_host_write_all(f->rig, hfd, "CONNECT 6100\n", 13, T_MS), 0);
+	assert_int_equal(rig_wait_stray(f->rig, &req, T_MS), 0);
+	assert_int_equal(req.op, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(req.dst_port, 6100);
+	rw = (struct rig_hdr){
+		.src_cid = f->rig->cid, .dst_cid = req.src_cid,
+		.src_port = req.dst_port, .dst_port = req.src_port, .len = 5,
+		.type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RW, .buf_alloc = 65536,
+	};
+	assert_int_equal(rig_send_pkt(f->rig, &rw, "early", 5), 0);
+	assert_int_equal(rig_wait_stray(f->rig, &back, T_MS), 0);
+	assert_int_equal(back.op, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(back.src_port, req.src_port);
+	assert_int_equal(rig_host_read_full(f->rig, hfd, buf, sizeof(buf), T_MS), 0);
+	close(hfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +209,8 @@ int main(void)
 		T(test_rst_never_answered),
 		T(test_bad_packets_answered_with_one_rst),
 #undef T
+		cmocka_unit_test_setup_teardown(test_data_before_accepting_resets,
+						setup_silent_guest, fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
