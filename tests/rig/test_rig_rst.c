@@ -162,6 +162,31 @@ static void test_bad_packets_answered_with_one_rst(void **state)
 	assert_round_trip(f, HOST_PORT + 1);
 }
 
+/* A RESPONSE on a connection that is already up is a protocol error: the
+ * connection is reset (the host end sees EOF, and nothing else: no second
+ * "OK" line or other bytes), the guest gets an RST. */
+static void test_response_on_live_connection_resets(void **state)
+{
+	struct fixture *f = *state;
+	int lfd = rig_host_listen(f->d.uds_path, HOST_PORT);
+	struct rig_conn *c;
+	struct rig_hdr h;
+	char buf[64];
+	int hfd;
+
+	assert_true(lfd >= 0);
+	c = live_conn(f, lfd, &hfd);
+	h = pkt(f->rig, RIG_HOST_CID, VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RESPONSE,
+		c->local_port, c->peer_port);
+	assert_int_equal(rig_send_pkt(f->rig, &h, NULL, 0), 0);
+	assert_int_equal(rig_wait(f->rig, conn_closed, c, T_MS), 0);
+	assert_int_equal(c->error, -ECONNRESET);
+	assert_int_equal(rig_host_read_full(f->rig, hfd, buf, sizeof(buf), T_MS), 0);
+	rig_close(f->rig, c);
+	close(hfd);
+	close(lfd);
+}
+
 /* A guest that sends data on a host connection it has not accepted (the
  * daemon's REQUEST unanswered) is reset: the host client gets no "OK" line
  * and none of that data, only EOF, and the guest an RST. */
@@ -208,6 +233,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 		T(test_rst_never_answered),
 		T(test_bad_packets_answered_with_one_rst),
+		T(test_response_on_live_connection_resets),
 #undef T
 		cmocka_unit_test_setup_teardown(test_data_before_accepting_resets,
 						setup_silent_guest, fixture_teardown),
