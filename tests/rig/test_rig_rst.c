@@ -187,6 +187,25 @@ static void test_response_on_live_connection_resets(void **state)
 	close(lfd);
 }
 
+/* Host backends speak STREAM only: a SEQPACKET REQUEST to a port where a
+ * host application listens is refused with an RST of the same type, and
+ * the application is not connected to. */
+static void test_seqpacket_to_host_listener_refused(void **state)
+{
+	struct fixture *f = *state;
+	int lfd = rig_host_listen(f->d.uds_path, HOST_PORT);
+	struct rig_hdr h = pkt(f->rig, RIG_HOST_CID, VIRTIO_VSOCK_TYPE_SEQPACKET,
+			       VIRTIO_VSOCK_OP_REQUEST, 7100, HOST_PORT);
+	struct rig_hdr back;
+
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_send_pkt(f->rig, &h, NULL, 0), 0);
+	assert_int_equal(rig_wait_stray(f->rig, &back, T_MS), 0);
+	assert_rst_answers(&back, &h);
+	assert_true(accept(lfd, NULL, NULL) < 0);
+	close(lfd);
+}
+
 /* A guest that sends data on a host connection it has not accepted (the
  * daemon's REQUEST unanswered) is reset: the host client gets no "OK" line
  * and none of that data, only EOF, and the guest an RST. */
@@ -234,6 +253,7 @@ int main(void)
 		T(test_rst_never_answered),
 		T(test_bad_packets_answered_with_one_rst),
 		T(test_response_on_live_connection_resets),
+		T(test_seqpacket_to_host_listener_refused),
 #undef T
 		cmocka_unit_test_setup_teardown(test_data_before_accepting_resets,
 						setup_silent_guest, fixture_teardown),
