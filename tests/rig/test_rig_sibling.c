@@ -385,6 +385,27 @@ static void test_unknown_cid_rst(void **state)
 	assert_false(rig_pop_stray(a, &got));
 }
 
+/* A packet of a type vsock does not define is answered by the daemon
+ * itself, never relayed: A gets the RST (from B's address, with the type it
+ * sent) while B's driver is not even running, and B never sees it. */
+static void test_unknown_type_not_relayed(void **state)
+{
+	const struct rig_vm vms[] = {{CID_A, NULL}, {CID_B, NULL}};
+	struct sib *s = *state;
+	struct rig_hdr h, got;
+
+	sib_start_open(s, vms, 2);
+	h = raw_hdr(s->rig[0], CID_B, 2100, PORT, 9, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(rig_send_pkt(s->rig[0], &h, NULL, 0), 0);
+	assert_int_equal(rig_wait_stray(s->rig[0], &got, T_MS), 0);
+	assert_int_equal(got.op, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(got.type, 9);
+	assert_int_equal(got.src_cid, CID_B);
+	assert_int_equal(got.dst_port, 2100);
+	assert_true(rig_poll(s->rig[1], NULL, 0, 0) >= 0);
+	assert_false(rig_pop_stray(s->rig[1], &got));
+}
+
 /* 64 KiB packets into 4 KiB RX buffers (linear and header-split layouts):
  * every piece fits its buffer, nothing is truncated, bytes intact. */
 static void split_case(struct sib *s, enum rig_rx_layout layout)
@@ -692,6 +713,7 @@ int main(void)
 		T(test_default_group_data_both_ways),
 		T(test_groups_allow_and_deny),
 		T(test_unknown_cid_rst),
+		T(test_unknown_type_not_relayed),
 		T(test_split_linear_rx),
 		T(test_split_header_descriptor_rx),
 		T(test_back_pressure),
