@@ -246,6 +246,38 @@ static void test_data_before_accepting_resets(void **state)
 	close(hfd);
 }
 
+/* A guest that sends a REQUEST on a port pair it already has a connection
+ * on has forgotten the old one (a reboot the daemon did not see): the old
+ * host connection is closed and a new one made, and the guest gets a
+ * RESPONSE, not an RST.  Raw packets, so the rig keeps no state for them. */
+static void test_request_reusing_ports_reconnects(void **state)
+{
+	struct fixture *f = *state;
+	int lfd = rig_host_listen(f->d.uds_path, HOST_PORT);
+	struct rig_hdr h = pkt(f->rig, RIG_HOST_CID, VIRTIO_VSOCK_TYPE_STREAM,
+			       VIRTIO_VSOCK_OP_REQUEST, 7200, HOST_PORT);
+	struct rig_hdr back;
+	char buf[8];
+	int old, fresh;
+
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_send_pkt(f->rig, &h, NULL, 0), 0);
+	assert_int_equal(rig_wait_stray(f->rig, &back, T_MS), 0);
+	assert_int_equal(back.op, VIRTIO_VSOCK_OP_RESPONSE);
+	old = rig_host_accept(f->rig, lfd, T_MS);
+	assert_true(old >= 0);
+	assert_int_equal(rig_send_pkt(f->rig, &h, NULL, 0), 0);
+	assert_int_equal(rig_wait_stray(f->rig, &back, T_MS), 0);
+	assert_int_equal(back.op, VIRTIO_VSOCK_OP_RESPONSE);
+	assert_int_equal(back.dst_port, 7200);
+	assert_int_equal(rig_host_read_full(f->rig, old, buf, sizeof(buf), T_MS), 0);
+	fresh = rig_host_accept(f->rig, lfd, T_MS);
+	assert_true(fresh >= 0);
+	close(old);
+	close(fresh);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +288,8 @@ int main(void)
 		T(test_seqpacket_to_host_listener_refused),
 #undef T
 		cmocka_unit_test_setup_teardown(test_data_before_accepting_resets,
+						setup_silent_guest, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_request_reusing_ports_reconnects,
 						setup_silent_guest, fixture_teardown),
 	};
 
