@@ -281,6 +281,43 @@ static void test_update_owed_when_buffer_drains(void **state)
 	free(l);
 }
 
+/* tx-buffer-total 128 KiB holds two 64 KiB windows: connections that
+ * come and go one after another give their share back, so the fifth is
+ * offered the full window as the first was. */
+static int setup_small_total(void **state)
+{
+	const char *const extra[] = {"--tx-buffer-size", "65536", "--tx-buffer-total", "131072",
+				     NULL};
+
+	if (fixture_setup_daemon_args(state, extra))
+		return -1;
+	fixture_open_rig(*state);
+	return 0;
+}
+
+static void test_closed_connections_give_credit_back(void **state)
+{
+	struct fixture *f = *state;
+	int lfd = rig_host_listen(f->d.uds_path, 5900);
+	int base = rig_daemon_fd_count(&f->d);
+
+	assert_true(lfd >= 0);
+	for (int i = 0; i < 5; i++) {
+		struct rig_conn *c;
+		int hfd;
+
+		assert_int_equal(rig_connect(f->rig, RIG_HOST_CID, 5900, T_MS, &c), 0);
+		hfd = rig_host_accept(f->rig, lfd, T_MS);
+		assert_true(hfd >= 0);
+		assert_int_equal(c->peer_buf_alloc, 65536);
+		close(hfd);
+		rig_close(f->rig, c);
+		/* The daemon let go of the host socket, and with it the charge. */
+		assert_int_equal(wait_fd_count(f, base, T_MS), base);
+	}
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +329,8 @@ int main(void)
 						setup_16384, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_update_owed_when_buffer_drains,
 						setup_default, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_closed_connections_give_credit_back,
+						setup_small_total, fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
