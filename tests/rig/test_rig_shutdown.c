@@ -228,6 +228,29 @@ static void test_guest_send_then_host_close(void **state)
 	finish(f, &p);
 }
 
+/* Guest SHUTDOWN(RCV): what the host writes afterwards is not read for
+ * the guest (no RW on the connection) and costs the daemon nothing: it
+ * sleeps, and serves other connections and the guest's own sending. */
+static void test_guest_shuts_receiving(void **state)
+{
+	struct fixture *f = *state;
+	struct pair p;
+	char buf[5];
+
+	open_pair(f, &p);
+	assert_int_equal(rig_shutdown(f->rig, p.c, RCV), 0);
+	wait_device_idle(f);
+	assert_int_equal(rig_host_write_all(f->rig, p.hfd, "late", 4, T_MS), 0);
+	wait_device_idle(f);
+	assert_int_equal(p.c->bytes_in, 0);
+	assert_int_equal(rig_send_all(f->rig, p.c, "still", 5, T_MS), 0);
+	assert_int_equal(rig_host_read_full(f->rig, p.hfd, buf, 5, T_MS), 5);
+	assert_memory_equal(buf, "still", 5);
+	assert_int_equal(p.c->bytes_in, 0);
+	rig_close(f->rig, p.c);
+	finish(f, &p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +259,7 @@ int main(void)
 		T(test_host_eof_then_guest_send),
 		T(test_guest_shuts_both),
 		T(test_guest_send_then_host_close),
+		T(test_guest_shuts_receiving),
 #undef T
 	};
 
