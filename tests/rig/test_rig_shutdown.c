@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -251,6 +252,44 @@ static void test_guest_shuts_receiving(void **state)
 	finish(f, &p);
 }
 
+/* Host EOF while the daemon still buffers guest data the host has not
+ * read, the guest done sending: the daemon keeps the host socket until
+ * that data is written, so the host reads every byte, then EOF. */
+static void test_host_eof_with_data_buffered(void **state)
+{
+	struct fixture *f = *state;
+	size_t cap = 8u << 20, sent = 0;
+	uint8_t *data = malloc(cap), *got = malloc(cap);
+	struct pair p;
+
+	assert_non_null(data);
+	assert_non_null(got);
+	pattern_fill(31, 0, data, cap);
+	open_pair(f, &p);
+	/* The host does not read until the daemon has run out of room. */
+	for (;;) {
+		ssize_t n = rig_send(f->rig, p.c, data + sent, cap - sent);
+
+		assert_true(n >= 0);
+		sent += (size_t)n;
+		assert_true(sent < cap);
+		wait_device_idle(f);
+		assert_true(rig_poll(f->rig, NULL, 0, 0) >= 0);
+		if (rig_conn_credit(p.c) == 0)
+			break;
+	}
+	assert_int_equal(rig_shutdown(f->rig, p.c, SEND), 0);
+	assert_int_equal(shutdown(p.hfd, SHUT_WR), 0);
+	wait_device_idle(f);
+	assert_int_equal(rig_host_read_full(f->rig, p.hfd, got, cap, T_MS), (ssize_t)sent);
+	assert_memory_equal(got, data, sent);
+	host_sees_eof(f, p.hfd);
+	free(data);
+	free(got);
+	rig_close(f->rig, p.c);
+	finish(f, &p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +299,7 @@ int main(void)
 		T(test_guest_shuts_both),
 		T(test_guest_send_then_host_close),
 		T(test_guest_shuts_receiving),
+		T(test_host_eof_with_data_buffered),
 #undef T
 	};
 
