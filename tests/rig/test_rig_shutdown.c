@@ -252,6 +252,19 @@ static void test_guest_shuts_receiving(void **state)
 	finish(f, &p);
 }
 
+struct updates {
+	struct rig_conn *c;
+	uint64_t n;
+};
+
+static bool updates_reached(struct rig *rig, void *arg)
+{
+	struct updates *u = arg;
+
+	(void)rig;
+	return u->c->credit_updates_received >= u->n;
+}
+
 /* Host EOF while the daemon still buffers guest data the host has not
  * read, the guest done sending: the daemon keeps the host socket until
  * that data is written, so the host reads every byte, then EOF. */
@@ -260,6 +273,7 @@ static void test_host_eof_with_data_buffered(void **state)
 	struct fixture *f = *state;
 	size_t cap = 8u << 20, sent = 0;
 	uint8_t *data = malloc(cap), *got = malloc(cap);
+	struct updates want;
 	struct pair p;
 
 	assert_non_null(data);
@@ -275,7 +289,16 @@ static void test_host_eof_with_data_buffered(void **state)
 		assert_true(sent < cap);
 		wait_device_idle(f);
 		assert_true(rig_poll(f->rig, NULL, 0, 0) >= 0);
-		if (rig_conn_credit(p.c) == 0)
+		if (rig_conn_credit(p.c) > 0)
+			continue;
+		/* Out of credit; the daemon's fwd_cnt says whether it still
+		 * holds some of the data (the case under test) or the host
+		 * socket took it all and more credit is on its way. */
+		want.c = p.c;
+		want.n = p.c->credit_updates_received + 1;
+		assert_int_equal(rig_credit_request(f->rig, p.c), 0);
+		assert_int_equal(rig_wait(f->rig, updates_reached, &want, T_MS), 0);
+		if ((uint32_t)sent - p.c->peer_fwd_cnt > 0)
 			break;
 	}
 	assert_int_equal(rig_shutdown(f->rig, p.c, SEND), 0);
