@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/virtio_vsock.h>
+
 #include "rig_test.h"
 
 #define PORT 1234
@@ -73,17 +75,37 @@ static void test_early_data_under_small_credit(void **state)
 	early_late_eof(f);
 }
 
+/* The ops of the packets the daemon sent the guest on one port. */
+struct op_log {
+	uint32_t port;
+	unsigned n;
+	uint16_t ops[8];
+};
+
+static void record_op(void *arg, const struct rig_hdr *h, const void *payload)
+{
+	struct op_log *l = arg;
+
+	(void)payload;
+	if (h->dst_port == l->port && l->n < 8)
+		l->ops[l->n++] = h->op;
+}
+
 /* The client leaves before the guest accepts: its hang-up, seen while the
  * connection waits for the guest, does not disturb the daemon; the OK line
- * then finds nobody and the guest's connection is reset. */
+ * then finds nobody and the guest's connection is reset: REQUEST, then
+ * RST, with neither the early bytes nor a SHUTDOWN in between. */
 static void test_client_gone_before_accept(void **state)
 {
 	struct fixture *f = *state;
 	static const char msg[] = "CONNECT 1234\nbye";
+	struct op_log log = {.port = PORT};
 	struct rig_conn *c;
 	char buf[16];
 	int hfd;
 
+	f->rig->on_packet = record_op;
+	f->rig->on_packet_arg = &log;
 	assert_int_equal(rig_listen(f->rig, PORT), 0);
 	hfd = rig_host_connect(f->d.uds_path);
 	assert_true(hfd >= 0);
@@ -95,6 +117,10 @@ static void test_client_gone_before_accept(void **state)
 	assert_int_equal(rig_accept(f->rig, PORT, T_MS, &c), 0);
 	assert_int_equal(rig_recv_wait(f->rig, c, buf, sizeof(buf), T_MS), -ECONNRESET);
 	rig_close(f->rig, c);
+	f->rig->on_packet = NULL;
+	assert_int_equal(log.n, 2);
+	assert_int_equal(log.ops[0], VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(log.ops[1], VIRTIO_VSOCK_OP_RST);
 	assert_round_trip(f, 4321);
 }
 

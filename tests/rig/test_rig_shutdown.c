@@ -265,42 +265,49 @@ static bool updates_reached(struct rig *rig, void *arg)
 	return u->c->credit_updates_received >= u->n;
 }
 
+/* Sends data in 4 KiB pieces, the host not reading, until the daemon
+ * buffers some of it (the host socket is full).  Returns the bytes sent;
+ * the guest still has credit (less than a piece is buffered). */
+static size_t fill_until_buffered(struct fixture *f, struct pair *p, const uint8_t *data,
+				  size_t cap)
+{
+	size_t sent = 0;
+	struct updates want = {.c = p->c};
+
+	for (;;) {
+		ssize_t n = rig_send(f->rig, p->c, data + sent, 4096);
+
+		assert_int_equal(n, 4096);
+		sent += 4096;
+		assert_true(sent + 4096 <= cap);
+		wait_device_idle(f);
+		/* The daemon's fwd_cnt says whether it still holds some of
+		 * the data or the host socket took it all. */
+		want.n = p->c->credit_updates_received + 1;
+		assert_int_equal(rig_credit_request(f->rig, p->c), 0);
+		assert_int_equal(rig_wait(f->rig, updates_reached, &want, T_MS), 0);
+		if ((uint32_t)sent != p->c->peer_fwd_cnt)
+			break;
+	}
+	assert_true(rig_conn_credit(p->c) > 0);
+	return sent;
+}
+
 /* Host EOF while the daemon still buffers guest data the host has not
  * read, the guest done sending: the daemon keeps the host socket until
  * that data is written, so the host reads every byte, then EOF. */
 static void test_host_eof_with_data_buffered(void **state)
 {
 	struct fixture *f = *state;
-	size_t cap = 8u << 20, sent = 0;
+	size_t cap = 8u << 20, sent;
 	uint8_t *data = malloc(cap), *got = malloc(cap);
-	struct updates want;
 	struct pair p;
 
 	assert_non_null(data);
 	assert_non_null(got);
 	pattern_fill(31, 0, data, cap);
 	open_pair(f, &p);
-	/* The host does not read until the daemon has run out of room. */
-	for (;;) {
-		ssize_t n = rig_send(f->rig, p.c, data + sent, cap - sent);
-
-		assert_true(n >= 0);
-		sent += (size_t)n;
-		assert_true(sent < cap);
-		wait_device_idle(f);
-		assert_true(rig_poll(f->rig, NULL, 0, 0) >= 0);
-		if (rig_conn_credit(p.c) > 0)
-			continue;
-		/* Out of credit; the daemon's fwd_cnt says whether it still
-		 * holds some of the data (the case under test) or the host
-		 * socket took it all and more credit is on its way. */
-		want.c = p.c;
-		want.n = p.c->credit_updates_received + 1;
-		assert_int_equal(rig_credit_request(f->rig, p.c), 0);
-		assert_int_equal(rig_wait(f->rig, updates_reached, &want, T_MS), 0);
-		if ((uint32_t)sent - p.c->peer_fwd_cnt > 0)
-			break;
-	}
+	sent = fill_until_buffered(f, &p, data, cap);
 	assert_int_equal(rig_shutdown(f->rig, p.c, SEND), 0);
 	assert_int_equal(shutdown(p.hfd, SHUT_WR), 0);
 	wait_device_idle(f);
@@ -310,6 +317,46 @@ static void test_host_eof_with_data_buffered(void **state)
 	free(data);
 	free(got);
 	rig_close(f->rig, p.c);
+	finish(f, &p);
+}
+
+static bool conn_reset(struct rig *rig, void *arg)
+{
+	(void)rig;
+	return ((struct rig_conn *)arg)->error == -ECONNRESET;
+}
+
+/* Data after the guest's SHUTDOWN(SEND), within its credit, while earlier
+ * data still waits in the daemon: a protocol violation, answered with an
+ * RST, and the late byte never reaches the host. */
+static void test_data_after_shutdown_send(void **state)
+{
+	struct fixture *f = *state;
+	size_t cap = 8u << 20, sent, got_len;
+	uint8_t *data = malloc(cap), *got = malloc(cap);
+	struct pair p;
+	struct rig_hdr h;
+
+	assert_non_null(data);
+	assert_non_null(got);
+	pattern_fill(32, 0, data, cap);
+	open_pair(f, &p);
+	sent = fill_until_buffered(f, &p, data, cap);
+	assert_int_equal(rig_shutdown(f->rig, p.c, SEND), 0);
+	h = (struct rig_hdr){
+		.src_cid = f->rig->cid, .dst_cid = RIG_HOST_CID,
+		.src_port = p.local_port, .dst_port = p.peer_port,
+		.type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RW,
+		.len = 1, .buf_alloc = p.c->buf_alloc, .fwd_cnt = p.c->fwd_cnt,
+	};
+	assert_int_equal(rig_send_pkt(f->rig, &h, "!", 1), 0);
+	assert_int_equal(rig_wait(f->rig, conn_reset, p.c, T_MS), 0);
+	got_len = (size_t)rig_host_read_full(f->rig, p.hfd, got, cap, T_MS);
+	assert_true(got_len < sent);
+	assert_memory_equal(got, data, got_len);
+	free(data);
+	free(got);
+	host_socket_released(f, &p);
 	finish(f, &p);
 }
 
@@ -323,6 +370,7 @@ int main(void)
 		T(test_guest_send_then_host_close),
 		T(test_guest_shuts_receiving),
 		T(test_host_eof_with_data_buffered),
+		T(test_data_after_shutdown_send),
 #undef T
 	};
 
