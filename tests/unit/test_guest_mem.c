@@ -126,18 +126,18 @@ static void test_iov_split_across_regions(void **state)
 static void expect_refused(struct guest_mem *mem, const struct guest_region_desc *d,
 			   unsigned count, int memfd)
 {
-	int fds[2] = {dup(memfd), dup(memfd)};
+	int fds[GUEST_MEM_MAX_REGIONS + 1];
 	unsigned before = mem->count;
 	void *probe = guest_mem_gpa_ptr(mem, GPA_A, 1);
 
+	for (unsigned i = 0; i < count; i++)
+		fds[i] = dup(memfd);
 	assert_true(guest_mem_map(mem, d, fds, count) < 0);
 	/* The old table is untouched and every fd passed in is closed. */
 	assert_int_equal(mem->count, before);
 	assert_ptr_equal(guest_mem_gpa_ptr(mem, GPA_A, 1), probe);
 	for (unsigned i = 0; i < count; i++)
 		assert_false(fd_is_open(fds[i]));
-	for (unsigned i = count; i < 2; i++)
-		close(fds[i]);
 }
 
 static void test_invalid_tables_refused(void **state)
@@ -166,6 +166,34 @@ static void test_invalid_tables_refused(void **state)
 	close(memfd);
 }
 
+/* One page per region, each from its own page of the file. */
+static void page_regions(struct guest_region_desc *d, unsigned count)
+{
+	for (unsigned i = 0; i < count; i++)
+		d[i] = (struct guest_region_desc){.gpa = GPA_A + i * PAGE, .size = PAGE,
+						  .uva = UVA_A + i * PAGE,
+						  .mmap_offset = i * PAGE};
+}
+
+/* As many regions as the table holds are mapped; one more is refused. */
+static void test_region_count_limit(void **state)
+{
+	struct guest_mem mem = {0};
+	struct guest_region_desc d[GUEST_MEM_MAX_REGIONS + 1];
+	int fds[GUEST_MEM_MAX_REGIONS];
+	int memfd = make_memfd();
+
+	(void)state;
+	page_regions(d, GUEST_MEM_MAX_REGIONS + 1);
+	for (unsigned i = 0; i < GUEST_MEM_MAX_REGIONS; i++)
+		fds[i] = dup(memfd);
+	assert_int_equal(guest_mem_map(&mem, d, fds, GUEST_MEM_MAX_REGIONS), 0);
+	assert_int_equal(mem.count, GUEST_MEM_MAX_REGIONS);
+	expect_refused(&mem, d, GUEST_MEM_MAX_REGIONS + 1, memfd);
+	guest_mem_unmap(&mem);
+	close(memfd);
+}
+
 static void test_bad_fd_refused(void **state)
 {
 	struct guest_mem mem = {0};
@@ -186,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_translation),
 		cmocka_unit_test(test_iov_split_across_regions),
 		cmocka_unit_test(test_invalid_tables_refused),
+		cmocka_unit_test(test_region_count_limit),
 		cmocka_unit_test(test_bad_fd_refused),
 	};
 
