@@ -671,6 +671,20 @@ static void test_no_protocol_features_rings_start_enabled(void **state)
 	expect_events(f, "stop0 ");
 }
 
+/* SET_VRING_ENABLE takes 0 or 1; any other value drops the front-end. */
+static void test_vring_enable_values(void **state)
+{
+	struct fixture *f = *state;
+	struct vu_vring_state two = {.index = 0, .num = 2};
+
+	negotiate(f, all_features, all_protocol_features);
+	set_mem_table(f);
+	start_queue(f, 0, 0, false);
+	violation(f, VU_SET_VRING_ENABLE, &two, sizeof(two));
+	expect_events(f, "");
+	assert_false(f->dev.vq[0].enabled);
+}
+
 static void test_reset_device(void **state)
 {
 	struct fixture *f = *state;
@@ -776,6 +790,7 @@ int main(void)
 		T(test_mem_table_before_addr_and_remap),
 		T(test_queue_lifecycle),
 		T(test_no_protocol_features_rings_start_enabled),
+		T(test_vring_enable_values),
 		T(test_reset_device),
 		T(test_stalled_half_message),
 		T(test_split_message_waits_for_the_rest),
