@@ -462,6 +462,48 @@ static void test_extra_fds_closed(void **state)
 	assert_int_equal(open_fds(), before);
 }
 
+/* Sends bytes with fds attached, in one sendmsg. */
+static void send_with_fds(int sock, const void *buf, size_t len, const int *fds, unsigned n)
+{
+	union {
+		char buf[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			    .msg_controllen = CMSG_SPACE(n * sizeof(int))};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)len);
+}
+
+/* A message whose header and payload come in two pieces, with as many fds
+ * as a message may carry on the first and one more on the second: it is
+ * refused and every fd is closed. */
+static void test_too_many_fds_across_pieces(void **state)
+{
+	struct fixture *f = *state;
+	unsigned before = open_fds();
+	struct vu_msg_hdr hdr = {.request = VU_SET_VRING_CALL, .flags = VU_VERSION, .size = 8};
+	uint64_t index = 0;
+	int fds[VU_MAX_FDS + 1];
+
+	for (unsigned i = 0; i <= VU_MAX_FDS; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
+	send_with_fds(f->sock, &hdr, sizeof(hdr), fds, VU_MAX_FDS);
+	send_with_fds(f->sock, &index, sizeof(index), &fds[VU_MAX_FDS], 1);
+	for (unsigned i = 0; i <= VU_MAX_FDS; i++)
+		close(fds[i]);
+	assert_int_equal(handle(f), -1);
+	assert_int_equal(f->dev.vq[0].call_fd, -1);
+	reconnect(f);
+	assert_int_equal(open_fds(), before);
+}
+
 static void test_missing_fds(void **state)
 {
 	struct fixture *f = *state;
@@ -791,6 +833,7 @@ int main(void)
 		T(test_queue_lifecycle),
 		T(test_no_protocol_features_rings_start_enabled),
 		T(test_vring_enable_values),
+		T(test_too_many_fds_across_pieces),
 		T(test_reset_device),
 		T(test_stalled_half_message),
 		T(test_split_message_waits_for_the_rest),
