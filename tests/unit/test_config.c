@@ -268,6 +268,9 @@ static void test_budget_errors(void **state)
 	EXPECT_ERROR("command line: --max-pending: 20 is more than --max-connections (10)",
 		     "--socket=/s", "--uds-path=/u", "--max-connections=10",
 		     "--max-pending=20");
+	EXPECT_ERROR("command line: --max-pending: 11 is more than --max-connections (10)",
+		     "--socket=/s", "--uds-path=/u", "--max-connections=10",
+		     "--max-pending=11");
 	EXPECT_ERROR("--vm #1: tx-buffer-total: 65536 is less than tx-buffer-size (262144)",
 		     "--vm", "socket=/s,uds-path=/u,tx-buffer-total=65536");
 	EXPECT_ERROR("--vm #1: max-pending: 'x' is not a decimal number", "--vm",

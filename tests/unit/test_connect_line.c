@@ -103,10 +103,17 @@ static void test_length_cap(void **state)
 	connect_line_init(&cl);
 	assert_int_equal(connect_line_feed(&cl, line, CONNECT_LINE_MAX + 1, &consumed, &port),
 			 CONNECT_LINE_BAD);
+	assert_int_equal(cl.len, 0); /* a refused piece is not kept */
 	connect_line_init(&cl);
 	assert_int_equal(connect_line_feed(&cl, line, 40, &consumed, &port), CONNECT_LINE_MORE);
 	assert_int_equal(connect_line_feed(&cl, line + 40, 24, &consumed, &port),
 			 CONNECT_LINE_BAD);
+	/* A piece whose newline lies past the cap is refused whole. */
+	connect_line_init(&cl);
+	assert_int_equal(connect_line_feed(&cl, line, 40, &consumed, &port), CONNECT_LINE_MORE);
+	assert_int_equal(connect_line_feed(&cl, line + 40, 25, &consumed, &port),
+			 CONNECT_LINE_BAD);
+	assert_int_equal(cl.len, 40);
 }
 
 int main(void)

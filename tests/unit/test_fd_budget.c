@@ -128,6 +128,13 @@ static void test_budgets_that_do_not_fit(void **state)
 	assert_non_null(strstr(msg, "the budgets of 2 VM(s) need 1230 open files but the "
 				    "limit (RLIMIT_NOFILE) is 1024"));
 	free(msg);
+	/* Exactly at the limit fits; one file short does not. */
+	assert_true(apply(vms, 2, 1230, &msg));
+	free(msg);
+	assert_false(apply(vms, 2, 1229, &msg));
+	assert_non_null(strstr(msg, "need 1230 open files but the limit (RLIMIT_NOFILE) is "
+				    "1229"));
+	free(msg);
 
 	for (unsigned i = 0; i < 20; i++)
 		tiny[i] = uds_vm(3 + i);
