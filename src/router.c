@@ -96,13 +96,12 @@ static size_t port_index(const struct router *router, uint32_t cid)
 	return lo;
 }
 
+/* The port of cid, or NULL.  The comparison is on all 64 bits, so a cid
+ * above 32 bits matches no port. */
 static struct router_port *find_port(const struct router *router, uint64_t cid)
 {
-	size_t i;
+	size_t i = port_index(router, (uint32_t)cid);
 
-	if (cid > UINT32_MAX)
-		return NULL;
-	i = port_index(router, (uint32_t)cid);
 	return i < router->n_ports && router->ports[i]->cid == cid ? router->ports[i] : NULL;
 }
 

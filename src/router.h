@@ -86,8 +86,8 @@ struct router_msg {
 };
 /* Owner thread only.  Returns false when the mailbox is empty. */
 bool router_peek(struct router_port *port, struct router_msg *msg);
-/* Marks n more payload bytes of the oldest packet as delivered (n is capped
- * at what remains); once none remain, the packet leaves the mailbox, so a
+/* Marks n more payload bytes of the oldest packet as delivered (more than
+ * remain counts as all of them); once none remain, the packet leaves the mailbox, so a
  * packet without payload leaves on router_consume(port, 0). */
 void router_consume(struct router_port *port, size_t n);
 

@@ -101,8 +101,6 @@ bool mailbox_consume(struct mailbox *mb, size_t n)
 	if (mb->packets == 0)
 		return false;
 	read_at(mb, mb->head, &head, sizeof(head));
-	if (n > head.payload_len - mb->front_done)
-		n = head.payload_len - mb->front_done;
 	mb->front_done += n;
 	if (mb->front_done < head.payload_len)
 		return false;

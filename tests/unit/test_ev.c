@@ -16,15 +16,19 @@ struct probe {
 	struct ev_source ev;
 	struct ev_loop *loop;
 	struct probe *retires; /* retired by this one's handler */
+	struct probe *narrows; /* its interest cut to EPOLLIN by this one's handler */
 	unsigned handled, released;
+	uint32_t last_events;
 };
 
 static void probe_handle(struct ev_source *src, uint32_t events)
 {
 	struct probe *p = container_of(src, struct probe, ev);
 
-	(void)events;
 	p->handled++;
+	p->last_events = events;
+	if (p->narrows)
+		assert_int_equal(ev_set(p->loop, &p->narrows->ev, EPOLLIN), 0);
 	if (p->retires) {
 		ev_close(&p->retires->ev);
 		ev_retire(p->loop, &p->retires->ev);
@@ -96,6 +100,44 @@ static void test_self_retire(void **state)
 	assert_int_equal(a.released, 1);
 }
 
+/* A handler that narrows another source's interest: that source, later in
+ * the batch, gets only the events still asked for (and errors, always), and
+ * is not called for events it no longer wants. */
+static void test_narrowed_interest_in_the_batch(void **state)
+{
+	struct ev_loop loop;
+	struct probe a, b, c;
+	struct epoll_event batch[3] = {
+		{.events = EPOLLIN, .data.ptr = &a.ev},
+		{.events = EPOLLIN | EPOLLOUT, .data.ptr = &b.ev},
+		{.events = EPOLLOUT | EPOLLERR, .data.ptr = &c.ev},
+	};
+
+	(void)state;
+	assert_int_equal(ev_loop_init(&loop), 0);
+	probe_init(&a, &loop);
+	probe_init(&b, &loop);
+	probe_init(&c, &loop);
+	assert_int_equal(ev_set(&loop, &b.ev, EPOLLIN | EPOLLOUT), 0);
+	assert_int_equal(ev_set(&loop, &c.ev, EPOLLIN | EPOLLOUT), 0);
+	a.narrows = &b;
+	b.narrows = &c;
+	ev_dispatch(batch, 3);
+	assert_int_equal(b.handled, 1);
+	assert_int_equal(b.last_events, EPOLLIN);
+	assert_int_equal(c.handled, 1);
+	assert_int_equal(c.last_events, EPOLLERR);
+	/* Nothing asked for at all: not called. */
+	a.narrows = NULL;
+	batch[1].events = EPOLLOUT;
+	ev_dispatch(&batch[1], 1);
+	assert_int_equal(b.handled, 1);
+	ev_close(&a.ev);
+	ev_close(&b.ev);
+	ev_close(&c.ev);
+	ev_loop_fini(&loop);
+}
+
 static void test_pause_and_resume(void **state)
 {
 	struct ev_loop loop;
@@ -130,6 +172,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_retired_in_the_batch_is_skipped_and_released_at_reap),
 		cmocka_unit_test(test_self_retire),
+		cmocka_unit_test(test_narrowed_interest_in_the_batch),
 		cmocka_unit_test(test_pause_and_resume),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -234,6 +234,13 @@ static void test_invalid_packets(void **state)
 	hdr.len = sizeof(big);
 	iov.iov_len = sizeof(big);
 	assert_int_equal(router_send(a.port, &hdr, &iov, 1), ROUTER_INVALID);
+	/* Too big in all, though each piece is within the limit. */
+	{
+		struct iovec halves[2] = {{big, sizeof(big) / 2},
+					  {big, sizeof(big) - sizeof(big) / 2}};
+
+		assert_int_equal(router_send(a.port, &hdr, halves, 2), ROUTER_INVALID);
+	}
 	/* A source that is not the sender's own CID. */
 	hdr = make_hdr(4, 4, 10, 1);
 	iov.iov_len = 10;
