@@ -4,7 +4,31 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "log.h"
+
+/* What the log_msg calls of fn wrote to stderr (NUL-terminated, in buf). */
+static void capture_stderr(void (*fn)(void), char *buf, size_t cap)
+{
+	int saved = dup(2), fd = memfd_create("stderr", MFD_CLOEXEC);
+	ssize_t n;
+
+	assert_true(saved >= 0 && fd >= 0);
+	fflush(stderr);
+	assert_int_equal(dup2(fd, 2), 2);
+	fn();
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	n = pread(fd, buf, cap - 1, 0);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+}
 
 static void test_parse_level(void **state)
 {
@@ -49,10 +73,37 @@ static void test_ratelimit_new_window_resets(void **state)
 	assert_int_equal(rl.printed, 1);
 }
 
+static void log_each_level(void)
+{
+	log_msg(LOG_LVL_DEBUG, "debug line");
+	log_msg(LOG_LVL_INFO, "info line");
+	log_msg(LOG_LVL_WARN, "warn line %d", 2);
+	log_msg(LOG_LVL_ERROR, "error line");
+}
+
+/* Lines below the level are not written; the others are, one per call. */
+static void test_level_filters(void **state)
+{
+	char out[4096];
+
+	(void)state;
+	log_set_level(LOG_LVL_WARN);
+	capture_stderr(log_each_level, out, sizeof(out));
+	assert_null(strstr(out, "debug line"));
+	assert_null(strstr(out, "info line"));
+	assert_non_null(strstr(out, "WARN  warn line 2\n"));
+	assert_non_null(strstr(out, "ERROR error line\n"));
+	log_set_level(LOG_LVL_DEBUG);
+	capture_stderr(log_each_level, out, sizeof(out));
+	assert_non_null(strstr(out, "debug line\n"));
+	assert_non_null(strstr(out, "info line\n"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_level),
+		cmocka_unit_test(test_level_filters),
 		cmocka_unit_test(test_ratelimit_burst_then_suppress),
 		cmocka_unit_test(test_ratelimit_new_window_resets),
 	};
