@@ -265,32 +265,52 @@ static bool updates_reached(struct rig *rig, void *arg)
 	return u->c->credit_updates_received >= u->n;
 }
 
-/* Sends data in 4 KiB pieces, the host not reading, until the daemon
- * buffers some of it (the host socket is full).  Returns the bytes sent;
- * the guest still has credit (less than a piece is buffered). */
-static size_t fill_until_buffered(struct fixture *f, struct pair *p, const uint8_t *data,
-				  size_t cap)
-{
-	size_t sent = 0;
-	struct updates want = {.c = p->c};
+/* A connection whose daemon side still buffers guest data the host has
+ * not read: data is what was sent (sent bytes), got room to read it back. */
+struct buffered {
+	struct pair p;
+	uint8_t *data, *got;
+	size_t cap, sent;
+};
 
+/* Opens b's pair and sends data in 4 KiB pieces, the host not reading,
+ * until the daemon buffers some of it (the host socket is full).  The
+ * guest still has credit then: less than a piece is buffered. */
+static void open_buffered(struct fixture *f, struct buffered *b, uint32_t seed)
+{
+	struct updates want;
+
+	b->cap = 8u << 20;
+	b->sent = 0;
+	b->data = malloc(b->cap);
+	b->got = malloc(b->cap);
+	assert_non_null(b->data);
+	assert_non_null(b->got);
+	pattern_fill(seed, 0, b->data, b->cap);
+	open_pair(f, &b->p);
+	want.c = b->p.c;
 	for (;;) {
-		ssize_t n = rig_send(f->rig, p->c, data + sent, 4096);
+		ssize_t n = rig_send(f->rig, b->p.c, b->data + b->sent, 4096);
 
 		assert_int_equal(n, 4096);
-		sent += 4096;
-		assert_true(sent + 4096 <= cap);
+		b->sent += 4096;
+		assert_true(b->sent + 4096 <= b->cap);
 		wait_device_idle(f);
 		/* The daemon's fwd_cnt says whether it still holds some of
 		 * the data or the host socket took it all. */
-		want.n = p->c->credit_updates_received + 1;
-		assert_int_equal(rig_credit_request(f->rig, p->c), 0);
+		want.n = b->p.c->credit_updates_received + 1;
+		assert_int_equal(rig_credit_request(f->rig, b->p.c), 0);
 		assert_int_equal(rig_wait(f->rig, updates_reached, &want, T_MS), 0);
-		if ((uint32_t)sent != p->c->peer_fwd_cnt)
+		if ((uint32_t)b->sent != b->p.c->peer_fwd_cnt)
 			break;
 	}
-	assert_true(rig_conn_credit(p->c) > 0);
-	return sent;
+	assert_true(rig_conn_credit(b->p.c) > 0);
+}
+
+static void free_buffered(struct buffered *b)
+{
+	free(b->data);
+	free(b->got);
 }
 
 /* Host EOF while the daemon still buffers guest data the host has not
@@ -299,25 +319,19 @@ static size_t fill_until_buffered(struct fixture *f, struct pair *p, const uint8
 static void test_host_eof_with_data_buffered(void **state)
 {
 	struct fixture *f = *state;
-	size_t cap = 8u << 20, sent;
-	uint8_t *data = malloc(cap), *got = malloc(cap);
-	struct pair p;
+	struct buffered b;
 
-	assert_non_null(data);
-	assert_non_null(got);
-	pattern_fill(31, 0, data, cap);
-	open_pair(f, &p);
-	sent = fill_until_buffered(f, &p, data, cap);
-	assert_int_equal(rig_shutdown(f->rig, p.c, SEND), 0);
-	assert_int_equal(shutdown(p.hfd, SHUT_WR), 0);
+	open_buffered(f, &b, 31);
+	assert_int_equal(rig_shutdown(f->rig, b.p.c, SEND), 0);
+	assert_int_equal(shutdown(b.p.hfd, SHUT_WR), 0);
 	wait_device_idle(f);
-	assert_int_equal(rig_host_read_full(f->rig, p.hfd, got, cap, T_MS), (ssize_t)sent);
-	assert_memory_equal(got, data, sent);
-	host_sees_eof(f, p.hfd);
-	free(data);
-	free(got);
-	rig_close(f->rig, p.c);
-	finish(f, &p);
+	assert_int_equal(rig_host_read_full(f->rig, b.p.hfd, b.got, b.cap, T_MS),
+			 (ssize_t)b.sent);
+	assert_memory_equal(b.got, b.data, b.sent);
+	host_sees_eof(f, b.p.hfd);
+	free_buffered(&b);
+	rig_close(f->rig, b.p.c);
+	finish(f, &b.p);
 }
 
 static bool conn_reset(struct rig *rig, void *arg)
@@ -332,32 +346,26 @@ static bool conn_reset(struct rig *rig, void *arg)
 static void test_data_after_shutdown_send(void **state)
 {
 	struct fixture *f = *state;
-	size_t cap = 8u << 20, sent, got_len;
-	uint8_t *data = malloc(cap), *got = malloc(cap);
-	struct pair p;
+	struct buffered b;
 	struct rig_hdr h;
+	ssize_t got;
 
-	assert_non_null(data);
-	assert_non_null(got);
-	pattern_fill(32, 0, data, cap);
-	open_pair(f, &p);
-	sent = fill_until_buffered(f, &p, data, cap);
-	assert_int_equal(rig_shutdown(f->rig, p.c, SEND), 0);
+	open_buffered(f, &b, 32);
+	assert_int_equal(rig_shutdown(f->rig, b.p.c, SEND), 0);
 	h = (struct rig_hdr){
 		.src_cid = f->rig->cid, .dst_cid = RIG_HOST_CID,
-		.src_port = p.local_port, .dst_port = p.peer_port,
+		.src_port = b.p.local_port, .dst_port = b.p.peer_port,
 		.type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RW,
-		.len = 1, .buf_alloc = p.c->buf_alloc, .fwd_cnt = p.c->fwd_cnt,
+		.len = 1, .buf_alloc = b.p.c->buf_alloc, .fwd_cnt = b.p.c->fwd_cnt,
 	};
 	assert_int_equal(rig_send_pkt(f->rig, &h, "!", 1), 0);
-	assert_int_equal(rig_wait(f->rig, conn_reset, p.c, T_MS), 0);
-	got_len = (size_t)rig_host_read_full(f->rig, p.hfd, got, cap, T_MS);
-	assert_true(got_len < sent);
-	assert_memory_equal(got, data, got_len);
-	free(data);
-	free(got);
-	host_socket_released(f, &p);
-	finish(f, &p);
+	assert_int_equal(rig_wait(f->rig, conn_reset, b.p.c, T_MS), 0);
+	got = rig_host_read_full(f->rig, b.p.hfd, b.got, b.cap, T_MS);
+	assert_true(got >= 0 && (size_t)got < b.sent);
+	assert_memory_equal(b.got, b.data, (size_t)got);
+	free_buffered(&b);
+	host_socket_released(f, &b.p);
+	finish(f, &b.p);
 }
 
 int main(void)
