@@ -209,7 +209,7 @@ static const struct backend_ops uds_ops = {
 };
 
 struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loop,
-				   const char *uds_path, unsigned max_handshakes)
+				   const struct vm_config *cfg, const struct unix_perm *perm)
 {
 	struct backend_uds *be = calloc(1, sizeof(*be));
 	unsigned timeout_ms = UDS_HANDSHAKE_TIMEOUT_MS;
@@ -219,7 +219,7 @@ struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loo
 	be->base.ops = &uds_ops;
 	be->dev = dev;
 	be->loop = loop;
-	be->max_handshakes = max_handshakes;
+	be->max_handshakes = cfg->max_handshakes;
 	if (!env_ms_override(UDS_HANDSHAKE_TIMEOUT_ENV, &timeout_ms)) {
 		free(be);
 		return NULL;
@@ -229,16 +229,17 @@ struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loo
 		free(be);
 		return NULL;
 	}
-	if (unix_listener_open(&be->listener, uds_path, UDS_BACKLOG) < 0) {
+	if (unix_listener_serve(&be->listener, cfg->uds_path, cfg->uds_fd, UDS_BACKLOG,
+				perm) < 0) {
 		deadline_fifo_close(&be->handshakes);
 		free(be);
 		return NULL;
 	}
-	log_info("%s: max-handshakes %u, CONNECT-line timeout %u ms", uds_path, max_handshakes,
-		 timeout_ms);
+	log_info("%s: max-handshakes %u, CONNECT-line timeout %u ms", be->listener.path,
+		 cfg->max_handshakes, timeout_ms);
 	be->listen_ev = (struct ev_source){.ops = &listen_ops, .fd = be->listener.fd};
 	if (ev_set(loop, &be->listen_ev, EPOLLIN) < 0) {
-		log_err("%s: epoll: %s", uds_path, strerror(errno));
+		log_err("%s: epoll: %s", be->listener.path, strerror(errno));
 		deadline_fifo_close(&be->handshakes);
 		unix_listener_close(&be->listener);
 		free(be);

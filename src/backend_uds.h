@@ -9,7 +9,9 @@
 #define VSOCK_BACKEND_UDS_H
 
 #include "backend.h"
+#include "config.h"
 #include "ev.h"
+#include "unix_sock.h"
 
 /* A host client that has not sent its whole CONNECT line this long after
  * it connected is closed, so slow or silent clients cannot hold handshake
@@ -19,10 +21,10 @@
 #define UDS_HANDSHAKE_TIMEOUT_MS 10000u
 #define UDS_HANDSHAKE_TIMEOUT_ENV "VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS"
 
-/* Listens on uds_path (errors are logged naming it); the listener and the
- * handshakes, at most max_handshakes at once, are served by the device's
- * loop. */
+/* Listens on cfg's uds-path, or its inherited uds listener, with perm
+ * (errors are logged naming it); the listener and the handshakes, at most
+ * max-handshakes at once, are served by the device's loop. */
 struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loop,
-				   const char *uds_path, unsigned max_handshakes);
+				   const struct vm_config *cfg, const struct unix_perm *perm);
 
 #endif

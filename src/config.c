@@ -1,5 +1,6 @@
 /* Command line: options, the three mutually exclusive ways to describe VMs
- * (single-VM flags, repeated --vm, --config FILE), --help and --version. */
+ * (single-VM flags, repeated --vm, --config FILE), --help, --version and
+ * --print-capabilities. */
 #include "config.h"
 
 #include <ctype.h>
@@ -18,7 +19,9 @@ static const char help_text[] =
 	"\n"
 	"  One VM with flags (--flag VALUE or --flag=VALUE):\n"
 	"    --guest-cid CID         guest CID (default 3; 0, 1, 2 and 4294967295 are reserved)\n"
-	"    --socket PATH           vhost-user socket the VMM connects to (required)\n"
+	"    --socket PATH           vhost-user socket the VMM connects to (required,\n"
+	"                            unless --fd; --socket-path is the same)\n"
+	"    --fd FD                 an inherited, listening vhost-user socket instead\n"
 	"    --uds-path PATH         Unix socket backend: host apps connect to PATH and send\n"
 	"                            \"CONNECT <port>\\n\"; guest connects go to PATH_<port>\n"
 	"    --forward-cid CID       AF_VSOCK backend: guest connects go to host CID\n"
@@ -43,12 +46,22 @@ static const char help_text[] =
 	"\n"
 	"  Several VMs, one --vm per VM:\n"
 	"    --vm KEY=VALUE[,KEY=VALUE...]\n"
-	"    keys: guest-cid, socket, uds-path, forward-cid, forward-listen, tx-buffer-size,\n"
-	"    queue-size, groups, max-connections, max-handshakes, max-pending,\n"
-	"    tx-buffer-total (underscores may replace dashes: guest_cid=4)\n"
+	"    keys: guest-cid, socket (or socket-path), fd, uds-path, forward-cid,\n"
+	"    forward-listen, tx-buffer-size, queue-size, groups, max-connections,\n"
+	"    max-handshakes, max-pending, tx-buffer-total, socket-group, socket-mode\n"
+	"    (underscores may replace dashes: guest_cid=4)\n"
 	"\n"
 	"  A YAML file:\n"
 	"    --config FILE           top-level 'vms:' list of maps with the same keys\n"
+	"\n"
+	"Sockets and sandbox, for every VM (a VM's own socket-group and socket-mode\n"
+	"keys win):\n"
+	"    --socket-group GROUP    group of the socket files the daemon creates\n"
+	"    --socket-mode MODE      their mode, octal (default 0600, or 0660 with a\n"
+	"                            socket group)\n"
+	"    --seccomp ACTION        system calls off the daemon's list: kill (default)\n"
+	"                            ends the process, log lets the kernel log them,\n"
+	"                            none installs no filter\n"
 	"\n"
 	"Other options:\n"
 	"    --log-level LEVEL       error, warn, info or debug (default warn; the\n"
@@ -58,6 +71,8 @@ static const char help_text[] =
 	"                            0 never polls); an idle device never polls\n"
 	"    -h, --help              print this help and exit\n"
 	"    -V, --version           print the version and exit\n"
+	"    --print-capabilities    print the vhost-user back-end capabilities (JSON)\n"
+	"                            and exit, ignoring every other option\n"
 	"\n"
 	"Exit status: 0 after SIGINT, SIGTERM or SIGHUP (socket files removed); 1 for any\n"
 	"invalid command line or configuration, a start-up failure or a fatal error.\n";
@@ -69,6 +84,9 @@ enum option_id {
 	OPT_VM,
 	OPT_LOG_LEVEL,
 	OPT_POLL_US,
+	OPT_SOCKET_GROUP,
+	OPT_SOCKET_MODE,
+	OPT_SECCOMP,
 	OPT_VM_KEY, /* a single-VM flag; which one is in option_def.key */
 };
 
@@ -88,8 +106,13 @@ static const struct option_def options[] = {
 	{"--vm", OPT_VM, 0, true},
 	{"--log-level", OPT_LOG_LEVEL, 0, true},
 	{"--poll-us", OPT_POLL_US, 0, true},
+	{"--socket-group", OPT_SOCKET_GROUP, 0, true},
+	{"--socket-mode", OPT_SOCKET_MODE, 0, true},
+	{"--seccomp", OPT_SECCOMP, 0, true},
 	{"--guest-cid", OPT_VM_KEY, VM_KEY_GUEST_CID, true},
 	{"--socket", OPT_VM_KEY, VM_KEY_SOCKET, true},
+	{"--socket-path", OPT_VM_KEY, VM_KEY_SOCKET, true},
+	{"--fd", OPT_VM_KEY, VM_KEY_FD, true},
 	{"--uds-path", OPT_VM_KEY, VM_KEY_UDS_PATH, true},
 	{"--forward-cid", OPT_VM_KEY, VM_KEY_FORWARD_CID, true},
 	{"--forward-listen", OPT_VM_KEY, VM_KEY_FORWARD_LISTEN, true},
@@ -111,6 +134,10 @@ struct parse_state {
 	const char *config_path;
 	unsigned n_vm_args;
 	bool help, version;
+	/* --socket-group and --socket-mode, for VMs without their own. */
+	gid_t socket_gid;
+	uint32_t socket_mode;
+	bool socket_gid_set, socket_mode_set;
 };
 
 static const struct option_def *find_option(const char *arg, size_t name_len)
@@ -142,7 +169,7 @@ static bool enter_mode(struct parse_state *st, const struct option_def *opt, FIL
 static bool parse_vm_item(struct vm_entry *e, char *item, FILE *err)
 {
 	char *eq = strchr(item, '=');
-	char keys[256];
+	char keys[512];
 	enum vm_key key;
 
 	if (*item == '\0')
@@ -217,6 +244,23 @@ static bool parse_poll_us(struct daemon_config *cfg, const char *value, FILE *er
 	return true;
 }
 
+static bool parse_seccomp(struct daemon_config *cfg, const char *value, FILE *err)
+{
+	static const char *const names[] = {
+		[SECCOMP_KILL] = "kill", [SECCOMP_LOG] = "log", [SECCOMP_NONE] = "none"};
+
+	if (cfg->seccomp_set)
+		return config_error(err, "--seccomp: given more than once");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(value, names[i]) == 0) {
+			cfg->seccomp = (enum seccomp_mode)i;
+			cfg->seccomp_set = true;
+			return true;
+		}
+	}
+	return config_error(err, "--seccomp: '%s' is not kill, log or none", value);
+}
+
 static bool apply_option(struct parse_state *st, struct daemon_config *cfg,
 			 const struct option_def *opt, const char *value, FILE *err)
 {
@@ -231,6 +275,18 @@ static bool apply_option(struct parse_state *st, struct daemon_config *cfg,
 		return parse_log_level(cfg, value, err);
 	case OPT_POLL_US:
 		return parse_poll_us(cfg, value, err);
+	case OPT_SOCKET_GROUP:
+		if (st->socket_gid_set)
+			return config_error(err, "--socket-group: given more than once");
+		st->socket_gid_set = true;
+		return config_parse_group("command line", opt->name, value, &st->socket_gid, err);
+	case OPT_SOCKET_MODE:
+		if (st->socket_mode_set)
+			return config_error(err, "--socket-mode: given more than once");
+		st->socket_mode_set = true;
+		return config_parse_mode("command line", opt->name, value, &st->socket_mode, err);
+	case OPT_SECCOMP:
+		return parse_seccomp(cfg, value, err);
 	case OPT_CONFIG:
 		if (!enter_mode(st, opt, err))
 			return false;
@@ -287,6 +343,28 @@ static bool parse_argv(struct parse_state *st, struct daemon_config *cfg, int ar
 	return true;
 }
 
+/* Each VM's socket group and mode: its own, else the global ones, else the
+ * default mode. */
+static void apply_socket_perms(struct parse_state *st)
+{
+	for (size_t i = 0; i < st->list.n; i++) {
+		struct vm_entry *e = &st->list.items[i];
+		struct vm_config *vm = &e->vm;
+
+		if (!vm_entry_has(e, VM_KEY_SOCKET_GROUP) && st->socket_gid_set) {
+			vm->socket_gid = st->socket_gid;
+			vm->socket_gid_set = true;
+		}
+		if (vm_entry_has(e, VM_KEY_SOCKET_MODE))
+			continue;
+		if (st->socket_mode_set)
+			vm->socket_mode = st->socket_mode;
+		else
+			vm->socket_mode = vm->socket_gid_set ? CONFIG_DEFAULT_SOCKET_MODE_GROUP
+							     : CONFIG_DEFAULT_SOCKET_MODE;
+	}
+}
+
 static bool build_vms(struct parse_state *st, FILE *err)
 {
 	if (!st->mode)
@@ -296,7 +374,19 @@ static bool build_vms(struct parse_state *st, FILE *err)
 		return false;
 	if (st->config_path && !config_yaml_load(st->config_path, &st->list, err))
 		return false;
+	apply_socket_perms(st);
 	return vm_list_check(&st->list, err);
+}
+
+/* QEMU's back-end program conventions: --print-capabilities prints the
+ * JSON object of docs/interop/vhost-user.json and ignores everything else
+ * (vsock has no features to list). */
+static bool wants_capabilities(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--print-capabilities") == 0)
+			return true;
+	return false;
 }
 
 enum config_result config_parse_args(int argc, char **argv, struct daemon_config *cfg,
@@ -307,6 +397,10 @@ enum config_result config_parse_args(int argc, char **argv, struct daemon_config
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->poll_us = CONFIG_DEFAULT_POLL_US;
+	if (wants_capabilities(argc, argv)) {
+		fputs("{\n  \"type\": \"vsock\"\n}\n", out);
+		return CONFIG_EXIT_OK;
+	}
 	if (!parse_argv(&st, cfg, argc, argv, err))
 		goto out;
 	if (st.help) {

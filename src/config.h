@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "log.h"
 
@@ -24,6 +25,16 @@
 #define CONFIG_DEFAULT_MAX_HANDSHAKES 1024
 #define CONFIG_DEFAULT_MAX_PENDING 1024
 #define CONFIG_DEFAULT_TX_BUFFER_TOTAL (64u << 20)
+/* Mode of the socket files the daemon creates: the owner only, or the
+ * owner and the socket group when there is one. */
+#define CONFIG_DEFAULT_SOCKET_MODE 0600u
+#define CONFIG_DEFAULT_SOCKET_MODE_GROUP 0660u
+
+enum seccomp_mode {
+	SECCOMP_KILL, /* default: a system call off the list ends the process */
+	SECCOMP_LOG,  /* allowed, and logged by the kernel */
+	SECCOMP_NONE, /* no filter */
+};
 
 enum backend_kind {
 	BACKEND_UDS,   /* --uds-path: hybrid vsock over Unix sockets */
@@ -47,6 +58,14 @@ struct vm_config {
 	uint32_t max_handshakes;    /* BACKEND_UDS: clients owing a CONNECT line */
 	uint32_t max_pending;       /* host connections awaiting the guest */
 	uint64_t tx_buffer_total;   /* guest->host buffer memory of the device */
+	/* The vhost-user socket: socket_path, or an inherited listening
+	 * socket (--fd, socket activation; socket_path may then name it). */
+	int socket_fd;              /* -1 when none */
+	int uds_fd;                 /* BACKEND_UDS: inherited listener, or -1 */
+	/* The socket files the daemon creates get this mode and group. */
+	uint32_t socket_mode;
+	gid_t socket_gid;
+	bool socket_gid_set;
 };
 
 struct daemon_config {
@@ -56,11 +75,14 @@ struct daemon_config {
 	bool log_level_set;
 	uint32_t poll_us;           /* --poll-us, 0: never busy-poll */
 	bool poll_us_set;
+	enum seccomp_mode seccomp;  /* --seccomp */
+	bool seccomp_set;
 };
 
 enum config_result {
 	CONFIG_OK,        /* *cfg filled; run the daemon */
-	CONFIG_EXIT_OK,   /* --help or --version printed to out; exit 0 */
+	CONFIG_EXIT_OK,   /* --help, --version or --print-capabilities printed to
+			   * out; exit 0 */
 	CONFIG_ERROR,     /* message printed to err; exit 1 */
 };
 

@@ -2,6 +2,9 @@
 #include "config_vm.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 static const char *const key_names[VM_KEY_COUNT] = {
 	[VM_KEY_GUEST_CID] = "guest-cid",
 	[VM_KEY_SOCKET] = "socket",
+	[VM_KEY_FD] = "fd",
 	[VM_KEY_UDS_PATH] = "uds-path",
 	[VM_KEY_FORWARD_CID] = "forward-cid",
 	[VM_KEY_FORWARD_LISTEN] = "forward-listen",
@@ -27,24 +31,33 @@ static const char *const key_names[VM_KEY_COUNT] = {
 	[VM_KEY_MAX_HANDSHAKES] = "max-handshakes",
 	[VM_KEY_MAX_PENDING] = "max-pending",
 	[VM_KEY_TX_BUFFER_TOTAL] = "tx-buffer-total",
+	[VM_KEY_SOCKET_GROUP] = "socket-group",
+	[VM_KEY_SOCKET_MODE] = "socket-mode",
 };
 
 const char *vm_key_name(enum vm_key key) { return key_names[key]; }
 
+/* Whether name is want, with '_' allowed for each '-'. */
+static bool same_key(const char *name, const char *want)
+{
+	while (*want && (*name == *want || (*name == '_' && *want == '-'))) {
+		name++;
+		want++;
+	}
+	return *want == '\0' && *name == '\0';
+}
+
 bool vm_key_lookup(const char *name, enum vm_key *out)
 {
 	for (int k = 0; k < VM_KEY_COUNT; k++) {
-		const char *want = key_names[k];
-		const char *p = name;
-
-		while (*want && (*p == *want || (*p == '_' && *want == '-'))) {
-			p++;
-			want++;
-		}
-		if (*want == '\0' && *p == '\0') {
+		if (same_key(name, key_names[k])) {
 			*out = (enum vm_key)k;
 			return true;
 		}
+	}
+	if (same_key(name, "socket-path")) {
+		*out = VM_KEY_SOCKET;
+		return true;
 	}
 	return false;
 }
@@ -192,6 +205,50 @@ static bool set_path(struct vm_entry *e, const char *spelling, const char *value
 	return true;
 }
 
+/* An inherited descriptor: at least 3 (0, 1 and 2 are stdio). */
+static bool set_fd(struct vm_entry *e, const char *spelling, const char *value, FILE *err)
+{
+	uint64_t fd;
+
+	if (!parse_bounded(e, spelling, value, 3, INT_MAX, &fd, err))
+		return false;
+	e->vm.socket_fd = (int)fd;
+	return true;
+}
+
+bool config_parse_group(const char *label, const char *spelling, const char *value,
+			gid_t *out, FILE *err)
+{
+	const struct group *g = *value ? getgrnam(value) : NULL;
+	uint64_t gid;
+
+	if (g) {
+		*out = g->gr_gid;
+		return true;
+	}
+	if (parse_num_u64(value, UINT32_MAX - 1, &gid) == PARSE_NUM_OK) {
+		*out = (gid_t)gid;
+		return true;
+	}
+	return config_error(err, "%s: %s: '%s' is neither a group name nor a group number",
+			    label, spelling, value);
+}
+
+bool config_parse_mode(const char *label, const char *spelling, const char *value,
+		       uint32_t *out, FILE *err)
+{
+	char *end;
+	unsigned long mode;
+
+	errno = 0;
+	mode = *value >= '0' && *value <= '7' ? strtoul(value, &end, 8) : ULONG_MAX;
+	if (errno || mode == ULONG_MAX || *end || mode > CONFIG_MAX_SOCKET_MODE)
+		return config_error(err, "%s: %s: '%s' is not an octal mode from 0 to 0777 "
+				    "(such as 0660)", label, spelling, value);
+	*out = (uint32_t)mode;
+	return true;
+}
+
 static bool add_port(struct vm_entry *e, const char *spelling, const char *item, FILE *err)
 {
 	struct vm_config *vm = &e->vm;
@@ -324,6 +381,13 @@ bool vm_entry_set(struct vm_entry *e, enum vm_key key, const char *spelling,
 				     CONFIG_MAX_TX_BUFFER_TOTAL, &e->vm.tx_buffer_total, err);
 	case VM_KEY_QUEUE_SIZE:
 		return set_queue_size(e, spelling, value, err);
+	case VM_KEY_FD:
+		return set_fd(e, spelling, value, err);
+	case VM_KEY_SOCKET_GROUP:
+		e->vm.socket_gid_set = true;
+		return config_parse_group(e->label, spelling, value, &e->vm.socket_gid, err);
+	case VM_KEY_SOCKET_MODE:
+		return config_parse_mode(e->label, spelling, value, &e->vm.socket_mode, err);
 	case VM_KEY_FORWARD_LISTEN:
 	case VM_KEY_GROUPS:
 		return set_list(e, key, spelling, value, err);
@@ -349,7 +413,7 @@ bool vm_entry_set_items(struct vm_entry *e, enum vm_key key, const char *spellin
 	return true;
 }
 
-static bool has(const struct vm_entry *e, enum vm_key key)
+bool vm_entry_has(const struct vm_entry *e, enum vm_key key)
 {
 	return e->given & (1u << key);
 }
@@ -359,35 +423,42 @@ bool vm_entry_finish(struct vm_entry *e, FILE *err)
 	struct vm_config *vm = &e->vm;
 	const char *pre = e->key_prefix ? e->key_prefix : "";
 
-	if (!has(e, VM_KEY_SOCKET))
+	if (!vm_entry_has(e, VM_KEY_SOCKET) && !vm_entry_has(e, VM_KEY_FD))
 		return config_error(err, "%s: %ssocket: missing (the vhost-user socket path "
-				    "is required)", e->label, pre);
-	if (has(e, VM_KEY_UDS_PATH) && has(e, VM_KEY_FORWARD_CID))
+				    "is required, or %sfd for an inherited one)", e->label, pre,
+				    pre);
+	if (vm_entry_has(e, VM_KEY_SOCKET) && vm_entry_has(e, VM_KEY_FD))
+		return config_error(err, "%s: %ssocket and %sfd cannot be used together",
+				    e->label, pre, pre);
+	if (vm_entry_has(e, VM_KEY_UDS_PATH) && vm_entry_has(e, VM_KEY_FORWARD_CID))
 		return config_error(err, "%s: %suds-path and %sforward-cid cannot be used "
 				    "together", e->label, pre, pre);
-	if (has(e, VM_KEY_FORWARD_LISTEN) && !has(e, VM_KEY_FORWARD_CID))
+	if (vm_entry_has(e, VM_KEY_FORWARD_LISTEN) && !vm_entry_has(e, VM_KEY_FORWARD_CID))
 		return config_error(err, "%s: %sforward-listen needs %sforward-cid", e->label,
 				    pre, pre);
-	if (!has(e, VM_KEY_UDS_PATH) && !has(e, VM_KEY_FORWARD_CID))
+	if (!vm_entry_has(e, VM_KEY_UDS_PATH) && !vm_entry_has(e, VM_KEY_FORWARD_CID))
 		return config_error(err, "%s: needs %suds-path (Unix socket backend) or "
 				    "%sforward-cid (AF_VSOCK backend)", e->label, pre, pre);
-	if (has(e, VM_KEY_MAX_HANDSHAKES) && !has(e, VM_KEY_UDS_PATH))
+	if (vm_entry_has(e, VM_KEY_MAX_HANDSHAKES) && !vm_entry_has(e, VM_KEY_UDS_PATH))
 		return config_error(err, "%s: %smax-handshakes needs %suds-path (only Unix "
 				    "socket clients send a CONNECT line)", e->label, pre, pre);
-	if (has(e, VM_KEY_MAX_PENDING) && has(e, VM_KEY_MAX_CONNECTIONS) &&
+	if (vm_entry_has(e, VM_KEY_MAX_PENDING) && vm_entry_has(e, VM_KEY_MAX_CONNECTIONS) &&
 	    vm->max_pending > vm->max_connections)
 		return config_error(err, "%s: %smax-pending: %u is more than %smax-connections "
 				    "(%u)", e->label, pre, vm->max_pending, pre,
 				    vm->max_connections);
 
-	vm->backend = has(e, VM_KEY_UDS_PATH) ? BACKEND_UDS : BACKEND_VSOCK;
-	if (!has(e, VM_KEY_GUEST_CID))
+	vm->backend = vm_entry_has(e, VM_KEY_UDS_PATH) ? BACKEND_UDS : BACKEND_VSOCK;
+	if (!vm_entry_has(e, VM_KEY_FD))
+		vm->socket_fd = -1;
+	vm->uds_fd = -1;
+	if (!vm_entry_has(e, VM_KEY_GUEST_CID))
 		vm->guest_cid = CONFIG_DEFAULT_GUEST_CID;
-	if (!has(e, VM_KEY_TX_BUFFER_SIZE))
+	if (!vm_entry_has(e, VM_KEY_TX_BUFFER_SIZE))
 		vm->tx_buffer_size = CONFIG_DEFAULT_TX_BUFFER_SIZE;
-	if (!has(e, VM_KEY_QUEUE_SIZE))
+	if (!vm_entry_has(e, VM_KEY_QUEUE_SIZE))
 		vm->queue_size = CONFIG_DEFAULT_QUEUE_SIZE;
-	if (!has(e, VM_KEY_TX_BUFFER_TOTAL))
+	if (!vm_entry_has(e, VM_KEY_TX_BUFFER_TOTAL))
 		vm->tx_buffer_total = CONFIG_DEFAULT_TX_BUFFER_TOTAL;
 	if (vm->tx_buffer_total < vm->tx_buffer_size)
 		return config_error(err, "%s: %stx-buffer-total: %llu is less than "

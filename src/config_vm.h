@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -21,10 +22,12 @@
 #define CONFIG_MAX_MAX_HANDSHAKES 65536u
 #define CONFIG_MIN_TX_BUFFER_TOTAL 65536u
 #define CONFIG_MAX_TX_BUFFER_TOTAL (1ull << 40)
+#define CONFIG_MAX_SOCKET_MODE 0777u
 
 enum vm_key {
 	VM_KEY_GUEST_CID,
 	VM_KEY_SOCKET,
+	VM_KEY_FD,
 	VM_KEY_UDS_PATH,
 	VM_KEY_FORWARD_CID,
 	VM_KEY_FORWARD_LISTEN,
@@ -35,12 +38,15 @@ enum vm_key {
 	VM_KEY_MAX_HANDSHAKES,
 	VM_KEY_MAX_PENDING,
 	VM_KEY_TX_BUFFER_TOTAL,
+	VM_KEY_SOCKET_GROUP,
+	VM_KEY_SOCKET_MODE,
 	VM_KEY_COUNT,
 };
 
 /* Canonical (dash) spelling, e.g. "guest-cid". */
 const char *vm_key_name(enum vm_key key);
-/* Accepts the dash and the underscore spelling of every key. */
+/* Accepts the dash and the underscore spelling of every key, and
+ * socket-path for socket (QEMU's name for it). */
 bool vm_key_lookup(const char *name, enum vm_key *out);
 /* Every key name, comma-separated, with dash (the canonical '-' or '_')
  * between words: for "unknown key" messages. */
@@ -77,8 +83,17 @@ bool vm_entry_set(struct vm_entry *e, enum vm_key key, const char *spelling,
 /* Sets a list key from separate items (a YAML sequence): no '+' splitting. */
 bool vm_entry_set_items(struct vm_entry *e, enum vm_key key, const char *spelling,
 			const char *const *items, size_t n_items, FILE *err);
-/* Checks required keys and the backend choice, then fills in defaults. */
+bool vm_entry_has(const struct vm_entry *e, enum vm_key key);
+/* Checks required keys and the backend choice, then fills in defaults
+ * (not socket-mode and socket-group: config.c applies the global ones). */
 bool vm_entry_finish(struct vm_entry *e, FILE *err);
+
+/* Parse a socket-group (a group name or number) or a socket-mode (octal,
+ * at most 0777) for label/spelling's messages. */
+bool config_parse_group(const char *label, const char *spelling, const char *value,
+			gid_t *out, FILE *err);
+bool config_parse_mode(const char *label, const char *spelling, const char *value,
+		       uint32_t *out, FILE *err);
 
 /* Checks what no single entry can see: duplicate guest CIDs, a path used
  * twice as socket or uds-path, one forward-listen port claimed twice. */

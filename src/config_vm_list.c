@@ -69,7 +69,8 @@ static size_t collect_paths(const struct vm_list *list, struct bound_path *out)
 	for (size_t i = 0; i < list->n; i++) {
 		const struct vm_config *vm = &list->items[i].vm;
 
-		out[n++] = (struct bound_path){vm->socket_path, "socket", i};
+		if (vm->socket_path)
+			out[n++] = (struct bound_path){vm->socket_path, "socket", i};
 		if (vm->backend == BACKEND_UDS)
 			out[n++] = (struct bound_path){vm->uds_path, "uds-path", i};
 	}

@@ -122,7 +122,7 @@ static bool load_pair(yaml_document_t *doc, struct vm_entry *e, const yaml_node_
 	yaml_node_t *key_node = yaml_document_get_node(doc, pair->key);
 	yaml_node_t *value = yaml_document_get_node(doc, pair->value);
 	const char *spelling;
-	char keys[256];
+	char keys[512];
 	enum vm_key key;
 
 	if (key_node->type != YAML_SCALAR_NODE)

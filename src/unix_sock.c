@@ -1,6 +1,7 @@
 #include "unix_sock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,8 @@ static int bind_in_place(int fd, const struct sockaddr_un *addr, const char *pat
 
 /* The socket is bound to a temporary name, listens, and only then is moved
  * onto path: whoever sees path appear can connect at once. */
-int unix_listener_open(struct unix_listener *l, const char *path, int backlog)
+int unix_listener_open(struct unix_listener *l, const char *path, int backlog,
+		       const struct unix_perm *perm)
 {
 	struct sockaddr_un addr, tmp;
 	const char *bound = tmp.sun_path;
@@ -133,6 +135,15 @@ int unix_listener_open(struct unix_listener *l, const char *path, int backlog)
 	}
 	if (rc < 0)
 		goto fail;
+	/* Before the file appears at path, so nobody connects under a
+	 * looser mode (bind() gave it the umask's). */
+	if (chmod(bound, perm->mode) < 0 ||
+	    (perm->set_gid && chown(bound, (uid_t)-1, perm->gid) < 0)) {
+		rc = -errno;
+		log_err("%s: cannot give the socket mode %04o%s: %s", path, (unsigned)perm->mode,
+			perm->set_gid ? " and its group" : "", strerror(errno));
+		goto fail_bound;
+	}
 	if (listen(l->fd, backlog) < 0) {
 		rc = -errno;
 		log_err("%s: cannot listen: %s", path, strerror(errno));
@@ -169,6 +180,51 @@ fail:
 	return rc;
 }
 
+static int sock_opt(int fd, int opt)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0 ? -1 : v;
+}
+
+int unix_listener_adopt(struct unix_listener *l, int fd, const char *name)
+{
+	char fallback[24];
+	int flags = fcntl(fd, F_GETFL);
+
+	*l = (struct unix_listener){.fd = -1, .inherited = true};
+	snprintf(fallback, sizeof(fallback), "fd %d", fd);
+	if (!name)
+		name = fallback;
+	if (flags < 0) {
+		log_err("%s: not an open descriptor: %s", name, strerror(errno));
+		return -EBADF;
+	}
+	if (sock_opt(fd, SO_DOMAIN) != AF_UNIX || sock_opt(fd, SO_TYPE) != SOCK_STREAM ||
+	    sock_opt(fd, SO_ACCEPTCONN) != 1) {
+		log_err("%s: not a listening Unix stream socket", name);
+		return -ENOTSOCK;
+	}
+	if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		log_err("%s: fcntl: %s", name, strerror(errno));
+		return -errno;
+	}
+	l->path = strdup(name);
+	if (!l->path)
+		return -ENOMEM;
+	l->fd = fd;
+	return 0;
+}
+
+int unix_listener_serve(struct unix_listener *l, const char *path, int inherited_fd,
+			int backlog, const struct unix_perm *perm)
+{
+	if (inherited_fd >= 0)
+		return unix_listener_adopt(l, inherited_fd, path);
+	return unix_listener_open(l, path, backlog, perm);
+}
+
 void unix_listener_close(struct unix_listener *l)
 {
 	struct stat st;
@@ -176,7 +232,7 @@ void unix_listener_close(struct unix_listener *l)
 	if (l->fd >= 0)
 		close(l->fd);
 	l->fd = -1;
-	if (l->path && lstat(l->path, &st) == 0 && st.st_dev == l->st_dev &&
+	if (l->path && !l->inherited && lstat(l->path, &st) == 0 && st.st_dev == l->st_dev &&
 	    st.st_ino == l->st_ino && st.st_ctim.tv_sec == l->st_ctim.tv_sec &&
 	    st.st_ctim.tv_nsec == l->st_ctim.tv_nsec)
 		unlink(l->path);

@@ -8,13 +8,22 @@
 #include <time.h>
 
 /* A listening socket bound to a path, remembering which file it created so
- * that only that file is ever removed. */
+ * that only that file is ever removed; or one inherited from whoever
+ * started us (--fd, socket activation), whose file is theirs. */
 struct unix_listener {
 	int fd;        /* -1 when closed */
-	char *path;
+	char *path;    /* for an inherited socket: its path, or "fd N" */
+	bool inherited;
 	dev_t st_dev;
 	ino_t st_ino;
 	struct timespec st_ctim; /* inode numbers are reused: tell files apart */
+};
+
+/* Mode and group given to the socket file before it appears at its path. */
+struct unix_perm {
+	mode_t mode;
+	gid_t gid;
+	bool set_gid;
 };
 
 /* Binds and listens (non-blocking, close-on-exec).  The socket is bound
@@ -24,8 +33,17 @@ struct unix_listener {
  * socket file at path is replaced; any other existing file is refused.
  * Errors are logged with the path and returned as -errno, leaving no file
  * behind. */
-int unix_listener_open(struct unix_listener *l, const char *path, int backlog);
-/* Closes the socket and removes the file if it is still the one we bound. */
+int unix_listener_open(struct unix_listener *l, const char *path, int backlog,
+		       const struct unix_perm *perm);
+/* Takes over fd, which must be a listening Unix stream socket (made
+ * non-blocking and close-on-exec); name (may be NULL: "fd N") is for log
+ * lines.  Returns 0 or -errno (logged); fd is left open on failure. */
+int unix_listener_adopt(struct unix_listener *l, int fd, const char *name);
+/* unix_listener_adopt() when inherited_fd >= 0, else unix_listener_open(). */
+int unix_listener_serve(struct unix_listener *l, const char *path, int inherited_fd,
+			int backlog, const struct unix_perm *perm);
+/* Closes the socket and removes the file if it is still the one we bound
+ * (never an inherited socket's). */
 void unix_listener_close(struct unix_listener *l);
 
 /* Attaches fds[0..n) to mh as one SCM_RIGHTS message built in ctl, which

@@ -193,7 +193,8 @@ static void *device_thread(void *arg)
 	return NULL;
 }
 
-static int device_open(struct vsock_device *dev, const struct vm_config *cfg)
+static int device_open(struct vsock_device *dev, const struct vm_config *cfg,
+		       const struct unix_perm *perm)
 {
 	int rc = ev_loop_init(&dev->loop);
 
@@ -212,16 +213,17 @@ static int device_open(struct vsock_device *dev, const struct vm_config *cfg)
 		dev->backend = backend_vsock_create(dev, &dev->loop, cfg->forward_cid,
 						    cfg->forward_listen, cfg->n_forward_listen);
 	else
-		dev->backend = backend_uds_create(dev, &dev->loop, cfg->uds_path,
-						  cfg->max_handshakes);
+		dev->backend = backend_uds_create(dev, &dev->loop, cfg, perm);
 	return dev->backend ? 0 : -1;
 }
 
 /* Created last: once the socket file exists the device is complete, so a VMM
  * (or a supervisor) that connects as soon as it appears finds it ready. */
-static int frontend_listener_open(struct vsock_device *dev, const struct vm_config *cfg)
+static int frontend_listener_open(struct vsock_device *dev, const struct vm_config *cfg,
+				  const struct unix_perm *perm)
 {
-	if (unix_listener_open(&dev->vu_listener, cfg->socket_path, FRONTEND_BACKLOG) < 0)
+	if (unix_listener_serve(&dev->vu_listener, cfg->socket_path, cfg->socket_fd,
+				FRONTEND_BACKLOG, perm) < 0)
 		return -1;
 	dev->listen_ev = (struct ev_source){.ops = &listen_ops, .fd = dev->vu_listener.fd};
 	return ev_set(&dev->loop, &dev->listen_ev, EPOLLIN) < 0 ? -1 : 0;
@@ -235,6 +237,8 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 		.max_queue_size = (uint16_t)cfg->queue_size,
 		.device_features = 1ull << VIRTIO_VSOCK_F_SEQPACKET,
 	};
+	const struct unix_perm perm = {
+		.mode = cfg->socket_mode, .gid = cfg->socket_gid, .set_gid = cfg->socket_gid_set};
 	struct vsock_device *dev = calloc(1, sizeof(*dev));
 
 	if (!dev) {
@@ -260,8 +264,8 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	port_alloc_init(&dev->ports);
 	ctrl_queue_init(&dev->ctrl);
 	vu_dev_init(&dev->vu, &vu_cfg, &device_hooks, dev);
-	if (device_open(dev, cfg) < 0 || device_sibling_open(dev, cfg) < 0 ||
-	    frontend_listener_open(dev, cfg) < 0) {
+	if (device_open(dev, cfg, &perm) < 0 || device_sibling_open(dev, cfg) < 0 ||
+	    frontend_listener_open(dev, cfg, &perm) < 0) {
 		vsock_device_destroy(dev);
 		return NULL;
 	}

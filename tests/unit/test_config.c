@@ -24,6 +24,14 @@ struct run {
 	char *err;
 };
 
+/* Every VM key, as "unknown key" messages list them. */
+#define KEYS_DASH "guest-cid, socket, fd, uds-path, forward-cid, forward-listen, " \
+	"tx-buffer-size, queue-size, groups, max-connections, max-handshakes, max-pending, " \
+	"tx-buffer-total, socket-group, socket-mode"
+#define KEYS_UNDERSCORE "guest_cid, socket, fd, uds_path, forward_cid, forward_listen, " \
+	"tx_buffer_size, queue_size, groups, max_connections, max_handshakes, max_pending, " \
+	"tx_buffer_total, socket_group, socket_mode"
+
 static void run_argv(struct run *r, const char *const *args)
 {
 	char *argv[MAX_ARGS + 1] = {"vhost-device-vsock"};
@@ -305,6 +313,124 @@ static void test_help_and_version(void **state)
 	run_done(&r);
 }
 
+/* QEMU's back-end conventions: --print-capabilities prints the JSON object
+ * and nothing else matters; --socket-path is --socket; --fd names an
+ * inherited socket instead of a path. */
+static void test_backend_conventions(void **state)
+{
+	struct run r = {0};
+
+	(void)state;
+	run_argv(&r, ARGS("--bogus", "--print-capabilities", "--socket"));
+	assert_int_equal(r.result, CONFIG_EXIT_OK);
+	assert_string_equal(r.out, "{\n  \"type\": \"vsock\"\n}\n");
+	assert_string_equal(r.err, "");
+	run_done(&r);
+
+	memset(&r, 0, sizeof(r));
+	EXPECT_OK(&r, "--socket-path=/s", "--uds-path=/u");
+	assert_string_equal(r.cfg.vms[0].socket_path, "/s");
+	assert_int_equal(r.cfg.vms[0].socket_fd, -1);
+	assert_int_equal(r.cfg.vms[0].uds_fd, -1);
+	run_done(&r);
+	memset(&r, 0, sizeof(r));
+	EXPECT_OK(&r, "--vm", "socket-path=/s,uds-path=/u", "--vm",
+		  "socket_path=/t,uds-path=/v,guest-cid=4");
+	assert_string_equal(r.cfg.vms[1].socket_path, "/t");
+	run_done(&r);
+	EXPECT_ERROR("command line: --socket: given more than once", "--socket-path=/s",
+		     "--socket=/t", "--uds-path=/u");
+
+	memset(&r, 0, sizeof(r));
+	EXPECT_OK(&r, "--fd=3", "--uds-path=/u");
+	assert_null(r.cfg.vms[0].socket_path);
+	assert_int_equal(r.cfg.vms[0].socket_fd, 3);
+	run_done(&r);
+	memset(&r, 0, sizeof(r));
+	EXPECT_OK(&r, "--vm", "fd=7,uds-path=/u");
+	assert_int_equal(r.cfg.vms[0].socket_fd, 7);
+	run_done(&r);
+	EXPECT_ERROR("command line: --fd: 2 is outside 3..2147483647", "--fd=2", "--uds-path=/u");
+	EXPECT_ERROR("command line: --socket and --fd cannot be used together", "--fd=3",
+		     "--socket=/s", "--uds-path=/u");
+}
+
+/* Socket group and mode: per VM, else global, else 0600 (0660 with a
+ * group); names and numbers for groups, octal for modes. */
+static void test_socket_group_and_mode(void **state)
+{
+	struct run r = {0};
+
+	(void)state;
+	EXPECT_OK(&r, "--socket=/s", "--uds-path=/u");
+	assert_int_equal(r.cfg.vms[0].socket_mode, 0600);
+	assert_false(r.cfg.vms[0].socket_gid_set);
+	run_done(&r);
+
+	memset(&r, 0, sizeof(r));
+	EXPECT_OK(&r, "--socket-group=root", "--socket=/s", "--uds-path=/u");
+	assert_int_equal(r.cfg.vms[0].socket_mode, 0660);
+	assert_true(r.cfg.vms[0].socket_gid_set);
+	assert_int_equal(r.cfg.vms[0].socket_gid, 0);
+	run_done(&r);
+
+	memset(&r, 0, sizeof(r));
+	EXPECT_OK(&r, "--socket-group", "1234", "--socket-mode", "640", "--vm",
+		  "socket=/a,uds-path=/ua", "--vm",
+		  "socket=/b,uds-path=/ub,guest-cid=4,socket_group=99,socket-mode=0606");
+	assert_int_equal(r.cfg.vms[0].socket_gid, 1234);
+	assert_int_equal(r.cfg.vms[0].socket_mode, 0640);
+	assert_int_equal(r.cfg.vms[1].socket_gid, 99);
+	assert_int_equal(r.cfg.vms[1].socket_mode, 0606);
+	run_done(&r);
+
+	/* A VM's own group still gets the group default mode. */
+	write_file("perm.yaml", "vms:\n  - socket: /s\n    uds_path: /u\n    socket_group: 5\n");
+	memset(&r, 0, sizeof(r));
+	EXPECT_OK(&r, "--config", "perm.yaml");
+	assert_int_equal(r.cfg.vms[0].socket_gid, 5);
+	assert_int_equal(r.cfg.vms[0].socket_mode, 0660);
+	run_done(&r);
+
+	EXPECT_ERROR("command line: --socket-group: 'no-such-group-here' is neither a group "
+		     "name nor a group number", "--socket-group=no-such-group-here",
+		     "--socket=/s", "--uds-path=/u");
+	EXPECT_ERROR("--vm #1: socket-group: '' is neither a group name nor a group number",
+		     "--vm", "socket=/s,uds-path=/u,socket-group=");
+	EXPECT_ERROR("command line: --socket-mode: '1777' is not an octal mode from 0 to 0777 "
+		     "(such as 0660)", "--socket-mode=1777", "--socket=/s", "--uds-path=/u");
+	EXPECT_ERROR("command line: --socket-mode: '0o660' is not an octal mode from 0 to 0777 "
+		     "(such as 0660)", "--socket-mode=0o660", "--socket=/s", "--uds-path=/u");
+	EXPECT_ERROR("command line: --socket-mode: '-1' is not an octal mode from 0 to 0777 "
+		     "(such as 0660)", "--socket-mode=-1", "--socket=/s", "--uds-path=/u");
+	EXPECT_ERROR("--socket-mode: given more than once", "--socket-mode=600",
+		     "--socket-mode=600", "--socket=/s", "--uds-path=/u");
+	EXPECT_ERROR("--socket-group: given more than once", "--socket-group=1",
+		     "--socket-group=1", "--socket=/s", "--uds-path=/u");
+}
+
+static void test_seccomp_option(void **state)
+{
+	struct run r = {0};
+
+	(void)state;
+	EXPECT_OK(&r, "--socket=/s", "--uds-path=/u");
+	assert_int_equal(r.cfg.seccomp, SECCOMP_KILL);
+	run_done(&r);
+	memset(&r, 0, sizeof(r));
+	EXPECT_OK(&r, "--seccomp=log", "--socket=/s", "--uds-path=/u");
+	assert_int_equal(r.cfg.seccomp, SECCOMP_LOG);
+	run_done(&r);
+	memset(&r, 0, sizeof(r));
+	EXPECT_OK(&r, "--seccomp", "none", "--socket=/s", "--uds-path=/u");
+	assert_int_equal(r.cfg.seccomp, SECCOMP_NONE);
+	run_done(&r);
+	EXPECT_ERROR("--seccomp: 'trap' is not kill, log or none", "--seccomp=trap",
+		     "--socket=/s", "--uds-path=/u");
+	EXPECT_ERROR("--seccomp: given more than once", "--seccomp=log", "--seccomp=kill",
+		     "--socket=/s", "--uds-path=/u");
+}
+
 /* Every example of the reference README (and reference-daemon.md) works. */
 static void test_seed_readme_examples(void **state)
 {
@@ -425,10 +551,7 @@ static void test_yaml_value_forms(void **state)
 	/* The third entry has an unknown key, so first check it is named. */
 	assert_int_equal(r.result, CONFIG_ERROR);
 	assert_string_equal(r.err, ERR_PREFIX "forms.yaml vms[2] (line 9): "
-			    "forward-listen-is-not-here: line 12: unknown key (valid: guest_cid, "
-			    "socket, uds_path, forward_cid, forward_listen, tx_buffer_size, "
-			    "queue_size, groups, max_connections, max_handshakes, max_pending, "
-			    "tx_buffer_total)\n");
+			    "forward-listen-is-not-here: line 12: unknown key (valid: " KEYS_UNDERSCORE ")\n");
 	run_done(&r);
 
 	write_file("forms.yaml",
@@ -514,7 +637,8 @@ static void test_single_vm_errors(void **state)
 	(void)state;
 	EXPECT_ERROR("command line: needs --uds-path (Unix socket backend) or --forward-cid "
 		     "(AF_VSOCK backend)", "--socket", "/s");
-	EXPECT_ERROR("command line: --socket: missing (the vhost-user socket path is required)",
+	EXPECT_ERROR("command line: --socket: missing (the vhost-user socket path is required, or "
+		     "--fd for an inherited one)",
 		     "--uds-path", "/u");
 	EXPECT_ERROR("command line: --uds-path and --forward-cid cannot be used together",
 		     "--socket", "/s", "--uds-path", "/u", "--forward-cid", "1");
@@ -622,17 +746,14 @@ static void test_vm_arg_errors(void **state)
 	EXPECT_ERROR("--vm #1: empty item (stray ',')", "--vm", "socket=/s,uds-path=/u,");
 	EXPECT_ERROR("--vm #1: empty item (stray ',')", "--vm", "socket=/s,,uds-path=/u");
 	EXPECT_ERROR("--vm #1: 'socket' is not key=value", "--vm", "socket");
-	EXPECT_ERROR("--vm #1: group: unknown key (valid: guest-cid, socket, uds-path, "
-		     "forward-cid, forward-listen, tx-buffer-size, queue-size, groups, "
-		     "max-connections, max-handshakes, max-pending, tx-buffer-total)",
+	EXPECT_ERROR("--vm #1: group: unknown key (valid: " KEYS_DASH ")",
 		     "--vm", "socket=/s,uds-path=/u,group=a");
-	EXPECT_ERROR("--vm #1: Socket: unknown key (valid: guest-cid, socket, uds-path, "
-		     "forward-cid, forward-listen, tx-buffer-size, queue-size, groups, "
-		     "max-connections, max-handshakes, max-pending, tx-buffer-total)",
+	EXPECT_ERROR("--vm #1: Socket: unknown key (valid: " KEYS_DASH ")",
 		     "--vm", "Socket=/s");
 	EXPECT_ERROR("--vm #1: guest_cid: given more than once", "--vm",
 		     "socket=/s,uds-path=/u,guest-cid=4,guest_cid=5");
-	EXPECT_ERROR("--vm #1: socket: missing (the vhost-user socket path is required)",
+	EXPECT_ERROR("--vm #1: socket: missing (the vhost-user socket path is required, or fd for an "
+		     "inherited one)",
 		     "--vm", "uds_path=/u");
 	EXPECT_ERROR("--vm #1: needs uds-path (Unix socket backend) or forward-cid (AF_VSOCK "
 		     "backend)", "--vm", "socket=/s");
@@ -732,13 +853,10 @@ static void test_yaml_vm_errors(void **state)
 	expect_yaml_error("vms:\n  - 5\n", "vms.yaml vms[0] (line 2): expected a map of keys "
 			  "(socket, uds_path, ...)");
 	expect_yaml_error("vms:\n  - socket: /s\n    uds_path: /u\n    group: g\n",
-			  "vms.yaml vms[0] (line 2): group: line 4: unknown key (valid: guest_cid, "
-			  "socket, uds_path, forward_cid, forward_listen, tx_buffer_size, "
-			  "queue_size, groups, max_connections, max_handshakes, max_pending, "
-			  "tx_buffer_total)");
+			  "vms.yaml vms[0] (line 2): group: line 4: unknown key (valid: " KEYS_UNDERSCORE ")");
 	expect_yaml_error("vms:\n  - uds_path: /u\n",
 			  "vms.yaml vms[0] (line 2): socket: missing (the vhost-user socket path "
-			  "is required)");
+			  "is required, or fd for an inherited one)");
 	expect_yaml_error("vms:\n  - {socket: /s, uds_path: /u}\n  - guest_cid: 4\n"
 			  "    socket: /t\n",
 			  "vms.yaml vms[1] (line 3): needs uds-path (Unix socket backend) or "
@@ -805,6 +923,9 @@ int main(void)
 		cmocka_unit_test(test_budget_keys),
 		cmocka_unit_test(test_budget_errors),
 		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_backend_conventions),
+		cmocka_unit_test(test_socket_group_and_mode),
+		cmocka_unit_test(test_seccomp_option),
 		cmocka_unit_test(test_seed_readme_examples),
 		cmocka_unit_test(test_yaml_seed_example),
 		cmocka_unit_test(test_yaml_value_forms),

@@ -19,6 +19,7 @@
 
 static char dir[64];
 static char path[128];
+static const struct unix_perm owner_only = {.mode = 0600};
 
 /* The build wraps these libc calls of unix_sock.c (-Wl,--wrap): a test can
  * make them fail with an errno, and see whether path existed at listen(). */
@@ -29,9 +30,17 @@ int __wrap_rename(const char *from, const char *to);
 static int listen_fails, rename_fails;
 static bool path_existed_at_listen;
 
+static struct stat bound_at_listen; /* the socket's file when listen() ran */
+
 int __wrap_listen(int fd, int backlog)
 {
+	struct sockaddr_un bound;
+	socklen_t len = sizeof(bound);
+
 	path_existed_at_listen = access(path, F_OK) == 0;
+	if (getsockname(fd, (struct sockaddr *)&bound, &len) < 0 ||
+	    stat(bound.sun_path, &bound_at_listen) < 0)
+		memset(&bound_at_listen, 0, sizeof(bound_at_listen));
 	if (listen_fails) {
 		errno = listen_fails;
 		return -1;
@@ -120,7 +129,7 @@ static void test_listen_connect_and_cleanup(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(unix_listener_open(&l, path, 4), 0);
+	assert_int_equal(unix_listener_open(&l, path, 4, &owner_only), 0);
 	/* The path appears only once the socket listens. */
 	assert_false(path_existed_at_listen);
 	assert_is_socket(path);
@@ -136,15 +145,85 @@ static void test_listen_connect_and_cleanup(void **state)
 	assert_int_equal(unix_connect_nb(path, &done), -ENOENT);
 }
 
+/* The file has its mode and group before it listens, so before it shows
+ * up at path; a group is left alone unless one is given. */
+static void test_mode_and_group(void **state)
+{
+	struct unix_perm perm = {.mode = 0640, .gid = getegid(), .set_gid = true};
+	struct unix_listener l;
+	struct stat st;
+
+	(void)state;
+	umask(0);
+	assert_int_equal(unix_listener_open(&l, path, 4, &perm), 0);
+	umask(022);
+	assert_false(path_existed_at_listen);
+	assert_int_equal(bound_at_listen.st_mode & 07777, 0640);
+	assert_int_equal(bound_at_listen.st_gid, getegid());
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	unix_listener_close(&l);
+	if (geteuid() == 0) {
+		perm = (struct unix_perm){.mode = 0660, .gid = 65534, .set_gid = true};
+		assert_int_equal(unix_listener_open(&l, path, 4, &perm), 0);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_gid, 65534);
+		assert_int_equal(st.st_mode & 07777, 0660);
+		unix_listener_close(&l);
+	}
+	assert_int_equal(unix_listener_open(&l, path, 4, &owner_only), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_gid, getegid());
+	unix_listener_close(&l);
+	assert_dir_holds(dir, NULL);
+}
+
+/* An inherited listener is taken over as it is (made non-blocking), and
+ * its file, which the daemon did not create, stays when it is closed;
+ * anything but a listening Unix stream socket is refused. */
+static void test_adopt(void **state)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct unix_listener l;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), p[2];
+	bool done;
+
+	(void)state;
+	strcpy(addr.sun_path, path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(unix_listener_adopt(&l, fd, NULL), -ENOTSOCK);
+	assert_int_equal(l.fd, -1);
+	assert_int_equal(__real_listen(fd, 4), 0);
+	assert_int_equal(unix_listener_adopt(&l, fd, NULL), 0);
+	assert_int_equal(l.fd, fd);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_true(l.path && strncmp(l.path, "fd ", 3) == 0);
+	close(unix_connect_nb(path, &done));
+	unix_listener_close(&l);
+	assert_is_socket(path);
+	assert_int_equal(unlink(path), 0);
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(unix_listener_adopt(&l, p[0], "a pipe"), -ENOTSOCK);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(unix_listener_adopt(&l, p[0], NULL), -EBADF);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_int_equal(unix_listener_adopt(&l, fd, NULL), -ENOTSOCK);
+	close(fd);
+}
+
 static void test_stale_socket_replaced(void **state)
 {
 	struct unix_listener first, second;
 
 	(void)state;
-	assert_int_equal(unix_listener_open(&first, path, 4), 0);
+	assert_int_equal(unix_listener_open(&first, path, 4, &owner_only), 0);
 	close(first.fd); /* leaves a stale socket file behind */
 	first.fd = -1;
-	assert_int_equal(unix_listener_open(&second, path, 4), 0);
+	assert_int_equal(unix_listener_open(&second, path, 4, &owner_only), 0);
 	assert_is_socket(path);
 	assert_dir_holds(dir, "s");
 	/* the old owner must not remove the new owner's file */
@@ -163,7 +242,7 @@ static void test_regular_file_refused(void **state)
 	(void)state;
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(unix_listener_open(&l, path, 4), -EEXIST);
+	assert_int_equal(unix_listener_open(&l, path, 4, &owner_only), -EEXIST);
 	assert_int_equal(l.fd, -1);
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
@@ -176,7 +255,7 @@ static void test_directory_refused(void **state)
 
 	(void)state;
 	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(unix_listener_open(&l, path, 4), -EEXIST);
+	assert_int_equal(unix_listener_open(&l, path, 4, &owner_only), -EEXIST);
 	assert_int_equal(rmdir(path), 0);
 	assert_dir_holds(dir, NULL);
 }
@@ -189,22 +268,22 @@ static void test_failure_after_bind_leaves_nothing(void **state)
 
 	(void)state;
 	listen_fails = EADDRINUSE;
-	assert_int_equal(unix_listener_open(&l, path, 4), -EADDRINUSE);
+	assert_int_equal(unix_listener_open(&l, path, 4, &owner_only), -EADDRINUSE);
 	assert_int_equal(l.fd, -1);
 	assert_dir_holds(dir, NULL);
 	listen_fails = 0;
 
 	rename_fails = EPERM;
-	assert_int_equal(unix_listener_open(&l, path, 4), -EPERM);
+	assert_int_equal(unix_listener_open(&l, path, 4, &owner_only), -EPERM);
 	assert_dir_holds(dir, NULL);
 
-	assert_int_equal(unix_listener_open(&stale, path, 4), -EPERM);
+	assert_int_equal(unix_listener_open(&stale, path, 4, &owner_only), -EPERM);
 	rename_fails = 0;
-	assert_int_equal(unix_listener_open(&stale, path, 4), 0);
+	assert_int_equal(unix_listener_open(&stale, path, 4, &owner_only), 0);
 	close(stale.fd); /* the file stays: a stale socket */
 	stale.fd = -1;
 	rename_fails = ENOSPC;
-	assert_int_equal(unix_listener_open(&l, path, 4), -ENOSPC);
+	assert_int_equal(unix_listener_open(&l, path, 4, &owner_only), -ENOSPC);
 	assert_is_socket(path);
 	assert_dir_holds(dir, "s");
 	rename_fails = 0;
@@ -225,7 +304,7 @@ static void test_taken_temporary_name_skipped(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(unix_listener_open(&first, path, 4), 0);
+	assert_int_equal(unix_listener_open(&first, path, 4, &owner_only), 0);
 	/* The socket keeps the name it was bound to: the temporary one. */
 	assert_int_equal(getsockname(first.fd, (struct sockaddr *)&bound, &len), 0);
 	name = strrchr(bound.sun_path, '/');
@@ -239,7 +318,7 @@ static void test_taken_temporary_name_skipped(void **state)
 		assert_true(fd >= 0);
 		close(fd);
 	}
-	assert_int_equal(unix_listener_open(&second, path, 4), 0);
+	assert_int_equal(unix_listener_open(&second, path, 4, &owner_only), 0);
 	fd = unix_connect_nb(path, &done);
 	assert_true(fd >= 0);
 	close(fd);
@@ -275,7 +354,7 @@ static void test_no_room_for_temporary_name(void **state)
 	strcpy(longp, sub);
 	strcat(longp, "/s");
 	assert_int_equal(strlen(longp), longest);
-	assert_int_equal(unix_listener_open(&l, longp, 4), 0);
+	assert_int_equal(unix_listener_open(&l, longp, 4, &owner_only), 0);
 	assert_is_socket(longp);
 	assert_dir_holds(sub, "s");
 	fd = unix_connect_nb(longp, &done);
@@ -295,7 +374,7 @@ static void test_path_too_long(void **state)
 	(void)state;
 	memset(longp, 'a', sizeof(longp) - 1);
 	longp[sizeof(longp) - 1] = '\0';
-	assert_int_equal(unix_listener_open(&l, longp, 4), -ENAMETOOLONG);
+	assert_int_equal(unix_listener_open(&l, longp, 4, &owner_only), -ENAMETOOLONG);
 	assert_int_equal(unix_connect_nb(longp, &done), -ENAMETOOLONG);
 }
 
@@ -303,6 +382,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_listen_connect_and_cleanup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mode_and_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_socket_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_regular_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_directory_refused, setup, teardown),
