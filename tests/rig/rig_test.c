@@ -284,6 +284,17 @@ void wait_rx_used(struct rig *rig, uint16_t count)
 	}
 }
 
+static bool tx_all_used(struct rig *rig, void *arg)
+{
+	(void)arg;
+	return rig->n_tx_free == rig->n_tx_slots;
+}
+
+void wait_tx_used(struct rig *rig)
+{
+	assert_int_equal(rig_wait(rig, tx_all_used, NULL, T_MS), 0);
+}
+
 long process_rss_anon_kib(pid_t pid)
 {
 	char path[64], line[256];

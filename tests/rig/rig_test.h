@@ -71,6 +71,9 @@ long next_timer_ms(pid_t pid);
 /* Waits (the rig's RX frozen) until the device used `count` more RX chains
  * than the rig has taken back. */
 void wait_rx_used(struct rig *rig, uint16_t count);
+/* Waits (asserting, T_MS at most) until the device gave back every TX
+ * chain the rig posted: it has handled all the rig sent. */
+void wait_tx_used(struct rig *rig);
 /* Anonymous memory process pid holds (RssAnon), in KiB. */
 long process_rss_anon_kib(pid_t pid);
 
