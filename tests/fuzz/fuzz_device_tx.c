@@ -187,6 +187,8 @@ static void make_device(void)
 		.max_handshakes = 4,
 		.max_pending = 4,
 		.tx_buffer_total = 20480,
+		.socket_fd = -1,
+		.uds_fd = -1,
 	};
 	const char *const sibling_groups[] = {"default"};
 
