@@ -281,6 +281,44 @@ static void test_update_owed_when_buffer_drains(void **state)
 	free(l);
 }
 
+/* Every header offers the window again, data headers too: once the
+ * window stopped growing, the guest sends more and the host takes it; the
+ * host's reply then comes in an RW that moves the edge on with fwd_cnt
+ * (the same buf_alloc at a larger fwd_cnt), not one that repeats the edge
+ * of the last offer. */
+static void test_data_headers_carry_the_window(void **state)
+{
+	struct fixture *f = *state;
+	struct credit_log *l = malloc(sizeof(*l));
+	uint8_t data[1000], got[1000];
+	struct rig_conn *c;
+	unsigned last;
+	int lfd, hfd;
+
+	assert_non_null(l);
+	pattern_fill(11, 0, data, sizeof(data));
+	c = logged_conn(f, l, &lfd, &hfd);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(rig_send_all(f->rig, c, data, sizeof(data), T_MS), 0);
+		assert_int_equal(rig_host_read_full(f->rig, hfd, got, sizeof(got), T_MS),
+				 (ssize_t)sizeof(got));
+		assert_memory_equal(got, data, sizeof(data));
+	}
+	assert_int_equal(send(hfd, "r", 1, 0), 1);
+	assert_int_equal(rig_recv_wait(f->rig, c, got, 1, T_MS), 1);
+	last = l->n - 1;
+	assert_true(last >= 1);
+	assert_int_equal(l->op[last], VIRTIO_VSOCK_OP_RW);
+	assert_int_equal(l->fwd_cnt[last], 2 * sizeof(data));
+	assert_true(l->fwd_cnt[last - 1] < l->fwd_cnt[last]);
+	assert_int_equal(l->buf_alloc[last], l->buf_alloc[last - 1]);
+	f->rig->on_packet = NULL;
+	close(hfd);
+	close(lfd);
+	rig_close(f->rig, c);
+	free(l);
+}
+
 /* tx-buffer-total 128 KiB holds two 64 KiB windows: connections that
  * come and go one after another give their share back, so the fifth is
  * offered the full window as the first was. */
@@ -328,6 +366,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_window_below_initial,
 						setup_16384, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_update_owed_when_buffer_drains,
+						setup_default, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_data_headers_carry_the_window,
 						setup_default, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_closed_connections_give_credit_back,
 						setup_small_total, fixture_teardown),
