@@ -180,9 +180,12 @@ static void run(void **state, bool small_first, unsigned nsegs)
 	c = conn_without_rx_buffers(f, &lfd, &hfd);
 	/* The data waits in the host socket: the guest has no RX buffer. */
 	assert_int_equal(rig_host_write_all(f->rig, hfd, data, total, T_MS), 0);
+	/* Both chains appear at once, so one batch meets them together. */
+	rig_ring_hold(&f->rig->rxq, true);
 	if (small_first)
 		post_small(f->rig, &small);
 	post_many(f->rig, &big, nsegs);
+	rig_ring_hold(&f->rig->rxq, false);
 	rig_freeze_rx(f->rig, false);
 	if (small_first)
 		check_rw_chain(f, &small, c, data, &pos, SMALL_LEN);
