@@ -301,8 +301,10 @@ static void free_buffered(struct buffered *b)
 }
 
 /* Host EOF while the daemon still buffers guest data the host has not
- * read, the guest done sending: the daemon keeps the host socket until
- * that data is written, so the host reads every byte, then EOF. */
+ * read, the guest done sending: the guest hears SHUTDOWN(SEND) only (its
+ * data is still on the way, so the connection is not over), the daemon
+ * keeps the host socket until that data is written, and the host reads
+ * every byte, then EOF. */
 static void test_host_eof_with_data_buffered(void **state)
 {
 	struct fixture *f = *state;
@@ -312,6 +314,8 @@ static void test_host_eof_with_data_buffered(void **state)
 	assert_int_equal(rig_shutdown(f->rig, b.p.c, SEND), 0);
 	assert_int_equal(shutdown(b.p.hfd, SHUT_WR), 0);
 	wait_device_idle(f);
+	assert_int_equal(rig_wait(f->rig, peer_shut, b.p.c, T_MS), 0);
+	assert_int_equal(b.p.log.flags[0], SEND);
 	assert_int_equal(rig_host_read_full(f->rig, b.p.hfd, b.got, b.cap, T_MS),
 			 (ssize_t)b.sent);
 	assert_memory_equal(b.got, b.data, b.sent);
