@@ -7,7 +7,7 @@ BUILD_FUZZ ?= build-fuzz
 BUILD_MUT  ?= build-mutate
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
-.PHONY: all build check check-fast check-sanitize demo bench deps clean \
+.PHONY: all build install check check-fast check-sanitize demo bench deps clean \
 	fuzz fuzz-build fuzz-smoke fuzz-merge mutate
 
 all: build
@@ -18,6 +18,13 @@ deps:
 build: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
 	ninja -C $(BUILD)
+
+# meson install: binary, man page, systemd units, QEMU's descriptor, example
+# configuration.  PREFIX (default /usr/local) and DESTDIR as usual.
+PREFIX ?= /usr/local
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	meson install -C $(BUILD)
 
 # Every test: unit, rig (VM-less, against the real binary) and real guests,
 # then the same again with AddressSanitizer + UndefinedBehaviorSanitizer,

@@ -5,9 +5,13 @@
 set -euo pipefail
 
 # libc6-dev is only a Recommends of gcc; static libc.a builds the guest program.
-build_pkgs=(gcc libc6-dev meson ninja-build pkg-config libyaml-dev libcmocka-dev)
+# scdoc builds the man page.  The tests use systemd-analyze (systemd) on the
+# units, python3 for the service-manager test, setpriv (util-linux) for the
+# non-root one.
+build_pkgs=(gcc libc6-dev meson ninja-build pkg-config libyaml-dev libcmocka-dev libseccomp-dev
+	libsystemd-dev scdoc)
 guest_pkgs=(qemu-system-x86 busybox-static cpio xz-utils)
-test_pkgs=("${guest_pkgs[@]}")
+test_pkgs=("${guest_pkgs[@]}" systemd python3 util-linux)
 bench_pkgs=(gnuplot-nox)
 # libFuzzer comes with clang's runtime libraries; llvm puts llvm-symbolizer on
 # PATH for readable sanitizer reports.

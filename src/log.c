@@ -5,11 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum log_level current_level = LOG_LVL_WARN;
+static bool to_journal;
 static __thread uint64_t thread_cid;
 static __thread bool thread_has_cid;
+
+/* syslog priorities, for the journal: err, warning, info, debug. */
+static const char level_priority[] = {
+	[LOG_LVL_ERROR] = '3',
+	[LOG_LVL_WARN] = '4',
+	[LOG_LVL_INFO] = '6',
+	[LOG_LVL_DEBUG] = '7',
+};
 
 static const char *const level_names[] = {
 	[LOG_LVL_ERROR] = "ERROR",
@@ -54,6 +65,16 @@ bool log_init_from_env(void)
 	return true;
 }
 
+void log_detect_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	to_journal = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 &&
+		     fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
 void log_set_thread_cid(uint64_t cid)
 {
 	thread_cid = cid;
@@ -78,14 +99,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (level > current_level)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (thread_has_cid)
-		off = snprintf(line, sizeof(line), "[%5lld.%06ld] %-5s cid=%llu: ",
-			       (long long)ts.tv_sec, ts.tv_nsec / 1000,
-			       level_names[level], (unsigned long long)thread_cid);
+	if (to_journal)
+		off = snprintf(line, sizeof(line), "<%c>%s ", level_priority[level],
+			       level_names[level]);
 	else
 		off = snprintf(line, sizeof(line), "[%5lld.%06ld] %-5s ",
-			       (long long)ts.tv_sec, ts.tv_nsec / 1000,
-			       level_names[level]);
+			       (long long)ts.tv_sec, ts.tv_nsec / 1000, level_names[level]);
+	if (thread_has_cid)
+		off += snprintf(line + off, sizeof(line) - (size_t)off, "cid=%llu: ",
+				(unsigned long long)thread_cid);
 	va_start(ap, fmt);
 	vsnprintf(line + off, sizeof(line) - (size_t)off, fmt, ap);
 	va_end(ap);

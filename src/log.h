@@ -25,6 +25,12 @@ bool log_parse_level(const char *name, enum log_level *out);
 /* Applies $VHOST_DEVICE_VSOCK_LOG when set; returns false if it is invalid. */
 bool log_init_from_env(void);
 
+/* When stderr is the journal stream systemd names in $JOURNAL_STREAM,
+ * lines start with their syslog priority ("<3>" ... "<7>", which the
+ * journal reads) instead of a timestamp (the journal keeps its own).  Call
+ * once, before any thread logs. */
+void log_detect_journal(void);
+
 /* Every line logged by the calling thread is prefixed with "cid=N". */
 void log_set_thread_cid(uint64_t cid);
 

@@ -10,6 +10,8 @@
 #include "log.h"
 #include "process.h"
 #include "router.h"
+#include "sandbox.h"
+#include "service.h"
 #include "vsock_device.h"
 
 static bool apply_log_level(const struct daemon_config *cfg)
@@ -72,6 +74,7 @@ int main(int argc, char **argv)
 	sigset_t signals;
 	int status = 1, signo;
 
+	log_detect_journal();
 	switch (config_parse_args(argc, argv, &cfg, stdout, stderr)) {
 	case CONFIG_EXIT_OK:
 		return 0;
@@ -80,7 +83,7 @@ int main(int argc, char **argv)
 	case CONFIG_OK:
 		break;
 	}
-	if (!apply_log_level(&cfg))
+	if (!apply_log_level(&cfg) || !service_take_listeners(&cfg))
 		goto out;
 	/* Before any thread exists, so every device thread inherits the mask. */
 	if (process_block_signals(&signals) < 0 || guest_mem_catch_sigbus() < 0) {
@@ -96,12 +99,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (start_devices(&cfg, router, devs)) {
+		if (sandbox_apply(cfg.seccomp) < 0) {
+			stop_devices(devs, cfg.n_vms);
+			goto out;
+		}
 		log_info("serving %zu VM(s)", cfg.n_vms);
+		service_ready(cfg.n_vms);
 		status = process_wait(&signals, &signo);
 		if (status == 0)
 			log_info("signal %d: shutting down", signo);
 		else
 			log_err("a device failed: shutting down");
+		service_stopping();
 		stop_devices(devs, cfg.n_vms);
 	}
 out:

@@ -5,8 +5,10 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -99,11 +101,50 @@ static void test_level_filters(void **state)
 	assert_non_null(strstr(out, "info line\n"));
 }
 
+/* Logs each level with JOURNAL_STREAM naming stderr itself, or (other)
+ * another stream, then forgets the journal again. */
+static void log_to_journal_stream(bool other)
+{
+	struct stat st;
+	char env[64];
+
+	assert_int_equal(fstat(2, &st), 0);
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + other);
+	setenv("JOURNAL_STREAM", env, 1);
+	log_detect_journal();
+	log_each_level();
+	unsetenv("JOURNAL_STREAM");
+	log_detect_journal();
+}
+
+static void log_to_journal(void) { log_to_journal_stream(false); }
+static void log_to_other_stream(void) { log_to_journal_stream(true); }
+
+/* On the journal's stream a line starts with its syslog priority, and
+ * carries no timestamp; on any other stream it is the usual line. */
+static void test_journal_priorities(void **state)
+{
+	char out[4096];
+
+	(void)state;
+	log_set_level(LOG_LVL_DEBUG);
+	capture_stderr(log_to_journal, out, sizeof(out));
+	assert_string_equal(out, "<7>DEBUG debug line\n<6>INFO info line\n"
+				 "<4>WARN warn line 2\n<3>ERROR error line\n");
+	capture_stderr(log_to_other_stream, out, sizeof(out));
+	assert_true(out[0] == '[');
+	assert_non_null(strstr(out, "] ERROR error line\n"));
+	capture_stderr(log_each_level, out, sizeof(out));
+	assert_true(out[0] == '[');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_level),
 		cmocka_unit_test(test_level_filters),
+		cmocka_unit_test(test_journal_priorities),
 		cmocka_unit_test(test_ratelimit_burst_then_suppress),
 		cmocka_unit_test(test_ratelimit_new_window_resets),
 	};

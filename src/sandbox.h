@@ -1,0 +1,16 @@
+/* The system-call allow-list (seccomp, through libseccomp), installed once
+ * start-up is over: every socket is bound, every device thread runs.  What
+ * a guest or a VMM can make the daemon do from then on is what the data
+ * path, a front-end's reconnection and shutdown need, and nothing else.
+ * libseccomp sets PR_SET_NO_NEW_PRIVS first, and synchronises the filter
+ * to every thread of the process. */
+#ifndef VSOCK_SANDBOX_H
+#define VSOCK_SANDBOX_H
+
+#include "config.h"
+
+/* Installs the filter for mode (nothing for SECCOMP_NONE).  Returns 0, or
+ * -errno (logged): the caller stops, rather than run unfiltered. */
+int sandbox_apply(enum seccomp_mode mode);
+
+#endif
