@@ -6,7 +6,9 @@
  * it is malformed and goes back to the used ring with length 0 while the
  * data waits for the next buffers, none lost.  A chain at the limit behind
  * a small one in the same batch (device_rx.c gathers several chains for one
- * readv) is left for the next batch, not squeezed into this one.
+ * readv) is left for the next batch, not squeezed into this one.  A chain
+ * that starts with a device-readable descriptor is no receive buffer at all
+ * and goes back unused too.
  *
  * The chains are the adversary API's raw ones, posted through an indirect
  * table (so the ring's size does not bound them), after the rig's own RX
@@ -221,6 +223,42 @@ static void test_chain_at_the_limit_behind_a_small_one(void **state)
 	run(state, true, LIMIT);
 }
 
+/* A chain that starts with a device-readable descriptor is no receive
+ * buffer, whatever writable room follows: it goes back unused (length 0),
+ * logged, and the data waits for the next buffers, none lost. */
+static void test_chain_with_readable_descriptor_returned_empty(void **state)
+{
+	struct fixture *f = *state;
+	size_t total = 3 * SMALL_LEN;
+	uint8_t *data = malloc(total);
+	struct vring_desc d[2];
+	struct rig_conn *c;
+	uint32_t len = 1;
+	uint64_t buf;
+	int head, lfd, hfd;
+
+	assert_non_null(data);
+	pattern_fill(77, 0, data, total);
+	c = conn_without_rx_buffers(f, &lfd, &hfd);
+	assert_int_equal(rig_host_write_all(f->rig, hfd, data, total, T_MS), 0);
+	buf = rig_mem_alloc(&f->rig->mem, 64 + SMALL_LEN, 64);
+	d[0] = DESC(buf, 64, VRING_DESC_F_NEXT, 1);
+	d[1] = DESC(buf + 64, SMALL_LEN, VRING_DESC_F_WRITE, 0);
+	head = rig_post_raw(f->rig, 0, d, 2);
+	assert_true(head >= 0);
+	/* The rig's own buffers come after it on the ring. */
+	rig_freeze_rx(f->rig, false);
+	assert_int_equal(rig_wait_raw(f->rig, 0, head, &len, T_MS), 0);
+	assert_int_equal(len, 0);
+	assert_true(rig_daemon_log_count(&f->d, "readable descriptors") >= 1);
+	check_rest(f, c, data, 0, total);
+	close(hfd);
+	close(lfd);
+	rig_close(f->rig, c);
+	free(data);
+	assert_round_trip(f, PORT + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +266,7 @@ int main(void)
 		T(test_chain_at_the_limit_filled),
 		T(test_chain_past_the_limit_returned_empty),
 		T(test_chain_at_the_limit_behind_a_small_one),
+		T(test_chain_with_readable_descriptor_returned_empty),
 #undef T
 	};
 
