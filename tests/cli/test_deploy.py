@@ -209,27 +209,36 @@ def test_activation_errors(d):
          "sockets and uds-paths: v3.sock, vm3.vsock); set FileDescriptorName= in the "
          "socket unit"),
         ("no names at all", None, f"{d}/v3.sock", "fd 3 'unknown' names no VM socket"),
+        # A stale file at the configured path: same file system, another file.
         ("a socket bound to another path", "v3.sock", f"{d}/elsewhere/v3.sock",
          f"fd 3 'v3.sock' is bound to {d}/elsewhere/v3.sock, not to {d}/v3.sock"),
     ]
-    for what, name, path, message in cases:
-        s = listener(path)
-        env = {"LISTEN_FDS": "1"}
-        if name:
-            env["LISTEN_FDNAMES"] = name
+    cases.append(("one VM socket given twice", "v3.sock:v3.sock",
+                  [f"{d}/v3.sock", f"{d}/elsewhere/v3.sock"],
+                  f"fd 4 'v3.sock': {d}/v3.sock already has a listener (fd 3)"))
+    for what, names, paths, message in cases:
+        paths = paths if isinstance(paths, list) else [paths]
+        socks = [listener(p) for p in paths]
+        stale = f"{d}/v3.sock" not in paths
+        if stale:
+            open(f"{d}/v3.sock", "wb").close()
+        env = {"LISTEN_FDS": str(len(socks))}
+        if names:
+            env["LISTEN_FDNAMES"] = names
         daemon = Daemon(d, ["--socket", f"{d}/v3.sock", "--uds-path", f"{d}/vm3.vsock"], env,
-                        fds=(s,))
+                        fds=socks)
         try:
             rc = daemon.proc.wait(TIMEOUT)
-            left = sorted(set(os.listdir(d)) - {"notify", "daemon.log", "elsewhere",
-                                                 os.path.basename(path)})
+            left = sorted(set(os.listdir(d)) - {"notify", "daemon.log", "elsewhere", "v3.sock"})
             check(f"socket activation, {what}: exit 1, the reason, nothing created",
                   rc == 1 and message in daemon.log() and not left,
                   f"rc={rc} left={left} {daemon.log()}")
         finally:
             daemon.close()
-            s.close()
-        os.unlink(path)
+            for s in socks:
+                s.close()
+        for p in paths + ([f"{d}/v3.sock"] if stale else []):
+            os.unlink(p)
         os.unlink(f"{d}/notify")
 
 
