@@ -1,7 +1,7 @@
 #!/bin/sh
 # What `make install` puts in place: the binary, the systemd units (valid
 # for systemd-analyze verify, which must print nothing), QEMU's vhost-user
-# back-end descriptor, the man page, and an example configuration the
+# back-end descriptor, the man pages, vsock-guest, and an example configuration the
 # daemon accepts.  Installs into a scratch DESTDIR.
 # Usage: test_install.sh BUILD_DIR
 set -u
@@ -13,7 +13,7 @@ N=0
 result() { N=$((N + 1)); if [ "$1" = ok ]; then echo "ok $N $2"; else echo "not ok $N $2"; FAILS=$((FAILS + 1)); fi; }
 check() { name=$1; shift; if "$@" >"$DIR/out" 2>&1; then result ok "$name"; else result fail "$name"; sed 's/^/# /' "$DIR/out"; fi; }
 
-echo "1..6"
+echo "1..7"
 meson install -C "$BUILD" --no-rebuild --destdir "$DIR/root" >"$DIR/install.log" 2>&1 ||
 	{ sed 's/^/# /' "$DIR/install.log"; }
 PREFIX=$(meson introspect "$BUILD" --buildoptions |
@@ -36,6 +36,8 @@ check "QEMU's descriptor: type vsock, the installed binary" \
 	json_ok "$ROOT/share/qemu/vhost-user/50-vhost-device-vsock.json"
 
 check "the man page" grep -q '^\.TH "vhost-device-vsock" "1"' "$ROOT/share/man/man1/vhost-device-vsock.1"
+check "vsock-guest and its man page" sh -c "'$ROOT/bin/vsock-guest' --help | grep -q '^Usage: vsock-guest' &&
+	grep -q '^\.TH \"vsock-guest\" \"1\"' '$ROOT/share/man/man1/vsock-guest.1'"
 
 # systemd-analyze verify wants instances, and ExecStart's binary to exist.
 verify_units() {
@@ -62,5 +64,5 @@ example_runs() {
 }
 check "the example configuration serves" example_runs
 
-check "nothing else installed" test "$(find "$DIR/root" -type f | wc -l)" -eq 7
+check "nothing else installed" test "$(find "$DIR/root" -type f | wc -l)" -eq 9
 exit $((FAILS > 0))
