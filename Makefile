@@ -7,7 +7,7 @@ BUILD_FUZZ ?= build-fuzz
 BUILD_MUT  ?= build-mutate
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
-.PHONY: all build install check check-fast check-sanitize demo bench deps clean \
+.PHONY: all build install deb check check-fast check-sanitize demo bench deps clean \
 	fuzz fuzz-build fuzz-smoke fuzz-merge mutate
 
 all: build
@@ -25,6 +25,12 @@ PREFIX ?= /usr/local
 install: build
 	meson configure $(BUILD) -Dprefix=$(PREFIX)
 	meson install -C $(BUILD)
+
+# The binary Debian package, in $(BUILD)/deb/ (scripts/deb.sh; lintian must
+# report no error or warning).
+deb:
+	@scripts/install-deps.sh deb
+	scripts/deb.sh $(BUILD)/deb
 
 # Every test: unit, rig (VM-less, against the real binary) and real guests,
 # then the same again with AddressSanitizer + UndefinedBehaviorSanitizer,

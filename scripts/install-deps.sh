@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, only those missing; for targets that
 # boot guests, also fetches the guest kernel into the cache (scripts/guest-assets.sh).
-# Usage: install-deps.sh build|test|guest|bench|fuzz
+# Usage: install-deps.sh build|test|guest|bench|fuzz|deb
 set -euo pipefail
 
 # libc6-dev is only a Recommends of gcc; static libc.a builds the guest program.
 # scdoc builds the man page.  The tests use systemd-analyze (systemd) on the
 # units, python3 for the service-manager test, setpriv (util-linux) for the
-# non-root one.
+# non-root one; the package test builds the .deb (debhelper) and runs lintian.
 build_pkgs=(gcc libc6-dev meson ninja-build pkg-config libyaml-dev libcmocka-dev libseccomp-dev
 	libsystemd-dev scdoc)
 guest_pkgs=(qemu-system-x86 busybox-static cpio xz-utils)
-test_pkgs=("${guest_pkgs[@]}" systemd python3 util-linux)
+deb_pkgs=(debhelper dpkg-dev lintian)
+test_pkgs=("${guest_pkgs[@]}" "${deb_pkgs[@]}" systemd python3 util-linux)
 bench_pkgs=(gnuplot-nox)
 # libFuzzer comes with clang's runtime libraries; llvm puts llvm-symbolizer on
 # PATH for readable sanitizer reports.
@@ -22,8 +23,9 @@ build) wanted=("${build_pkgs[@]}") ;;
 test) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
 guest) wanted=("${build_pkgs[@]}" "${guest_pkgs[@]}") ;;
 bench) wanted=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+deb) wanted=("${build_pkgs[@]}" "${deb_pkgs[@]}") ;;
 fuzz) wanted=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
-*) echo "usage: $0 build|test|guest|bench|fuzz" >&2; exit 2 ;;
+*) echo "usage: $0 build|test|guest|bench|fuzz|deb" >&2; exit 2 ;;
 esac
 case "${1:-build}" in
 test | guest) needs_guest_kernel=yes ;;
