@@ -24,8 +24,8 @@
  * it next is answered at once instead of waiting again, until a packet gets
  * through.  So a VM that stops draining delays only what is addressed to
  * it, and never for longer than the timeout. */
-#include <string.h>
 
+#include "cid_list.h"
 #include "device_priv.h"
 #include "env_ms.h"
 #include "log.h"
@@ -63,35 +63,6 @@ void device_park_forget(struct vsock_device *dev)
 
 	p->count = p->chains = p->n_stalled = 0;
 	p->retry = p->expired = false;
-}
-
-/* A set of sibling CIDs in a small array. */
-static bool cids_have(const uint32_t *cids, unsigned n, uint64_t cid)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (cids[i] == cid)
-			return true;
-	return false;
-}
-
-static void mark_stalled(struct park *p, uint32_t cid)
-{
-	if (cids_have(p->stalled, p->n_stalled, cid))
-		return;
-	/* Full: the oldest mark goes; at worst that VM is waited for again. */
-	if (p->n_stalled == DEVICE_PARK_MAX_STALLED)
-		memmove(p->stalled, p->stalled + 1, --p->n_stalled * sizeof(p->stalled[0]));
-	p->stalled[p->n_stalled++] = cid;
-}
-
-static void clear_stalled(struct park *p, uint32_t cid)
-{
-	for (unsigned i = 0; i < p->n_stalled; i++) {
-		if (p->stalled[i] == cid) {
-			p->stalled[i] = p->stalled[--p->n_stalled];
-			return;
-		}
-	}
 }
 
 /* What waits for cid: headers alone and chains. */
@@ -138,17 +109,19 @@ static bool send_once(struct vsock_device *dev, const struct vsock_hdr *hdr,
 
 	switch (device_sibling_send(dev, hdr, chain)) {
 	case SIBLING_DELIVERED:
-		clear_stalled(p, cid);
+		cid_list_remove(p->stalled, &p->n_stalled, cid);
 		return true;
 	case SIBLING_ANSWERED:
 		return true;
 	case SIBLING_FULL:
 		break;
 	}
-	if (!give_up && !cids_have(p->stalled, p->n_stalled, cid))
+	if (!give_up && !cid_list_has(p->stalled, p->n_stalled, cid))
 		return false;
 	device_sibling_undeliverable(dev, hdr, "its mailbox stayed full");
-	mark_stalled(p, cid);
+	/* At most DEVICE_PARK_MAX_STALLED marks: the oldest goes, and at
+	 * worst that VM is waited for again. */
+	cid_list_add(p->stalled, &p->n_stalled, DEVICE_PARK_MAX_STALLED, cid);
 	return true;
 }
 
@@ -214,11 +187,11 @@ static bool settle(struct vsock_device *dev, struct virtq *vq, const struct park
 	struct park *p = &dev->park;
 	uint32_t cid = (uint32_t)pk->hdr.dst_cid;
 	bool overdue = pk->deadline_ms <= now;
-	bool stalled = cids_have(p->stalled, p->n_stalled, cid);
+	bool stalled = cid_list_has(p->stalled, p->n_stalled, cid);
 	const struct vq_chain *chain = NULL;
 	struct vsock_hdr again;
 
-	if (cids_have(full->cid, full->n, cid) || (!p->retry && !overdue && !stalled))
+	if (cid_list_has(full->cid, full->n, cid) || (!p->retry && !overdue && !stalled))
 		goto wait;
 	if (pk->has_chain) {
 		/* The header was checked when the packet came (its source CID
@@ -238,8 +211,7 @@ static bool settle(struct vsock_device *dev, struct virtq *vq, const struct park
 		virtq_push(vq, pk->head, 0);
 	return true;
 wait:
-	if (!cids_have(full->cid, full->n, cid))
-		full->cid[full->n++] = cid;
+	cid_list_add(full->cid, &full->n, DEVICE_PARK_MAX, cid);
 	return false;
 }
 
