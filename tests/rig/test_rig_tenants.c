@@ -536,6 +536,133 @@ static void test_full_mailbox_delays_only_its_own_mail(void **state)
 	assert_serves(t, 1, 5060);
 }
 
+/* A sibling's mailbox, in packets (ROUTER_DEFAULT_MAILBOX_PACKETS). */
+#define MAILBOX_PACKETS 1024u
+
+/* RSTs A got on each of a range of its ports. */
+struct rst_log {
+	uint32_t first_port;
+	unsigned n;                /* ports logged from first_port on */
+	unsigned got[10000];
+	uint32_t seen_by_b;        /* B: A's packets from this port delivered */
+	bool b_saw_it;
+};
+
+static void log_rst(void *arg, const struct rig_hdr *h, const void *payload)
+{
+	struct rst_log *l = arg;
+
+	(void)payload;
+	if (h->op == VIRTIO_VSOCK_OP_RST && h->dst_port - l->first_port < l->n)
+		l->got[h->dst_port - l->first_port]++;
+}
+
+static void log_delivery(void *arg, const struct rig_hdr *h, const void *payload)
+{
+	struct rst_log *l = arg;
+
+	(void)payload;
+	if (h->src_cid == CID_A && h->src_port == l->seen_by_b)
+		l->b_saw_it = true;
+}
+
+/* A sends an RW for no connection from port to (cid, 41000), waiting
+ * while its TX ring is full. */
+static void send_stray(struct rig *a, uint32_t cid, uint32_t port)
+{
+	struct rig_hdr h = {
+		.src_cid = CID_A, .dst_cid = cid, .src_port = port, .dst_port = 41000,
+		.type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RW, .buf_alloc = 65536,
+	};
+	int64_t deadline = rig_now_ms() + T_MS;
+
+	while (rig_send_pkt(a, &h, NULL, 0) == -EAGAIN) {
+		assert_true(rig_left_ms(deadline) > 0);
+		assert_true(rig_poll(a, NULL, 0, 1) >= 0);
+	}
+}
+
+static unsigned rsts_in(const struct rst_log *l, uint32_t port, unsigned count)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < count; i++)
+		n += l->got[port - l->first_port + i];
+	return n;
+}
+
+/* A sibling marked stalled (its parked mail expired) is answered at once
+ * only until mail reaches it again: once B drained and took a packet, a
+ * full mailbox makes A's next packets for B wait in the park again (no RST
+ * before the timeout), not bounce. */
+static void test_delivery_clears_the_stalled_mark(void **state)
+{
+	struct tenants *t = *state;
+	struct rst_log *l = calloc(1, sizeof(*l));
+	const uint32_t fill1 = 40000, probe = 45000, fill2 = 46000, host_probe = 49000;
+	unsigned room, over = 100;
+	struct rig *a, *b;
+	int64_t deadline;
+
+	assert_non_null(l);
+	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", "4000", 1);
+	start(t, NULL, NULL, 0);
+	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+	a = open_vm(t, 0);
+	b = open_vm(t, 1);
+	l->first_port = fill1;
+	l->n = 10000;
+	a->on_packet = log_rst;
+	a->on_packet_arg = l;
+	b->on_packet = log_delivery;
+	b->on_packet_arg = l;
+
+	/* B stops draining: its posted RX buffers and its mailbox fill, a few
+	 * packets park, expire, and B is marked stalled. */
+	rig_freeze_rx(b, true);
+	room = b->n_rx_posted + MAILBOX_PACKETS;
+	for (unsigned i = 0; i < room + 10; i++)
+		send_stray(a, CID_B, fill1 + i);
+	deadline = rig_now_ms() + 4000 + T_MS;
+	while (rig_daemon_log_count(&t->d, "its mailbox stayed full") == 0) {
+		assert_true(rig_left_ms(deadline) > 0);
+		assert_true(rig_poll(a, NULL, 0, 10) >= 0);
+	}
+
+	/* B drains; a packet reaches it (A tries until one does). */
+	rig_freeze_rx(b, false);
+	deadline = rig_now_ms() + T_MS;
+	for (uint32_t port = probe; !l->b_saw_it; port++) {
+		assert_true(rig_left_ms(deadline) > 0 && port < fill2);
+		l->seen_by_b = port;
+		send_stray(a, CID_B, port);
+		for (int64_t end = rig_now_ms() + 50; !l->b_saw_it && rig_now_ms() < end;) {
+			assert_true(rig_poll(a, NULL, 0, 1) >= 0);
+			assert_true(rig_poll(b, NULL, 0, 1) >= 0);
+		}
+	}
+
+	/* B stops again; A overfills its mailbox by `over` packets, then
+	 * sends the host a packet for no connection, which is answered at
+	 * once: by then every packet for B was handled, and each found room
+	 * or waits in the park. */
+	rig_freeze_rx(b, true);
+	room = b->n_rx_posted + MAILBOX_PACKETS;
+	for (unsigned i = 0; i < room + over; i++)
+		send_stray(a, CID_B, fill2 + i);
+	send_stray(a, RIG_HOST_CID, host_probe);
+	deadline = rig_now_ms() + T_MS;
+	while (rsts_in(l, host_probe, 1) == 0) {
+		assert_true(rig_left_ms(deadline) > 0);
+		assert_true(rig_poll(a, NULL, 0, 1) >= 0);
+	}
+	assert_int_equal(rsts_in(l, fill2, room + over), 0);
+	a->on_packet = NULL;
+	b->on_packet = NULL;
+	rig_freeze_rx(b, false);
+	free(l);
+}
+
 /* ---- A's VMM --------------------------------------------------------------- */
 
 /* A's VMM shrinks the file behind guest memory after SET_MEM_TABLE: the
@@ -727,6 +854,7 @@ int main(void)
 		T(test_budgets_full_leave_each_vm_its_own_fds),
 		T(test_guest_connect_flood_stays_in_its_share),
 		T(test_full_mailbox_delays_only_its_own_mail),
+		T(test_delivery_clears_the_stalled_mark),
 		T(test_shrunk_guest_memory_drops_only_that_vmm),
 		T(test_tx_disabled_with_replies_backed_up_does_not_spin),
 		T(test_memory_budget_holds),
