@@ -663,6 +663,55 @@ static void test_delivery_clears_the_stalled_mark(void **state)
 	free(l);
 }
 
+/* Headers alone for B's full mailbox (RWs for no connection here) are
+ * copied into the park and their chains go back to A at once; one VM's
+ * headers take at most a quarter of the park (DEVICE_PARK_MAX_PER_VM =
+ * 256), and past that they are answered at once with an RST.  The park
+ * timeout is a minute, so nothing here expires. */
+static void test_parked_headers_return_their_chains_and_share_the_park(void **state)
+{
+	struct tenants *t = *state;
+	struct rst_log *l = calloc(1, sizeof(*l));
+	const uint32_t fill = 40000, host_probe = 49000;
+	const unsigned per_vm = 256, over = 10;
+	unsigned room, answered;
+	struct rig *a, *b;
+	int64_t deadline;
+
+	assert_non_null(l);
+	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", "60000", 1);
+	start(t, NULL, NULL, 0);
+	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+	a = open_vm(t, 0);
+	b = open_vm(t, 1);
+	l->first_port = fill;
+	l->n = 10000;
+	a->on_packet = log_rst;
+	a->on_packet_arg = l;
+	rig_freeze_rx(b, true);
+	room = b->n_rx_posted + MAILBOX_PACKETS;
+	/* More headers than A's TX ring holds wait in the park: had they
+	 * kept their chains, send_stray would find the ring full for good. */
+	for (unsigned i = 0; i < room + per_vm + over; i++)
+		send_stray(a, CID_B, fill + i);
+	send_stray(a, RIG_HOST_CID, host_probe);
+	deadline = rig_now_ms() + T_MS;
+	while (rsts_in(l, host_probe, 1) == 0) {
+		assert_true(rig_left_ms(deadline) > 0);
+		assert_true(rig_poll(a, NULL, 0, 1) >= 0);
+	}
+	wait_tx_used(a);
+	/* Those past the mailbox and B's share of the park bounced, the last
+	 * ones sent; the first ones past the mailbox wait. */
+	answered = rsts_in(l, fill, room + per_vm + over);
+	assert_true(answered >= 1 && answered <= over + 64);
+	assert_int_equal(rsts_in(l, fill + room, 1), 0);
+	assert_int_equal(rsts_in(l, fill + room + per_vm + over - 1, 1), 1);
+	assert_serves(t, 0, 5055);
+	a->on_packet = NULL;
+	free(l);
+}
+
 /* ---- A's VMM --------------------------------------------------------------- */
 
 /* A's VMM shrinks the file behind guest memory after SET_MEM_TABLE: the
@@ -855,6 +904,7 @@ int main(void)
 		T(test_guest_connect_flood_stays_in_its_share),
 		T(test_full_mailbox_delays_only_its_own_mail),
 		T(test_delivery_clears_the_stalled_mark),
+		T(test_parked_headers_return_their_chains_and_share_the_park),
 		T(test_shrunk_guest_memory_drops_only_that_vmm),
 		T(test_tx_disabled_with_replies_backed_up_does_not_spin),
 		T(test_memory_budget_holds),
