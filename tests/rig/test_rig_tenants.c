@@ -728,6 +728,57 @@ static void test_parked_headers_return_their_chains_and_share_the_park(void **st
 	free(l);
 }
 
+/* A's guest stops taking RX buffers and sends the host packets for no
+ * connection until its TX ring stops (the RSTs fill the RX ring, then the
+ * control queue, and TX waits for room); once it takes RX buffers again,
+ * TX resumes by itself, with no new kick: every packet is answered and
+ * every TX chain comes back. */
+static void test_tx_resumes_once_replies_drain(void **state)
+{
+	struct tenants *t = *state;
+	struct rst_log *l = calloc(1, sizeof(*l));
+	const uint32_t first = 30000;
+	unsigned sent = 0;
+	int64_t deadline;
+	struct rig *a;
+
+	assert_non_null(l);
+	start(t, NULL, NULL, 0);
+	a = open_vm(t, 0);
+	l->first_port = first;
+	l->n = 10000;
+	a->on_packet = log_rst;
+	a->on_packet_arg = l;
+	rig_freeze_rx(a, true);
+	for (;; sent++) {
+		struct rig_hdr h = {
+			.src_cid = CID_A, .dst_cid = RIG_HOST_CID, .src_port = first + sent,
+			.dst_port = 31000, .type = VIRTIO_VSOCK_TYPE_STREAM,
+			.op = VIRTIO_VSOCK_OP_RW, .buf_alloc = 65536,
+		};
+		int64_t stuck_after = rig_now_ms() + 300;
+		int rc;
+
+		while ((rc = rig_send_pkt(a, &h, NULL, 0)) == -EAGAIN &&
+		       rig_now_ms() < stuck_after)
+			assert_true(rig_poll(a, NULL, 0, 10) >= 0);
+		if (rc == -EAGAIN)
+			break;
+		assert_true(sent < 5000); /* the replies did back up */
+	}
+	rig_freeze_rx(a, false);
+	deadline = rig_now_ms() + T_MS;
+	while (rsts_in(l, first, sent) < sent) {
+		if (rig_left_ms(deadline) == 0)
+			fail_msg("%u of %u packets answered once RX buffers came back",
+				 rsts_in(l, first, sent), sent);
+		assert_true(rig_poll(a, NULL, 0, 10) >= 0);
+	}
+	wait_tx_used(a);
+	a->on_packet = NULL;
+	free(l);
+}
+
 /* ---- A's VMM --------------------------------------------------------------- */
 
 /* A's VMM shrinks the file behind guest memory after SET_MEM_TABLE: the
@@ -921,6 +972,7 @@ int main(void)
 		T(test_full_mailbox_delays_only_its_own_mail),
 		T(test_delivery_clears_the_stalled_mark),
 		T(test_parked_headers_return_their_chains_and_share_the_park),
+		T(test_tx_resumes_once_replies_drain),
 		T(test_shrunk_guest_memory_drops_only_that_vmm),
 		T(test_tx_disabled_with_replies_backed_up_does_not_spin),
 		T(test_memory_budget_holds),

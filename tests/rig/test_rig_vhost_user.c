@@ -4,7 +4,11 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <poll.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -331,6 +335,37 @@ static void test_reconnect_without_leaks(void **state)
 	}
 }
 
+/* One front-end at a time: a second VMM that connects meanwhile waits in
+ * the listener's backlog, unanswered, while the first goes on; once the
+ * first leaves, the second is served (its request was waiting). */
+static void test_second_frontend_waits_its_turn(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	const uint32_t get_features[3] = {htole32(1), htole32(1), 0};
+	uint32_t reply[5];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	assert_true(fd >= 0);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", f->opts.socket_path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(send(fd, get_features, sizeof(get_features), 0),
+			 (ssize_t)sizeof(get_features));
+	/* The first front-end is served after the second came, and the
+	 * second got nothing. */
+	assert_round_trip(f, 5310);
+	assert_int_equal(poll(&p, 1, 0), 0);
+	rig_vu_close(&f->rig->vu);
+	f->rig->disconnected = true;
+	assert_int_equal(poll(&p, 1, T_MS), 1);
+	assert_int_equal(recv(fd, reply, sizeof(reply), MSG_WAITALL), (ssize_t)sizeof(reply));
+	assert_int_equal(le32toh(reply[0]), 1);
+	assert_true(le32toh(reply[1]) & 0x4);
+	assert_int_equal(le32toh(reply[2]), 8);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +376,7 @@ int main(void)
 						fixture_teardown),
 		T(test_guest_reboot),
 		T(test_vring_base_after_traffic),
+		T(test_second_frontend_waits_its_turn),
 #undef T
 		cmocka_unit_test_teardown(test_reconnect_without_leaks, fixture_teardown),
 		cmocka_unit_test_teardown(test_events_before_mem_table, fixture_teardown),
