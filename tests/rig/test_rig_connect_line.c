@@ -234,6 +234,42 @@ static void test_stalled_clients_closed_after_deadline(void **state)
 	assert_int_equal(wait_fd_count(f, idle, T_MS), idle);
 }
 
+/* --max-handshakes 2, and clients get a minute for their line. */
+static int setup_two_handshakes(void **state)
+{
+	const char *const extra[] = {"--max-handshakes", "2", NULL};
+	int err;
+
+	setenv("VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS", "60000", 1);
+	err = fixture_setup_daemon_args(state, extra);
+	unsetenv("VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS");
+	if (!err)
+		fixture_open_rig(*state);
+	return err;
+}
+
+/* With two clients owing their line, a third is closed at once; the two
+ * are still served when their lines come. */
+static void test_handshakes_past_the_budget_closed(void **state)
+{
+	struct fixture *f = *state;
+	int first = rig_host_connect(f->d.uds_path);
+	int second = rig_host_connect(f->d.uds_path);
+	int third = rig_host_connect(f->d.uds_path);
+
+	assert_true(first >= 0 && second >= 0 && third >= 0);
+	assert_int_equal(rig_host_wait_eof(f->rig, third, T_MS), 0);
+	assert_int_equal(rig_daemon_log_count(&f->d, "max-handshakes (2) reached"), 1);
+	assert_int_equal(rig_listen(f->rig, PORT), 0);
+	assert_int_equal(rig_host_write_all(f->rig, first, "CONNECT 1234\n", 13, T_MS), 0);
+	accept_and_expect_ok(f, first);
+	assert_int_equal(rig_host_write_all(f->rig, second, "CONNECT 1234\n", 13, T_MS), 0);
+	accept_and_expect_ok(f, second);
+	close(first);
+	close(second);
+	close(third);
+}
+
 /* A bad override is refused at start-up, naming the variable. */
 static void test_bad_deadline_refused(void **state)
 {
@@ -260,6 +296,8 @@ int main(void)
 		T(test_bad_lines_closed_without_reply),
 		T(test_client_gone_before_newline),
 		T(test_guest_refuses),
+		cmocka_unit_test_setup_teardown(test_handshakes_past_the_budget_closed,
+						setup_two_handshakes, fixture_teardown),
 #undef T
 		cmocka_unit_test_teardown(test_guest_not_started_yet, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_clients_closed_after_deadline,
