@@ -59,18 +59,25 @@ static void start(struct tenants *t, const char *keys_a, const char *keys_b, uns
 	}
 }
 
-static struct rig *open_vm(struct tenants *t, unsigned i)
+static struct rig *open_vm_opts(struct tenants *t, unsigned i, const struct rig_opts *base)
 {
-	struct rig_opts o;
+	struct rig_opts o = *base;
 	int err;
 
-	rig_opts_default(&o);
 	o.socket_path = t->sock[i];
 	err = rig_open(&t->rig[i], &o);
 	if (err)
 		fprintf(stderr, "rig_open for VM %c: %s\n", "AB"[i], strerror(-err));
 	assert_int_equal(err, 0);
 	return t->rig[i];
+}
+
+static struct rig *open_vm(struct tenants *t, unsigned i)
+{
+	struct rig_opts o;
+
+	rig_opts_default(&o);
+	return open_vm_opts(t, i, &o);
 }
 
 static void close_vm(struct tenants *t, unsigned i)
@@ -779,6 +786,77 @@ static void test_tx_resumes_once_replies_drain(void **state)
 	free(l);
 }
 
+/* Data for B's full mailbox keeps its TX chain in the park, but one VM's
+ * packets hold at most half the park's chains ((room + 1) / 2, room being
+ * half A's TX ring: 32 of 128): past that A's ring waits, everything
+ * behind the packet too (the host probes here), with 32 chains kept, the
+ * waiting one and the probe behind it in flight.  The park timeout is a
+ * minute, so nothing expires. */
+static void test_parked_data_holds_at_most_half_the_chains(void **state)
+{
+	struct tenants *t = *state;
+	struct rst_log *l = calloc(1, sizeof(*l));
+	const uint32_t fill = 40000, probe = 46000;
+	static uint8_t data[4000];
+	struct rig_opts o;
+	struct rig *a, *b;
+	unsigned k;
+
+	assert_non_null(l);
+	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", "60000", 1);
+	start(t, NULL, NULL, 0);
+	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+	rig_opts_default(&o);
+	o.queue_size = 128;
+	o.tx_layout = RIG_TX_LINEAR;
+	o.tx_slots = 100;
+	a = open_vm_opts(t, 0, &o);
+	b = open_vm(t, 1);
+	l->first_port = fill;
+	l->n = 10000;
+	a->on_packet = log_rst;
+	a->on_packet_arg = l;
+	rig_freeze_rx(b, true);
+	/* Each data packet for B, then a probe the host answers at once
+	 * unless the ring waits before it. */
+	for (k = 0;; k++) {
+		struct rig_hdr h = {
+			.src_cid = CID_A, .dst_cid = CID_B, .src_port = fill + k,
+			.dst_port = 41000, .type = VIRTIO_VSOCK_TYPE_STREAM,
+			.op = VIRTIO_VSOCK_OP_RW, .len = sizeof(data), .buf_alloc = 65536,
+		};
+		int64_t deadline = rig_now_ms() + T_MS;
+
+		assert_true(k < 2000);
+		while (rig_send_pkt(a, &h, data, sizeof(data)) == -EAGAIN) {
+			assert_true(rig_left_ms(deadline) > 0);
+			assert_true(rig_poll(a, NULL, 0, 1) >= 0);
+		}
+		send_stray(a, RIG_HOST_CID, probe + k);
+		while (rsts_in(l, probe + k, 1) == 0 && rig_left_ms(deadline) > 0)
+			assert_true(rig_poll(a, NULL, 0, 1) >= 0);
+		if (rsts_in(l, probe + k, 1) == 0)
+			break;
+	}
+	if (a->n_tx_slots - a->n_tx_free != 34)
+		fail_msg("%u of A's TX chains in flight when its ring waited (after %u packets for "
+			 "B), not 32 parked + 2", a->n_tx_slots - a->n_tx_free, k + 1);
+	/* B drains: the park empties, A's ring goes on, and A serves again. */
+	rig_freeze_rx(b, false);
+	{
+		int64_t deadline = rig_now_ms() + T_MS;
+
+		while (a->n_tx_free != a->n_tx_slots || rsts_in(l, probe + k, 1) == 0) {
+			assert_true(rig_left_ms(deadline) > 0);
+			assert_true(rig_poll(a, NULL, 0, 1) >= 0);
+			assert_true(rig_poll(b, NULL, 0, 1) >= 0);
+		}
+	}
+	assert_serves(t, 0, 5065);
+	a->on_packet = NULL;
+	free(l);
+}
+
 /* ---- A's VMM --------------------------------------------------------------- */
 
 /* A's VMM shrinks the file behind guest memory after SET_MEM_TABLE: the
@@ -973,6 +1051,7 @@ int main(void)
 		T(test_delivery_clears_the_stalled_mark),
 		T(test_parked_headers_return_their_chains_and_share_the_park),
 		T(test_tx_resumes_once_replies_drain),
+		T(test_parked_data_holds_at_most_half_the_chains),
 		T(test_shrunk_guest_memory_drops_only_that_vmm),
 		T(test_tx_disabled_with_replies_backed_up_does_not_spin),
 		T(test_memory_budget_holds),
