@@ -857,6 +857,121 @@ static void test_parked_data_holds_at_most_half_the_chains(void **state)
 	free(l);
 }
 
+/* What B's guest received, in order: runs of host data and of A's mail. */
+struct rx_order {
+	size_t mail_between;   /* mail bytes between the first two host runs */
+	size_t host, mail;     /* bytes of each received */
+	unsigned host_runs;
+	bool in_host_run;
+};
+
+static void log_order(void *arg, const struct rig_hdr *h, const void *payload)
+{
+	struct rx_order *o = arg;
+
+	(void)payload;
+	if (h->op != VIRTIO_VSOCK_OP_RW || h->len == 0)
+		return;
+	if (h->src_cid == RIG_HOST_CID) {
+		o->host += h->len;
+		if (!o->in_host_run)
+			o->host_runs++;
+		o->in_host_run = true;
+	} else if (h->src_cid == CID_A) {
+		o->mail += h->len;
+		o->in_host_run = false;
+		if (o->host_runs == 1)
+			o->mail_between += h->len;
+	}
+}
+
+/* Host connections and sibling mail take turns on B's RX ring: with a
+ * mailbox full of A's data and two host connections with data waiting,
+ * once B takes buffers again the mail between the two connections' turns
+ * is at most RX_MAIL_BUDGET (256 KiB), not all of it. */
+static void test_mail_and_host_data_take_turns(void **state)
+{
+	struct tenants *t = *state;
+	static uint8_t data[4000], host_data[100 * 1024];
+	const size_t mail = 600 * 1024, budget = 256 * 1024;
+	struct rx_order order = {0};
+	struct rig_conn *conn[2];
+	struct rig_opts o;
+	struct rig *a, *b;
+	int64_t deadline;
+	int hfd[2];
+
+	start(t, NULL, NULL, 0);
+	a = open_vm(t, 0);
+	rig_opts_default(&o);
+	o.queue_size = 256;
+	o.rx_bufs = 256;
+	o.buf_alloc = 4u << 20;
+	b = open_vm_opts(t, 1, &o);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(rig_listen(b, 7100 + i), 0);
+		hfd[i] = rig_host_open(b, t->uds[1], 7100 + i, &conn[i], T_MS);
+		assert_true(hfd[i] >= 0);
+	}
+	/* B stops taking buffers; A's headers use up those it had posted. */
+	rig_freeze_rx(b, true);
+	for (unsigned i = 0; i < o.rx_bufs; i++)
+		send_stray(a, CID_B, 40000 + i);
+	wait_tx_used(a);
+	/* Mail and host data wait for B. */
+	for (size_t sent = 0; sent < mail; sent += sizeof(data)) {
+		struct rig_hdr h = {
+			.src_cid = CID_A, .dst_cid = CID_B, .src_port = 42000,
+			.dst_port = 41000, .type = VIRTIO_VSOCK_TYPE_STREAM,
+			.op = VIRTIO_VSOCK_OP_RW, .len = sizeof(data), .buf_alloc = 65536,
+		};
+
+		deadline = rig_now_ms() + T_MS;
+		while (rig_send_pkt(a, &h, data, sizeof(data)) == -EAGAIN) {
+			assert_true(rig_left_ms(deadline) > 0);
+			assert_true(rig_poll(a, NULL, 0, 1) >= 0);
+		}
+	}
+	wait_tx_used(a);
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(rig_host_write_all(b, hfd[i], host_data, sizeof(host_data), T_MS),
+				 0);
+	/* B's device has seen the host data once it took a packet B sent
+	 * after it (one for no connection, whose RST waits for buffers). */
+	{
+		struct rig_hdr h = {
+			.src_cid = CID_B, .dst_cid = RIG_HOST_CID, .src_port = 43000,
+			.dst_port = 41000, .type = VIRTIO_VSOCK_TYPE_STREAM,
+			.op = VIRTIO_VSOCK_OP_RW, .buf_alloc = 65536,
+		};
+
+		assert_int_equal(rig_send_pkt(b, &h, NULL, 0), 0);
+		wait_tx_used(b);
+	}
+	b->on_packet = log_order;
+	b->on_packet_arg = &order;
+	/* All of B's buffers at once, so that one pass meets them together
+	 * (a pass that ran out of buffers starts the next with a host turn). */
+	rig_ring_hold(&b->rxq, true);
+	rig_freeze_rx(b, false);
+	assert_true(rig_poll(b, NULL, 0, 0) >= 0);
+	rig_ring_hold(&b->rxq, false);
+	deadline = rig_now_ms() + T_MS;
+	while (order.host_runs < 2) {
+		if (rig_left_ms(deadline) == 0)
+			fail_msg("B got %zu bytes of host data in %u run(s) and %zu of mail", order.host,
+				 order.host_runs, order.mail);
+		assert_true(rig_poll(b, NULL, 0, 1) >= 0);
+		assert_true(rig_poll(a, NULL, 0, 0) >= 0);
+	}
+	if (order.mail_between == 0 || order.mail_between > budget + sizeof(data))
+		fail_msg("%zu bytes of mail between B's first two runs of host data",
+			 order.mail_between);
+	b->on_packet = NULL;
+	for (unsigned i = 0; i < 2; i++)
+		close(hfd[i]);
+}
+
 /* ---- A's VMM --------------------------------------------------------------- */
 
 /* A's VMM shrinks the file behind guest memory after SET_MEM_TABLE: the
@@ -1052,6 +1167,7 @@ int main(void)
 		T(test_parked_headers_return_their_chains_and_share_the_park),
 		T(test_tx_resumes_once_replies_drain),
 		T(test_parked_data_holds_at_most_half_the_chains),
+		T(test_mail_and_host_data_take_turns),
 		T(test_shrunk_guest_memory_drops_only_that_vmm),
 		T(test_tx_disabled_with_replies_backed_up_does_not_spin),
 		T(test_memory_budget_holds),
