@@ -5,6 +5,7 @@
  * deadline, and the daemon's descriptors, memory and CPU must stay within
  * bounds.  Budgets are made small through the configuration and the
  * open-file limit is lowered, so that each attack takes seconds. */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -972,6 +973,88 @@ static void test_mail_and_host_data_take_turns(void **state)
 		close(hfd[i]);
 }
 
+/* A packet kept in the park is checked again before it leaves: A's guest
+ * rewrites the source CID in the header of a parked data packet (its
+ * chain is still the guest's memory), and when B's mailbox has room the
+ * packet is dropped, its chain returned empty, not sent. */
+static void test_rewritten_parked_packet_dropped(void **state)
+{
+	struct tenants *t = *state;
+	struct rig_hdr h = {
+		.src_cid = CID_A, .dst_cid = CID_B, .src_port = 44000, .dst_port = 41000,
+		.type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RW, .len = 100,
+		.buf_alloc = 65536,
+	};
+	struct rx_order order = {0};
+	struct rig_opts o;
+	struct rig *a, *b;
+	struct vring_desc d;
+	uint32_t len = 1;
+	uint64_t buf;
+	uint8_t *wire;
+	unsigned room;
+	int head;
+
+	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", "60000", 1);
+	start(t, NULL, NULL, 0);
+	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+	a = open_vm(t, 0);
+	/* B's guest does not answer A's strays: no RSTs back to A. */
+	rig_opts_default(&o);
+	o.strays_unanswered = true;
+	b = open_vm_opts(t, 1, &o);
+	rig_freeze_rx(b, true);
+	room = b->n_rx_posted + MAILBOX_PACKETS;
+	for (unsigned i = 0; i < room; i++)
+		send_stray(a, CID_B, 40000 + i);
+	wait_tx_used(a);
+	/* One data packet in a chain of our own: B's mailbox is full, so it
+	 * waits in the park with its chain. */
+	buf = rig_mem_alloc(&a->mem, RIG_HDR_SIZE + h.len, 64);
+	wire = rig_mem_ptr(&a->mem, buf, RIG_HDR_SIZE + h.len);
+	rig_hdr_encode(&h, wire);
+	memset(wire + RIG_HDR_SIZE, 'p', h.len);
+	d = (struct vring_desc){.addr = htole64(buf), .len = htole32(RIG_HDR_SIZE + h.len)};
+	head = rig_post_raw(a, 1, &d, 1);
+	assert_true(head >= 0);
+	/* Parked: the chain stays out while everything sent after it is
+	 * handled (the host's answer to a probe). */
+	{
+		struct rst_log *l = calloc(1, sizeof(*l));
+
+		assert_non_null(l);
+		l->first_port = 49000;
+		l->n = 10;
+		a->on_packet = log_rst;
+		a->on_packet_arg = l;
+		host_probe(t, l, 49000);
+		a->on_packet = NULL;
+		free(l);
+	}
+	assert_int_equal(rig_wait_raw(a, 1, head, &len, 0), -ETIMEDOUT);
+	h.src_cid = 5;
+	rig_hdr_encode(&h, wire);
+	b->on_packet = log_order;
+	b->on_packet_arg = &order;
+	rig_freeze_rx(b, false);
+	{
+		int64_t deadline = rig_now_ms() + T_MS;
+
+		while (rig_wait_raw(a, 1, head, &len, 0) != 0) {
+			assert_true(rig_left_ms(deadline) > 0);
+			assert_true(rig_poll(a, NULL, 0, 0) >= 0);
+			assert_true(rig_poll(b, NULL, 0, 1) >= 0);
+		}
+	}
+	assert_int_equal(len, 0);
+	assert_true(rig_daemon_log_count(&t->d, "rewrote a packet kept for cid 4") >= 1);
+	wait_tx_used(a);
+	for (int64_t end = rig_now_ms() + 200; rig_now_ms() < end;)
+		assert_true(rig_poll(b, NULL, 0, 10) >= 0);
+	assert_int_equal(order.mail, 0);
+	b->on_packet = NULL;
+}
+
 /* ---- A's VMM --------------------------------------------------------------- */
 
 /* A's VMM shrinks the file behind guest memory after SET_MEM_TABLE: the
@@ -1168,6 +1251,7 @@ int main(void)
 		T(test_tx_resumes_once_replies_drain),
 		T(test_parked_data_holds_at_most_half_the_chains),
 		T(test_mail_and_host_data_take_turns),
+		T(test_rewritten_parked_packet_dropped),
 		T(test_shrunk_guest_memory_drops_only_that_vmm),
 		T(test_tx_disabled_with_replies_backed_up_does_not_spin),
 		T(test_memory_budget_holds),
