@@ -4,6 +4,7 @@
  * packets split into small RX buffers, back-pressure when a guest stops
  * reading, both directions at full speed, front-ends that come and go at
  * different times, and SEQPACKET packets with their EOM/EOR flags. */
+#include <endian.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -705,6 +706,100 @@ static void test_seqpacket_flags(void **state)
 	free(cap.bytes);
 }
 
+/* RSTs the daemon sent a rig, on two of its ports. */
+struct two_rsts {
+	uint32_t port[2];
+	unsigned got[2];
+};
+
+static void count_two_rsts(void *arg, const struct rig_hdr *h, const void *payload)
+{
+	struct two_rsts *r = arg;
+
+	(void)payload;
+	for (unsigned i = 0; i < 2; i++)
+		r->got[i] += h->op == VIRTIO_VSOCK_OP_RST && h->dst_port == r->port[i];
+}
+
+/* A sends to (cid, 41000) from port a header for no connection. */
+static void stray_to(struct rig *a, uint32_t cid, uint32_t port)
+{
+	struct rig_hdr h = {
+		.src_cid = a->cid, .dst_cid = cid, .src_port = port, .dst_port = 41000,
+		.type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RW, .buf_alloc = 65536,
+	};
+	int64_t deadline = rig_now_ms() + T_MS;
+
+	while (rig_send_pkt(a, &h, NULL, 0) == -EAGAIN) {
+		assert_true(rig_left_ms(deadline) > 0);
+		assert_true(rig_poll(a, NULL, 0, 1) >= 0);
+	}
+}
+
+/* Fills the mailbox of `to` (frozen, one RX buffer) exactly: the first
+ * stray lands in its buffer (waited for), 1024 more fill the mailbox
+ * (ROUTER_DEFAULT_MAILBOX_PACKETS); none waits in A's park. */
+static void fill_mailbox(struct rig *a, struct rig *to, uint32_t first_port)
+{
+	int64_t deadline = rig_now_ms() + T_MS;
+
+	rig_freeze_rx(to, true);
+	stray_to(a, to->cid, first_port);
+	while (le16toh(__atomic_load_n(&to->rxq.used->idx, __ATOMIC_ACQUIRE)) !=
+	       to->rxq.last_used_idx + 1) {
+		assert_true(rig_left_ms(deadline) > 0);
+		assert_true(rig_poll(a, NULL, 0, 1) >= 0);
+	}
+	for (uint32_t i = 1; i <= 1024; i++)
+		stray_to(a, to->cid, first_port + i);
+	wait_tx_used(a);
+}
+
+/* The park's timer is set again for what is left after an expiry.  B's
+ * and C's mailboxes are full; a header for B waits in A's park, then, a
+ * while later, one for C.  When B's expires (B is then marked stalled),
+ * C's is not due yet and waits on; nothing else happens, so only the
+ * re-armed timer ends its wait, a timeout after it came. */
+static void test_park_timer_rearmed_after_an_expiry(void **state)
+{
+	struct sib *s = *state;
+	const struct rig_vm vms[] = {{CID_A, NULL, NULL}, {CID_B, NULL, NULL},
+				     {CID_C, NULL, NULL}};
+	struct two_rsts r = {.port = {48000, 48001}};
+	struct rig_opts o;
+	struct rig *a;
+
+	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", "1000", 1);
+	sib_start(s, vms, 3);
+	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+	rig_opts_default(&o);
+	o.rx_bufs = 1;
+	o.strays_unanswered = true;
+	sib_open_rig(s, 0, NULL);
+	sib_open_rig(s, 1, &o);
+	sib_open_rig(s, 2, &o);
+	a = s->rig[0];
+	a->on_packet = count_two_rsts;
+	a->on_packet_arg = &r;
+	fill_mailbox(a, s->rig[1], 40000);
+	fill_mailbox(a, s->rig[2], 42000);
+	stray_to(a, CID_B, r.port[0]);
+	for (int64_t end = rig_now_ms() + 400; rig_now_ms() < end;)
+		assert_true(rig_poll(a, NULL, 0, 10) >= 0);
+	stray_to(a, CID_C, r.port[1]);
+	{
+		int64_t deadline = rig_now_ms() + T_MS;
+
+		while (r.got[0] == 0 || r.got[1] == 0) {
+			if (rig_left_ms(deadline) == 0)
+				fail_msg("RSTs: %u for B's parked header, %u for C's", r.got[0],
+					 r.got[1]);
+			assert_true(rig_poll(a, NULL, 0, 10) >= 0);
+		}
+	}
+	a->on_packet = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +816,7 @@ int main(void)
 		T(test_bidirectional_full_speed),
 		T(test_frontends_at_different_times),
 		T(test_seqpacket_flags),
+		T(test_park_timer_rearmed_after_an_expiry),
 #undef T
 	};
 
