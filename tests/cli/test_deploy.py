@@ -129,7 +129,7 @@ def test_capabilities(_):
     except ValueError:
         caps = None
     check("--print-capabilities: the schema's object, exit 0",
-          out.returncode == 0 and caps == {"type": "vsock"}, out.stdout + out.stderr)
+          out.returncode == 0 and caps == {"type": "vsock", "features": []}, out.stdout + out.stderr)
 
 
 def test_ready_status_stopping(d):

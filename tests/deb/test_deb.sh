@@ -35,7 +35,7 @@ DEB=$(ls "$DIR"/deb/vhost-device-vsock_*.deb 2>/dev/null | head -n 1)
 INSTALLED=yes
 installed() {
 	dpkg -i "$DEB" &&
-	[ "$(/usr/bin/vhost-device-vsock --print-capabilities | tr -d ' \n')" = '{"type":"vsock"}' ] &&
+	[ "$(/usr/bin/vhost-device-vsock --print-capabilities | tr -d ' \n')" = '{"type":"vsock","features":[]}' ] &&
 	id vhost-vsock
 }
 check "dpkg -i: the daemon runs, the service's user exists" installed

@@ -323,7 +323,7 @@ static void test_backend_conventions(void **state)
 	(void)state;
 	run_argv(&r, ARGS("--bogus", "--print-capabilities", "--socket"));
 	assert_int_equal(r.result, CONFIG_EXIT_OK);
-	assert_string_equal(r.out, "{\n  \"type\": \"vsock\"\n}\n");
+	assert_string_equal(r.out, "{\n  \"type\": \"vsock\",\n  \"features\": []\n}\n");
 	assert_string_equal(r.err, "");
 	run_done(&r);
 
