@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+#include <string.h> /* GNU basename(): never writes to its argument */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,13 +18,6 @@ struct slot {
 	const char *path;
 	int *fd;
 };
-
-static const char *file_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
-}
 
 /* Every VM socket of cfg, at most two per VM. */
 static size_t list_slots(struct daemon_config *cfg, struct slot *slots)
@@ -59,19 +52,26 @@ static bool bound_to(int fd, const char *path, char *bound, size_t bound_len)
 	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* The file names of every slot, for a message. */
+static void slot_names(const struct slot *slots, size_t n_slots, char *out, size_t len)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n_slots && off < len; i++)
+		off += (size_t)snprintf(out + off, len - off, "%s%s", i ? ", " : "",
+					basename(slots[i].path));
+}
+
 /* Gives fd, named name, to the one slot whose file name it is. */
 static bool match(int fd, const char *name, struct slot *slots, size_t n_slots)
 {
 	struct slot *found = NULL;
 	char bound[sizeof(((struct sockaddr_un *)0)->sun_path) + 32];
-	char names[512] = "";
-	size_t off = 0;
+	char names[512];
 
 	for (size_t i = 0; i < n_slots; i++) {
-		if (off < sizeof(names))
-			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s",
-						i ? ", " : "", file_name(slots[i].path));
-		if (strcmp(file_name(slots[i].path), name) != 0)
+		if (strcmp(basename(slots[i].path), name) != 0)
 			continue;
 		if (found) {
 			log_err("socket activation: fd %d '%s' names both %s and %s: give the "
@@ -82,6 +82,7 @@ static bool match(int fd, const char *name, struct slot *slots, size_t n_slots)
 		found = &slots[i];
 	}
 	if (!found) {
+		slot_names(slots, n_slots, names, sizeof(names));
 		log_err("socket activation: fd %d '%s' names no VM socket (the names are the "
 			"file names of the sockets and uds-paths: %s); set FileDescriptorName= "
 			"in the socket unit", fd, name, names);

@@ -203,21 +203,27 @@ def test_socket_activation(d):
 
 def test_activation_errors(d):
     os.mkdir(f"{d}/elsewhere")
+    one_vm = ["--socket", f"{d}/v3.sock", "--uds-path", f"{d}/vm3.vsock"]
+    two_vms = ["--vm", f"guest-cid=3,socket={d}/v3.sock,uds-path={d}/vm3.vsock",
+               "--vm", f"guest-cid=4,socket={d}/elsewhere/v3.sock,uds-path={d}/vm4.vsock"]
+    # (what, LISTEN_FDNAMES, sockets passed, daemon arguments, the reason it gives)
     cases = [
-        ("a name no VM socket has", "other.sock", f"{d}/v3.sock",
+        ("a name no VM socket has", "other.sock", [f"{d}/v3.sock"], one_vm,
          "fd 3 'other.sock' names no VM socket (the names are the file names of the "
          "sockets and uds-paths: v3.sock, vm3.vsock); set FileDescriptorName= in the "
          "socket unit"),
-        ("no names at all", None, f"{d}/v3.sock", "fd 3 'unknown' names no VM socket"),
+        ("no names at all", None, [f"{d}/v3.sock"], one_vm,
+         "fd 3 'unknown' names no VM socket"),
         # A stale file at the configured path: same file system, another file.
-        ("a socket bound to another path", "v3.sock", f"{d}/elsewhere/v3.sock",
+        ("a socket bound to another path", "v3.sock", [f"{d}/elsewhere/v3.sock"], one_vm,
          f"fd 3 'v3.sock' is bound to {d}/elsewhere/v3.sock, not to {d}/v3.sock"),
+        ("one VM socket given twice", "v3.sock:v3.sock",
+         [f"{d}/v3.sock", f"{d}/elsewhere/v3.sock"], one_vm,
+         f"fd 4 'v3.sock': {d}/v3.sock already has a listener (fd 3)"),
+        ("a name two VM sockets have", "v3.sock", [f"{d}/v3.sock"], two_vms,
+         f"fd 3 'v3.sock' names both {d}/v3.sock and {d}/elsewhere/v3.sock"),
     ]
-    cases.append(("one VM socket given twice", "v3.sock:v3.sock",
-                  [f"{d}/v3.sock", f"{d}/elsewhere/v3.sock"],
-                  f"fd 4 'v3.sock': {d}/v3.sock already has a listener (fd 3)"))
-    for what, names, paths, message in cases:
-        paths = paths if isinstance(paths, list) else [paths]
+    for what, names, paths, args, message in cases:
         socks = [listener(p) for p in paths]
         stale = f"{d}/v3.sock" not in paths
         if stale:
@@ -225,8 +231,7 @@ def test_activation_errors(d):
         env = {"LISTEN_FDS": str(len(socks))}
         if names:
             env["LISTEN_FDNAMES"] = names
-        daemon = Daemon(d, ["--socket", f"{d}/v3.sock", "--uds-path", f"{d}/vm3.vsock"], env,
-                        fds=socks)
+        daemon = Daemon(d, args, env, fds=socks)
         try:
             rc = daemon.proc.wait(TIMEOUT)
             left = sorted(set(os.listdir(d)) - {"notify", "daemon.log", "elsewhere", "v3.sock"})
