@@ -295,6 +295,17 @@ void wait_tx_used(struct rig *rig)
 	assert_int_equal(rig_wait(rig, tx_all_used, NULL, T_MS), 0);
 }
 
+void send_pkt_waiting(struct rig *rig, const struct rig_hdr *h, const void *payload,
+		      size_t len)
+{
+	int64_t deadline = rig_now_ms() + T_MS;
+
+	while (rig_send_pkt(rig, h, payload, len) == -EAGAIN) {
+		assert_true(rig_left_ms(deadline) > 0);
+		assert_true(rig_poll(rig, NULL, 0, 1) >= 0);
+	}
+}
+
 long process_rss_anon_kib(pid_t pid)
 {
 	char path[64], line[256];

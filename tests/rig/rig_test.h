@@ -74,6 +74,9 @@ void wait_rx_used(struct rig *rig, uint16_t count);
 /* Waits (asserting, T_MS at most) until the device gave back every TX
  * chain the rig posted: it has handled all the rig sent. */
 void wait_tx_used(struct rig *rig);
+/* rig_send_pkt, running the rig while its TX ring is full (up to T_MS). */
+void send_pkt_waiting(struct rig *rig, const struct rig_hdr *h, const void *payload,
+		      size_t len);
 /* Anonymous memory process pid holds (RssAnon), in KiB. */
 long process_rss_anon_kib(pid_t pid);
 

@@ -728,12 +728,8 @@ static void stray_to(struct rig *a, uint32_t cid, uint32_t port)
 		.src_cid = a->cid, .dst_cid = cid, .src_port = port, .dst_port = 41000,
 		.type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RW, .buf_alloc = 65536,
 	};
-	int64_t deadline = rig_now_ms() + T_MS;
 
-	while (rig_send_pkt(a, &h, NULL, 0) == -EAGAIN) {
-		assert_true(rig_left_ms(deadline) > 0);
-		assert_true(rig_poll(a, NULL, 0, 1) >= 0);
-	}
+	send_pkt_waiting(a, &h, NULL, 0);
 }
 
 /* Fills the mailbox of `to` (frozen, one RX buffer) exactly: the first

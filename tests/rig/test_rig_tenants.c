@@ -60,6 +60,14 @@ static void start(struct tenants *t, const char *keys_a, const char *keys_b, uns
 	}
 }
 
+/* Starts the daemon serving A and B with this park timeout (ms). */
+static void start_park_timeout(struct tenants *t, const char *ms)
+{
+	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", ms, 1);
+	start(t, NULL, NULL, 0);
+	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+}
+
 static struct rig *open_vm_opts(struct tenants *t, unsigned i, const struct rig_opts *base)
 {
 	struct rig_opts o = *base;
@@ -489,9 +497,7 @@ static void test_full_mailbox_delays_only_its_own_mail(void **state)
 	struct rig_conn *to_a;
 	int64_t start_ms;
 
-	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", "1000", 1);
-	start(t, NULL, NULL, 0);
-	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+	start_park_timeout(t, "1000");
 	a = open_vm(t, 0);
 	b = open_vm(t, 1);
 	rig_freeze_rx(a, true);
@@ -547,13 +553,10 @@ static void test_full_mailbox_delays_only_its_own_mail(void **state)
 /* A sibling's mailbox, in packets (ROUTER_DEFAULT_MAILBOX_PACKETS). */
 #define MAILBOX_PACKETS 1024u
 
-/* RSTs A got on each of a range of its ports. */
+/* RSTs a rig got on each of 10000 of its ports from first_port on. */
 struct rst_log {
 	uint32_t first_port;
-	unsigned n;                /* ports logged from first_port on */
 	unsigned got[10000];
-	uint32_t seen_by_b;        /* B: A's packets from this port delivered */
-	bool b_saw_it;
 };
 
 static void log_rst(void *arg, const struct rig_hdr *h, const void *payload)
@@ -561,17 +564,35 @@ static void log_rst(void *arg, const struct rig_hdr *h, const void *payload)
 	struct rst_log *l = arg;
 
 	(void)payload;
-	if (h->op == VIRTIO_VSOCK_OP_RST && h->dst_port - l->first_port < l->n)
+	if (h->op == VIRTIO_VSOCK_OP_RST && h->dst_port - l->first_port < 10000)
 		l->got[h->dst_port - l->first_port]++;
 }
 
+/* Logs the RSTs r gets from here on (r->on_packet); the caller frees it. */
+static struct rst_log *log_rsts(struct rig *r, uint32_t first_port)
+{
+	struct rst_log *l = calloc(1, sizeof(*l));
+
+	assert_non_null(l);
+	l->first_port = first_port;
+	r->on_packet = log_rst;
+	r->on_packet_arg = l;
+	return l;
+}
+
+/* Whether A's packet from one port reached B. */
+struct delivery {
+	uint32_t port;
+	bool seen;
+};
+
 static void log_delivery(void *arg, const struct rig_hdr *h, const void *payload)
 {
-	struct rst_log *l = arg;
+	struct delivery *dl = arg;
 
 	(void)payload;
-	if (h->src_cid == CID_A && h->src_port == l->seen_by_b)
-		l->b_saw_it = true;
+	if (h->src_cid == CID_A && h->src_port == dl->port)
+		dl->seen = true;
 }
 
 /* A sends a header op (an RW or RST for no connection) from port to
@@ -582,12 +603,8 @@ static void send_op(struct rig *a, uint16_t op, uint32_t cid, uint32_t port)
 		.src_cid = CID_A, .dst_cid = cid, .src_port = port, .dst_port = 41000,
 		.type = VIRTIO_VSOCK_TYPE_STREAM, .op = op, .buf_alloc = 65536,
 	};
-	int64_t deadline = rig_now_ms() + T_MS;
 
-	while (rig_send_pkt(a, &h, NULL, 0) == -EAGAIN) {
-		assert_true(rig_left_ms(deadline) > 0);
-		assert_true(rig_poll(a, NULL, 0, 1) >= 0);
-	}
+	send_pkt_waiting(a, &h, NULL, 0);
 }
 
 static void send_stray(struct rig *a, uint32_t cid, uint32_t port)
@@ -625,24 +642,19 @@ static void host_probe(struct tenants *t, struct rst_log *l, uint32_t port)
 static void test_delivery_clears_the_stalled_mark(void **state)
 {
 	struct tenants *t = *state;
-	struct rst_log *l = calloc(1, sizeof(*l));
+	struct delivery dl = {0};
+	struct rst_log *l;
 	const uint32_t fill1 = 40000, probe = 45000, fill2 = 46000, probe_port = 49000;
 	unsigned room, over = 100;
 	struct rig *a, *b;
 	int64_t deadline;
 
-	assert_non_null(l);
-	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", "4000", 1);
-	start(t, NULL, NULL, 0);
-	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+	start_park_timeout(t, "4000");
 	a = open_vm(t, 0);
 	b = open_vm(t, 1);
-	l->first_port = fill1;
-	l->n = 10000;
-	a->on_packet = log_rst;
-	a->on_packet_arg = l;
+	l = log_rsts(a, fill1);
 	b->on_packet = log_delivery;
-	b->on_packet_arg = l;
+	b->on_packet_arg = &dl;
 
 	/* B stops draining: its posted RX buffers and its mailbox fill, a few
 	 * packets park, expire, and B is marked stalled. */
@@ -659,11 +671,11 @@ static void test_delivery_clears_the_stalled_mark(void **state)
 	/* B drains; a packet reaches it (A tries until one does). */
 	rig_freeze_rx(b, false);
 	deadline = rig_now_ms() + T_MS;
-	for (uint32_t port = probe; !l->b_saw_it; port++) {
+	for (uint32_t port = probe; !dl.seen; port++) {
 		assert_true(rig_left_ms(deadline) > 0 && port < fill2);
-		l->seen_by_b = port;
+		dl.port = port;
 		send_stray(a, CID_B, port);
-		for (int64_t end = rig_now_ms() + 50; !l->b_saw_it && rig_now_ms() < end;) {
+		for (int64_t end = rig_now_ms() + 50; !dl.seen && rig_now_ms() < end;) {
 			assert_true(rig_poll(a, NULL, 0, 1) >= 0);
 			assert_true(rig_poll(b, NULL, 0, 1) >= 0);
 		}
@@ -694,22 +706,16 @@ static void test_delivery_clears_the_stalled_mark(void **state)
 static void test_parked_headers_return_their_chains_and_share_the_park(void **state)
 {
 	struct tenants *t = *state;
-	struct rst_log *l = calloc(1, sizeof(*l));
+	struct rst_log *l;
 	const uint32_t fill = 40000, rst_port = 48000, probe_port = 49000;
 	const unsigned per_vm = 256, over = 10;
 	unsigned room, answered;
 	struct rig *a, *b;
 
-	assert_non_null(l);
-	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", "60000", 1);
-	start(t, NULL, NULL, 0);
-	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+	start_park_timeout(t, "60000");
 	a = open_vm(t, 0);
 	b = open_vm(t, 1);
-	l->first_port = fill;
-	l->n = 10000;
-	a->on_packet = log_rst;
-	a->on_packet_arg = l;
+	l = log_rsts(a, fill);
 	rig_freeze_rx(b, true);
 	room = b->n_rx_posted + MAILBOX_PACKETS;
 	/* More headers than A's TX ring holds wait in the park: had they
@@ -744,19 +750,15 @@ static void test_parked_headers_return_their_chains_and_share_the_park(void **st
 static void test_tx_resumes_once_replies_drain(void **state)
 {
 	struct tenants *t = *state;
-	struct rst_log *l = calloc(1, sizeof(*l));
+	struct rst_log *l;
 	const uint32_t first = 30000;
 	unsigned sent = 0;
 	int64_t deadline;
 	struct rig *a;
 
-	assert_non_null(l);
 	start(t, NULL, NULL, 0);
 	a = open_vm(t, 0);
-	l->first_port = first;
-	l->n = 10000;
-	a->on_packet = log_rst;
-	a->on_packet_arg = l;
+	l = log_rsts(a, first);
 	rig_freeze_rx(a, true);
 	for (;; sent++) {
 		struct rig_hdr h = {
@@ -796,27 +798,21 @@ static void test_tx_resumes_once_replies_drain(void **state)
 static void test_parked_data_holds_at_most_half_the_chains(void **state)
 {
 	struct tenants *t = *state;
-	struct rst_log *l = calloc(1, sizeof(*l));
+	struct rst_log *l;
 	const uint32_t fill = 40000, probe = 46000;
 	static uint8_t data[4000];
 	struct rig_opts o;
 	struct rig *a, *b;
 	unsigned k;
 
-	assert_non_null(l);
-	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", "60000", 1);
-	start(t, NULL, NULL, 0);
-	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+	start_park_timeout(t, "60000");
 	rig_opts_default(&o);
 	o.queue_size = 128;
 	o.tx_layout = RIG_TX_LINEAR;
 	o.tx_slots = 100;
 	a = open_vm_opts(t, 0, &o);
 	b = open_vm(t, 1);
-	l->first_port = fill;
-	l->n = 10000;
-	a->on_packet = log_rst;
-	a->on_packet_arg = l;
+	l = log_rsts(a, fill);
 	rig_freeze_rx(b, true);
 	/* Each data packet for B, then a probe the host answers at once
 	 * unless the ring waits before it. */
@@ -826,14 +822,12 @@ static void test_parked_data_holds_at_most_half_the_chains(void **state)
 			.dst_port = 41000, .type = VIRTIO_VSOCK_TYPE_STREAM,
 			.op = VIRTIO_VSOCK_OP_RW, .len = sizeof(data), .buf_alloc = 65536,
 		};
-		int64_t deadline = rig_now_ms() + T_MS;
+		int64_t deadline;
 
 		assert_true(k < 2000);
-		while (rig_send_pkt(a, &h, data, sizeof(data)) == -EAGAIN) {
-			assert_true(rig_left_ms(deadline) > 0);
-			assert_true(rig_poll(a, NULL, 0, 1) >= 0);
-		}
+		send_pkt_waiting(a, &h, data, sizeof(data));
 		send_stray(a, RIG_HOST_CID, probe + k);
+		deadline = rig_now_ms() + T_MS;
 		while (rsts_in(l, probe + k, 1) == 0 && rig_left_ms(deadline) > 0)
 			assert_true(rig_poll(a, NULL, 0, 1) >= 0);
 		if (rsts_in(l, probe + k, 1) == 0)
@@ -927,11 +921,7 @@ static void test_mail_and_host_data_take_turns(void **state)
 			.op = VIRTIO_VSOCK_OP_RW, .len = sizeof(data), .buf_alloc = 65536,
 		};
 
-		deadline = rig_now_ms() + T_MS;
-		while (rig_send_pkt(a, &h, data, sizeof(data)) == -EAGAIN) {
-			assert_true(rig_left_ms(deadline) > 0);
-			assert_true(rig_poll(a, NULL, 0, 1) >= 0);
-		}
+		send_pkt_waiting(a, &h, data, sizeof(data));
 	}
 	wait_tx_used(a);
 	for (unsigned i = 0; i < 2; i++)
@@ -995,9 +985,7 @@ static void test_rewritten_parked_packet_dropped(void **state)
 	unsigned room;
 	int head;
 
-	setenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS", "60000", 1);
-	start(t, NULL, NULL, 0);
-	unsetenv("VHOST_DEVICE_VSOCK_SIBLING_TIMEOUT_MS");
+	start_park_timeout(t, "60000");
 	a = open_vm(t, 0);
 	/* B's guest does not answer A's strays: no RSTs back to A. */
 	rig_opts_default(&o);
@@ -1020,13 +1008,8 @@ static void test_rewritten_parked_packet_dropped(void **state)
 	/* Parked: the chain stays out while everything sent after it is
 	 * handled (the host's answer to a probe). */
 	{
-		struct rst_log *l = calloc(1, sizeof(*l));
+		struct rst_log *l = log_rsts(a, 49000);
 
-		assert_non_null(l);
-		l->first_port = 49000;
-		l->n = 10;
-		a->on_packet = log_rst;
-		a->on_packet_arg = l;
 		host_probe(t, l, 49000);
 		a->on_packet = NULL;
 		free(l);
