@@ -14,10 +14,15 @@ struct vsock_device;
 struct backend;
 
 struct backend_ops {
-	/* Starts a non-blocking connection to the host service for a guest
-	 * REQUEST to port.  Returns the fd (with *done set if it completed
-	 * at once; otherwise EPOLLOUT signals completion) or -errno. */
-	int (*connect)(struct backend *be, uint32_t port, bool *done);
+	/* Starts a non-blocking connection of type (VIRTIO_VSOCK_TYPE_STREAM
+	 * or _SEQPACKET) to the host service for a guest REQUEST to port.
+	 * Returns the fd (with *done set if it completed at once; otherwise
+	 * EPOLLOUT signals completion) or -errno. */
+	int (*connect)(struct backend *be, uint32_t port, uint16_t type, bool *done);
+	/* A seqpacket host socket: makes it take messages of want bytes if it
+	 * can, and returns the largest message it takes (0: no limit of its
+	 * own, the peer's decides). */
+	uint32_t (*max_message)(struct backend *be, int fd, uint32_t want);
 	/* The guest accepted a host-initiated connection on guest_port: tell
 	 * the host client if the protocol says so.  Returns 0 or -errno. */
 	int (*accepted)(struct backend *be, int fd, uint32_t guest_port);
@@ -29,9 +34,11 @@ struct backend {
 	const struct backend_ops *ops;
 };
 
-/* Called by a backend for a host client that wants guest port guest_port.
- * Takes ownership of fd (closed on failure). */
-void device_conn_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port);
+/* Called by a backend for a host client that wants guest port guest_port,
+ * over a socket of type (VIRTIO_VSOCK_TYPE_*).  Takes ownership of fd
+ * (closed on failure). */
+void device_conn_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port,
+			      uint16_t type);
 
 /* The same for a client whose fd is already in the device's epoll set with
  * interest `events` (0: not registered): the device takes that registration
@@ -39,6 +46,7 @@ void device_conn_host_connect(struct vsock_device *dev, int fd, uint32_t guest_p
  * connection data the client sent with its handshake; the guest gets it
  * first.  Takes ownership of fd (closed on failure). */
 void device_conn_host_handover(struct vsock_device *dev, int fd, uint32_t guest_port,
-			       uint32_t events, const void *early, size_t early_len);
+			       uint16_t type, uint32_t events, const void *early,
+			       size_t early_len);
 
 #endif

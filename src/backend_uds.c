@@ -1,6 +1,7 @@
 #include "backend_uds.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/virtio_vsock.h>
 
 #include "connect_line.h"
 #include "env_ms.h"
@@ -23,15 +26,23 @@ struct uds_handshake {
 	struct ev_source ev;
 	struct backend_uds *be;
 	struct deadline deadline; /* in be->handshakes once it waits for more */
+	uint16_t type;            /* its listener's VIRTIO_VSOCK_TYPE_* */
 	struct connect_line line;
+};
+
+/* Where host clients of one socket type connect. */
+struct uds_listener {
+	struct ev_source ev;
+	struct backend_uds *be;
+	struct unix_listener sock; /* fd -1 when there is none */
+	uint16_t type;
 };
 
 struct backend_uds {
 	struct backend base;
 	struct vsock_device *dev;
 	struct ev_loop *loop;
-	struct ev_source listen_ev;
-	struct unix_listener listener;
+	struct uds_listener stream, seqpacket;
 	/* Handshakes waiting for the rest of their line: finishing one costs
 	 * no syscall. */
 	struct deadline_fifo handshakes;
@@ -66,19 +77,24 @@ static void handshake_end(struct uds_handshake *hs, bool close_fd)
 	ev_retire(be->loop, &hs->ev);
 }
 
-/* One read, never more than the rest of a CONNECT line can take: bytes the
- * client sent behind the newline go to the device with the socket, for the
- * guest to get first.  Returns true while the line is still incomplete;
- * otherwise the handshake has ended (handed over, or closed). */
+/* One read, never more than the rest of a CONNECT line can take: bytes a
+ * stream client sent behind the newline go to the device with the socket,
+ * for the guest to get first.  A seqpacket client's first message must be
+ * the line, whole and alone.  Returns true while the line is still
+ * incomplete; otherwise the handshake has ended (handed over, or closed). */
 static bool handshake_read(struct uds_handshake *hs)
 {
 	char buf[CONNECT_LINE_MAX];
+	struct iovec iov = {buf, CONNECT_LINE_MAX - hs->line.len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	bool seqpacket = hs->type == VIRTIO_VSOCK_TYPE_SEQPACKET;
+	enum connect_line_status status;
 	size_t consumed;
 	uint32_t port;
 	ssize_t n;
 	int fd = hs->ev.fd;
 
-	n = recv(fd, buf, CONNECT_LINE_MAX - hs->line.len, MSG_DONTWAIT);
+	n = recvmsg(fd, &mh, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return true;
 	if (n <= 0) {
@@ -86,7 +102,15 @@ static bool handshake_read(struct uds_handshake *hs)
 		handshake_end(hs, true);
 		return false;
 	}
-	switch (connect_line_feed(&hs->line, buf, (size_t)n, &consumed, &port)) {
+	status = connect_line_feed(&hs->line, buf, (size_t)n, &consumed, &port);
+	if (seqpacket && status != CONNECT_LINE_BAD &&
+	    (status == CONNECT_LINE_MORE || consumed != (size_t)n || (mh.msg_flags & MSG_TRUNC))) {
+		log_warn_rl("uds: a seqpacket client's first message is not one CONNECT line "
+			    "alone; closing the client");
+		handshake_end(hs, true);
+		return false;
+	}
+	switch (status) {
 	case CONNECT_LINE_MORE:
 		return true;
 	case CONNECT_LINE_BAD:
@@ -99,9 +123,10 @@ static bool handshake_read(struct uds_handshake *hs)
 	{
 		struct vsock_device *dev = hs->be->dev;
 		uint32_t registered = hs->ev.events;
+		uint16_t type = hs->type;
 
 		handshake_end(hs, false);
-		device_conn_host_handover(dev, fd, port, registered, buf + consumed,
+		device_conn_host_handover(dev, fd, port, type, registered, buf + consumed,
 					  (size_t)n - consumed);
 	}
 	return false;
@@ -126,12 +151,13 @@ static void handshake_overdue(struct deadline *d)
 
 static void listener_readable(struct ev_source *src, uint32_t events)
 {
-	struct backend_uds *be = container_of(src, struct backend_uds, listen_ev);
+	struct uds_listener *l = container_of(src, struct uds_listener, ev);
+	struct backend_uds *be = l->be;
 	struct uds_handshake *hs;
 	int fd, rc;
 
 	(void)events;
-	fd = sock_accept(be->loop, src, NULL, NULL, be->listener.path);
+	fd = sock_accept(be->loop, src, NULL, NULL, l->sock.path);
 	if (fd < 0)
 		return;
 	if (be->handshakes.count >= be->max_handshakes) {
@@ -147,6 +173,7 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	}
 	hs->ev = (struct ev_source){.ops = &handshake_ops, .fd = fd};
 	hs->be = be;
+	hs->type = l->type;
 	connect_line_init(&hs->line);
 	/* Clients usually send the line with their connect(), so it is often
 	 * here already: then the socket goes straight to the device and the
@@ -164,14 +191,31 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 
 static const struct ev_ops listen_ops = {.handle = listener_readable};
 
-static int uds_connect(struct backend *base, uint32_t port, bool *done)
+static int uds_connect(struct backend *base, uint32_t port, uint16_t type, bool *done)
 {
 	struct backend_uds *be = (struct backend_uds *)base;
 	char path[4096];
 
-	if ((size_t)snprintf(path, sizeof(path), "%s_%u", be->listener.path, port) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s_%u", be->stream.sock.path, port) >=
+	    sizeof(path))
 		return -ENAMETOOLONG;
-	return unix_connect_nb(path, done);
+	return unix_connect_nb(path, type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET
+									 : SOCK_STREAM, done);
+}
+
+/* A Unix seqpacket socket refuses (EMSGSIZE) a message longer than its
+ * send buffer less 32 bytes (af_unix.c), and the buffer is twice what
+ * SO_SNDBUF asks, within net.core.wmem_max. */
+static uint32_t uds_max_message(struct backend *base, int fd, uint32_t want)
+{
+	int size = want > INT_MAX / 2 ? INT_MAX / 2 : (int)want;
+	socklen_t len = sizeof(size);
+
+	(void)base;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0)
+		log_info_rl("uds: sizing a seqpacket socket's buffer: %s", strerror(errno));
+	return size > 32 ? (uint32_t)size - 32 : 1;
 }
 
 static int uds_accepted(struct backend *base, int fd, uint32_t guest_port)
@@ -189,6 +233,14 @@ static int uds_accepted(struct backend *base, int fd, uint32_t guest_port)
 	return n == len ? 0 : -EIO;
 }
 
+static void listener_close(struct backend_uds *be, struct uds_listener *l)
+{
+	if (l->sock.fd < 0)
+		return;
+	ev_set(be->loop, &l->ev, 0);
+	unix_listener_close(&l->sock);
+}
+
 static void uds_destroy(struct backend *base)
 {
 	struct backend_uds *be = (struct backend_uds *)base;
@@ -196,17 +248,57 @@ static void uds_destroy(struct backend *base)
 	while (!TAILQ_EMPTY(&be->handshakes.entries))
 		handshake_end(container_of(TAILQ_FIRST(&be->handshakes.entries),
 					   struct uds_handshake, deadline), true);
-	ev_set(be->loop, &be->listen_ev, 0);
+	listener_close(be, &be->stream);
+	listener_close(be, &be->seqpacket);
 	deadline_fifo_close(&be->handshakes);
-	unix_listener_close(&be->listener);
 	free(be);
 }
 
 static const struct backend_ops uds_ops = {
 	.connect = uds_connect,
+	.max_message = uds_max_message,
 	.accepted = uds_accepted,
 	.destroy = uds_destroy,
 };
+
+/* Serves l on the device's loop. */
+static int listener_watch(struct backend_uds *be, struct uds_listener *l, uint16_t type)
+{
+	int rc;
+
+	l->be = be;
+	l->type = type;
+	l->ev = (struct ev_source){.ops = &listen_ops, .fd = l->sock.fd};
+	rc = ev_set(be->loop, &l->ev, EPOLLIN);
+	if (rc < 0)
+		log_err("%s: epoll: %s", l->sock.path, strerror(-rc));
+	return rc;
+}
+
+/* The seqpacket listener beside the stream one we created.  Without it
+ * the device still serves (guests' seqpacket connections need none), so a
+ * path too long for its suffix only costs host-initiated seqpacket. */
+static int seqpacket_listener_open(struct backend_uds *be, const struct vm_config *cfg,
+				   const struct unix_perm *perm)
+{
+	char path[4096];
+	int rc;
+
+	if (cfg->uds_fd >= 0) {
+		log_info("%s: inherited: no %s listener beside it", be->stream.sock.path,
+			 UDS_SEQPACKET_SUFFIX);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s%s", cfg->uds_path, UDS_SEQPACKET_SUFFIX);
+	rc = unix_listener_open_type(&be->seqpacket.sock, path, SOCK_SEQPACKET, UDS_BACKLOG,
+				     perm);
+	if (rc == -ENAMETOOLONG) {
+		log_warn("%s: path too long for a seqpacket listener beside it: host "
+			 "clients cannot open seqpacket connections", cfg->uds_path);
+		return 0;
+	}
+	return rc < 0 ? rc : listener_watch(be, &be->seqpacket, VIRTIO_VSOCK_TYPE_SEQPACKET);
+}
 
 struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loop,
 				   const struct vm_config *cfg, const struct unix_perm *perm)
@@ -220,6 +312,8 @@ struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loo
 	be->dev = dev;
 	be->loop = loop;
 	be->max_handshakes = cfg->max_handshakes;
+	be->stream.sock.fd = -1;
+	be->seqpacket.sock.fd = -1;
 	if (!env_ms_override(UDS_HANDSHAKE_TIMEOUT_ENV, &timeout_ms)) {
 		free(be);
 		return NULL;
@@ -229,21 +323,14 @@ struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loo
 		free(be);
 		return NULL;
 	}
-	if (unix_listener_serve(&be->listener, cfg->uds_path, cfg->uds_fd, UDS_BACKLOG,
-				perm) < 0) {
-		deadline_fifo_close(&be->handshakes);
-		free(be);
+	if (unix_listener_serve(&be->stream.sock, cfg->uds_path, cfg->uds_fd, UDS_BACKLOG,
+				perm) < 0 ||
+	    listener_watch(be, &be->stream, VIRTIO_VSOCK_TYPE_STREAM) < 0 ||
+	    seqpacket_listener_open(be, cfg, perm) < 0) {
+		uds_destroy(&be->base);
 		return NULL;
 	}
-	log_info("%s: max-handshakes %u, CONNECT-line timeout %u ms", be->listener.path,
+	log_info("%s: max-handshakes %u, CONNECT-line timeout %u ms", be->stream.sock.path,
 		 cfg->max_handshakes, timeout_ms);
-	be->listen_ev = (struct ev_source){.ops = &listen_ops, .fd = be->listener.fd};
-	if (ev_set(loop, &be->listen_ev, EPOLLIN) < 0) {
-		log_err("%s: epoll: %s", be->listener.path, strerror(errno));
-		deadline_fifo_close(&be->handshakes);
-		unix_listener_close(&be->listener);
-		free(be);
-		return NULL;
-	}
 	return &be->base;
 }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/virtio_vsock.h>
 #include <linux/vm_sockets.h>
 
 #include "ev.h"
@@ -28,9 +29,9 @@ struct backend_vsock {
 	struct vsock_listener listeners[];
 };
 
-static int vsock_socket(void)
+static int vsock_socket(int type)
 {
-	return socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	return socket(AF_VSOCK, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
 static void listener_readable(struct ev_source *src, uint32_t events)
@@ -54,12 +55,12 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	}
 	/* The peer's connect() has completed already: whatever it sends now
 	 * waits in the socket until the guest answers the REQUEST. */
-	device_conn_host_connect(be->dev, fd, l->port);
+	device_conn_host_connect(be->dev, fd, l->port, VIRTIO_VSOCK_TYPE_STREAM);
 }
 
 static const struct ev_ops listener_ops = {.handle = listener_readable};
 
-static int vsock_connect(struct backend *base, uint32_t port, bool *done)
+static int vsock_connect(struct backend *base, uint32_t port, uint16_t type, bool *done)
 {
 	struct backend_vsock *be = (struct backend_vsock *)base;
 	const struct sockaddr_vm addr = {
@@ -67,7 +68,7 @@ static int vsock_connect(struct backend *base, uint32_t port, bool *done)
 		.svm_cid = be->forward_cid,
 		.svm_port = port,
 	};
-	int fd = vsock_socket();
+	int fd = vsock_socket(type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM);
 	int err;
 
 	if (fd < 0)
@@ -95,6 +96,16 @@ static int vsock_accepted(struct backend *base, int fd, uint32_t guest_port)
 	return 0;
 }
 
+/* The peer's buf_alloc bounds a vsock message; a larger one fails with
+ * EMSGSIZE when it is sent. */
+static uint32_t vsock_max_message(struct backend *base, int fd, uint32_t want)
+{
+	(void)base;
+	(void)fd;
+	(void)want;
+	return 0;
+}
+
 static void vsock_destroy(struct backend *base)
 {
 	struct backend_vsock *be = (struct backend_vsock *)base;
@@ -109,6 +120,7 @@ static void vsock_destroy(struct backend *base)
 
 static const struct backend_ops vsock_ops = {
 	.connect = vsock_connect,
+	.max_message = vsock_max_message,
 	.accepted = vsock_accepted,
 	.destroy = vsock_destroy,
 };
@@ -136,7 +148,7 @@ static int listener_open(struct backend_vsock *be, struct vsock_listener *l)
 	};
 	int err, rc;
 
-	l->ev.fd = vsock_socket();
+	l->ev.fd = vsock_socket(SOCK_STREAM);
 	if (l->ev.fd < 0 || bind(l->ev.fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0 ||
 	    listen(l->ev.fd, VSOCK_BACKLOG) < 0) {
 		err = errno;

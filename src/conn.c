@@ -2,14 +2,17 @@
 
 #include "credit.h"
 
-void conn_init(struct conn *c, struct vsock_device *dev, const struct conn_key *key, int fd)
+void conn_init(struct conn *c, struct vsock_device *dev, const struct conn_key *key, int fd,
+	       uint16_t type)
 {
 	*c = (struct conn){
 		.ev = {.fd = fd},
 		.dev = dev,
 		.key = *key,
+		.type = type,
 	};
 	txbuf_init(&c->txbuf);
+	txmsg_init(&c->txmsg);
 }
 
 enum conn_pending conn_next_pending(const struct conn *c)

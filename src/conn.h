@@ -1,6 +1,6 @@
-/* One vsock stream connection between the guest and a host socket: its
- * state, its flow-control counters, the replies it owes the guest and its
- * overflow buffer.  Pure bookkeeping: the device does the I/O and decides
+/* One vsock connection (stream or seqpacket) between the guest and a host
+ * socket: its state, its flow-control counters, the replies it owes the
+ * guest and its overflow buffer.  Pure bookkeeping: the device does the I/O and decides
  * which fds to watch. */
 #ifndef VSOCK_CONN_H
 #define VSOCK_CONN_H
@@ -9,9 +9,12 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include <linux/virtio_vsock.h>
+
 #include "ev.h"
 #include "fifo_timer.h"
 #include "txbuf.h"
+#include "txmsg.h"
 
 struct vsock_device;
 
@@ -58,14 +61,21 @@ struct conn {
 	 * generous header we sent (tx_credit.h).  Only moves forward. */
 	uint32_t credit_edge;
 	uint32_t window;           /* the most it is offered now; 0: not yet */
+	uint32_t max_window;       /* the most it may be offered; 0: the pool's */
 	uint32_t charged;          /* counted against the device's tx pool */
 	struct txbuf txbuf;
+	/* Seqpacket: where the guest messages in txbuf end (device_seqpacket.c). */
+	struct txmsg txmsg;
+	/* Seqpacket: the length of the host message waiting in the socket
+	 * for the guest's credit (0: none known). */
+	uint32_t rx_msg_len;
 	/* Host bytes the backend read along with its handshake (a client's
 	 * data right behind its CONNECT line): the guest gets them before
 	 * anything read from the socket.  NULL when there are none. */
 	char *early;
 	uint32_t early_len;
 
+	uint16_t type;             /* VIRTIO_VSOCK_TYPE_STREAM or _SEQPACKET */
 	uint8_t state;             /* enum conn_state; device_conn.c sets it */
 	uint8_t pending;           /* enum conn_pending bits */
 	bool in_rx_fifo;
@@ -80,7 +90,12 @@ struct conn {
 
 TAILQ_HEAD(conn_fifo, conn);
 
-void conn_init(struct conn *c, struct vsock_device *dev, const struct conn_key *key, int fd);
+void conn_init(struct conn *c, struct vsock_device *dev, const struct conn_key *key, int fd,
+	       uint16_t type);
+static inline bool conn_is_seqpacket(const struct conn *c)
+{
+	return c->type == VIRTIO_VSOCK_TYPE_SEQPACKET;
+}
 
 /* The next reply to send, by priority: RST (the connection is going away),
  * then REQUEST and RESPONSE (the handshake must precede data), then RW, then

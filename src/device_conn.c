@@ -33,7 +33,7 @@ static void conn_release(struct ev_source *src)
 static const struct ev_ops conn_ops = {.handle = conn_event, .release = conn_release};
 
 struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd,
-			     enum conn_state state)
+			     uint16_t type, enum conn_state state)
 {
 	struct conn *c = malloc(sizeof(*c));
 
@@ -41,8 +41,10 @@ struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *ke
 		log_warn_rl("out of memory for a new connection");
 		return NULL;
 	}
-	conn_init(c, dev, key, fd);
+	conn_init(c, dev, key, fd, type);
 	c->ev.ops = &conn_ops;
+	if (conn_is_seqpacket(c))
+		device_seqpacket_open(dev, c);
 	c->state = state;
 	if (state == CONN_ESTABLISHED)
 		c->pending = CONN_PEND_RESPONSE;
@@ -74,6 +76,7 @@ static void close_host_socket(struct vsock_device *dev, struct conn *c)
 {
 	ev_close(&c->ev);
 	txbuf_free(&c->txbuf);
+	txmsg_free(&c->txmsg);
 	tx_credit_release(&dev->tx_pool, c);
 	free(c->early);
 	c->early = NULL;
@@ -160,8 +163,10 @@ void device_conn_sync_interest(struct vsock_device *dev, struct conn *c)
 	int rc;
 
 	/* Read only what the guest can take: data waits in the host socket
-	 * (back-pressure) while it has no credit. */
-	if (reading && (c->host_readable || c->early_len) && conn_peer_credit(c) > 0)
+	 * (back-pressure) while it has no credit, a message until the guest
+	 * has credit for all of it. */
+	if (reading && (c->host_readable || c->early_len) && conn_peer_credit(c) > 0 &&
+	    conn_peer_credit(c) >= c->rx_msg_len)
 		c->pending |= CONN_PEND_RW;
 	else
 		c->pending &= (uint8_t)~CONN_PEND_RW;
@@ -174,7 +179,7 @@ void device_conn_sync_interest(struct vsock_device *dev, struct conn *c)
 		 * for credit or RX buffers: host_readable remembers it. */
 		if (reading)
 			want |= HOST_READ_EVENTS;
-		if (!txbuf_empty(&c->txbuf))
+		if (device_conn_has_unsent(c))
 			want |= EPOLLOUT | EPOLLET;
 	}
 	rc = ev_set(&dev->loop, &c->ev, want);
@@ -201,10 +206,7 @@ void device_conn_release_finished_host(struct vsock_device *dev, struct conn *c)
 		close_host_socket(dev, c);
 }
 
-/* Called when the txbuf has drained (or a guest shutdown arrives with
- * nothing buffered): finish the close steps the guest asked for.
- * Returns false if the connection is gone. */
-static bool after_drain(struct vsock_device *dev, struct conn *c)
+bool device_conn_drained(struct vsock_device *dev, struct conn *c)
 {
 	if (c->guest_shut_send && c->guest_shut_rcv) {
 		device_conn_reset(dev, c);
@@ -217,15 +219,14 @@ static bool after_drain(struct vsock_device *dev, struct conn *c)
 	return true;
 }
 
-static void host_write_failed(struct vsock_device *dev, struct conn *c, int err)
+void device_conn_write_failed(struct vsock_device *dev, struct conn *c, int err)
 {
 	log_info_rl("host socket for port %u -> %u: %s; resetting", c->key.peer_port,
 		    c->key.local_port, strerror(err));
 	device_conn_reset(dev, c);
 }
 
-/* n more guest bytes reached the host. */
-static void forwarded(struct vsock_device *dev, struct conn *c, uint32_t n)
+void device_conn_forwarded(struct vsock_device *dev, struct conn *c, uint32_t n)
 {
 	c->fwd_cnt += n;
 	tx_credit_account(&dev->tx_pool, c);
@@ -252,11 +253,11 @@ void device_conn_write(struct vsock_device *dev, struct conn *c,
 
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			device_check_guest_fault(dev, errno);
-			host_write_failed(dev, c, errno);
+			device_conn_write_failed(dev, c, errno);
 			return;
 		}
 		sent = w < 0 ? 0 : (size_t)w;
-		forwarded(dev, c, (uint32_t)sent);
+		device_conn_forwarded(dev, c, (uint32_t)sent);
 		if (sent == total)
 			return;
 		n = iov_slice(iov, n, sent, total - sent, dev->tx_rest, VQ_CHAIN_MAX_SEGS);
@@ -276,17 +277,23 @@ void device_conn_write(struct vsock_device *dev, struct conn *c,
 
 static void flush_txbuf(struct vsock_device *dev, struct conn *c)
 {
-	ssize_t n = txbuf_flush(&c->txbuf, c->ev.fd);
+	ssize_t n;
+
+	if (conn_is_seqpacket(c)) {
+		device_seqpacket_flush(dev, c);
+		return;
+	}
+	n = txbuf_flush(&c->txbuf, c->ev.fd);
 
 	if (n == -EAGAIN)
 		return;
 	if (n < 0) {
-		host_write_failed(dev, c, (int)-n);
+		device_conn_write_failed(dev, c, (int)-n);
 		return;
 	}
-	forwarded(dev, c, (uint32_t)n);
+	device_conn_forwarded(dev, c, (uint32_t)n);
 	if (txbuf_empty(&c->txbuf))
-		after_drain(dev, c);
+		device_conn_drained(dev, c);
 }
 
 void device_conn_guest_shutdown(struct vsock_device *dev, struct conn *c, uint32_t flags)
@@ -295,10 +302,17 @@ void device_conn_guest_shutdown(struct vsock_device *dev, struct conn *c, uint32
 		c->guest_shut_rcv = true;
 		c->pending &= (uint8_t)~CONN_PEND_RW;
 	}
-	if (flags & VIRTIO_VSOCK_SHUTDOWN_SEND)
+	if (flags & VIRTIO_VSOCK_SHUTDOWN_SEND) {
 		c->guest_shut_send = true;
+		if (c->txmsg.open) {
+			log_warn_rl("guest shut down its sending side in the middle of a message "
+				    "on port %u; resetting", c->key.peer_port);
+			device_conn_reset(dev, c);
+			return;
+		}
+	}
 	if (txbuf_empty(&c->txbuf))
-		after_drain(dev, c);
+		device_conn_drained(dev, c);
 }
 
 void device_conn_guest_accepted(struct vsock_device *dev, struct conn *c)
@@ -361,7 +375,7 @@ static void conn_event(struct ev_source *src, uint32_t events)
 	if (c->state == CONN_CONNECTING) {
 		connect_finished(dev, c);
 	} else if (c->state == CONN_ESTABLISHED || c->state == CONN_REQUESTING) {
-		if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && !txbuf_empty(&c->txbuf))
+		if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && device_conn_has_unsent(c))
 			flush_txbuf(dev, c);
 		if (c->state != CONN_CLOSING && (c->ev.events & EPOLLIN) &&
 		    (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) {
@@ -407,7 +421,8 @@ static bool host_client_fits(struct vsock_device *dev, uint32_t guest_port)
 
 /* A connection for a host client, owing the guest its REQUEST; NULL (fd
  * closed) if it does not fit. */
-static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t guest_port)
+static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t guest_port,
+				  uint16_t type)
 {
 	struct port_query q = {dev, {.local_cid = VMADDR_CID_HOST, .peer_port = guest_port}};
 	struct conn_key key = q.key;
@@ -419,7 +434,7 @@ static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t gue
 	}
 	if (port_alloc_next(&dev->ports, local_port_busy, &q, dev->conns.count + 1,
 			    &key.local_port))
-		c = device_conn_new(dev, &key, fd, CONN_REQUESTING);
+		c = device_conn_new(dev, &key, fd, type, CONN_REQUESTING);
 	else
 		log_warn_rl("no free local port for guest port %u", guest_port);
 	if (!c) {
@@ -431,16 +446,18 @@ static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t gue
 	return c;
 }
 
-void device_conn_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port)
+void device_conn_host_connect(struct vsock_device *dev, int fd, uint32_t guest_port,
+			      uint16_t type)
 {
-	struct conn *c = host_conn_new(dev, fd, guest_port);
+	struct conn *c = host_conn_new(dev, fd, guest_port, type);
 
 	if (c)
 		device_conn_sync_interest(dev, c);
 }
 
 void device_conn_host_handover(struct vsock_device *dev, int fd, uint32_t guest_port,
-			       uint32_t events, const void *early, size_t early_len)
+			       uint16_t type, uint32_t events, const void *early,
+			       size_t early_len)
 {
 	char *copy = NULL;
 	struct conn *c;
@@ -455,7 +472,7 @@ void device_conn_host_handover(struct vsock_device *dev, int fd, uint32_t guest_
 		}
 		memcpy(copy, early, early_len);
 	}
-	c = host_conn_new(dev, fd, guest_port);
+	c = host_conn_new(dev, fd, guest_port, type);
 	if (!c) {
 		free(copy);
 		return;

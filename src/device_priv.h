@@ -1,7 +1,8 @@
 /* Inside one vsock device: the state its thread owns, shared by
  * vsock_device.c (thread, front-end, hooks), device_conn.c (connection
- * lifecycle and host sockets), device_tx.c (guest->device packets) and
- * device_rx.c (device->guest packets).  Only the device thread touches it. */
+ * lifecycle and host sockets), device_tx.c (guest->device packets),
+ * device_rx.c (device->guest packets) and device_seqpacket.c (message
+ * boundaries on host sockets).  Only the device thread touches it. */
 #ifndef VSOCK_DEVICE_PRIV_H
 #define VSOCK_DEVICE_PRIV_H
 
@@ -23,8 +24,9 @@
 #include "vhost_user.h"
 #include "vsock_device.h"
 
-/* Most RX chains filled by one readv from a host socket. */
-#define RX_BATCH_CHAINS 64
+/* Most RX chains filled by one readv from a host socket: enough for a
+ * whole RX_BATCH_BYTES message in RX buffers of 2 KiB or more. */
+#define RX_BATCH_CHAINS 128
 /* Most bytes read from one host socket per readv (a few 4 KiB buffers
  * apiece, bounded so one busy connection does not hog a pass). */
 #define RX_BATCH_BYTES (256u * 1024)
@@ -72,6 +74,7 @@ struct rx_slot {
 struct rx_batch {
 	unsigned n;
 	unsigned n_iov;
+	bool full;  /* stopped by its own limits, not by the ring */
 	struct rx_slot slot[RX_BATCH_CHAINS];
 	struct iovec iov[VQ_CHAIN_MAX_SEGS];
 	struct iovec payload[VQ_CHAIN_MAX_SEGS];
@@ -88,6 +91,7 @@ struct tx_batch {
 	unsigned n_chains;
 	unsigned n_iov;
 	uint32_t len;      /* payload bytes */
+	uint32_t flags;    /* seqpacket: the last packet's EOM and EOR */
 	uint16_t head[TX_BATCH_CHAINS];
 	struct iovec payload[VQ_CHAIN_MAX_SEGS];
 };
@@ -186,7 +190,7 @@ static inline bool device_conn_full(const struct vsock_device *dev)
  * the guest its RESPONSE) if the host end connected at once; for a host
  * client, CONN_REQUESTING (owing the guest a REQUEST). */
 struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd,
-			     enum conn_state state);
+			     uint16_t type, enum conn_state state);
 /* Frees at once without telling the guest (guest RST, driver reset). */
 void device_conn_drop(struct vsock_device *dev, struct conn *c);
 /* Closes the host side and owes the guest an RST; freed once it is sent. */
@@ -207,6 +211,19 @@ void device_conn_unschedule(struct vsock_device *dev, struct conn *c);
 /* Writes guest payload to the host socket, buffering what it refuses. */
 void device_conn_write(struct vsock_device *dev, struct conn *c,
 		       const struct iovec *iov, unsigned n);
+/* Whether buffered guest data waits for the host socket to take it. */
+static inline bool device_conn_has_unsent(const struct conn *c)
+{
+	return conn_is_seqpacket(c) ? c->txmsg.count > 0 : !txbuf_empty(&c->txbuf);
+}
+/* n more guest bytes reached the host. */
+void device_conn_forwarded(struct vsock_device *dev, struct conn *c, uint32_t n);
+/* Writing to the host socket failed with err: resets the connection. */
+void device_conn_write_failed(struct vsock_device *dev, struct conn *c, int err);
+/* The txbuf has drained (or a guest shutdown came with nothing buffered):
+ * finishes the close steps the guest asked for.  Returns false if the
+ * connection is gone. */
+bool device_conn_drained(struct vsock_device *dev, struct conn *c);
 /* Both directions are over (host EOF sent to the guest, the guest's
  * SHUTDOWN(SEND) written through to the host): closes the host socket now,
  * since nothing is left for it to carry, rather than when the guest's RST
@@ -237,6 +254,33 @@ void device_reply_rst(struct vsock_device *dev, const struct vsock_hdr *pkt);
 void device_process_rx(struct vsock_device *dev);
 /* Pops the next usable RX chain into dev->chain; false if there is none. */
 bool device_rx_pop_chain(struct vsock_device *dev, struct virtq *vq);
+/* Pops RX chains for up to `budget` payload bytes, enough to hold `want`
+ * bytes, into dev->rx; returns the number of payload iovecs built. */
+unsigned device_rx_gather(struct vsock_device *dev, struct virtq *vq, size_t want,
+			  size_t budget);
+/* Gives back the chains of dev->rx from index `from` on. */
+void device_rx_unpop_from(struct vsock_device *dev, struct virtq *vq, unsigned from);
+/* Hands out n bytes read into dev->rx, one RW packet per chain, the last
+ * one with `flags` (seqpacket EOM/EOR); gives back the chains left over. */
+void device_rx_send_batch(struct vsock_device *dev, struct virtq *vq, struct conn *c,
+			  size_t n, uint32_t flags);
+/* Tells the guest of the host's EOF in dev->rx's first chain. */
+void device_rx_send_host_eof(struct vsock_device *dev, struct virtq *vq, struct conn *c);
+
+/* device_seqpacket.c: seqpacket connections' host sockets, one message per
+ * system call each way. */
+/* A new seqpacket connection: its window and the host socket's limit. */
+void device_seqpacket_open(struct vsock_device *dev, struct conn *c);
+/* Guest payload of one message, or of its first pieces unless flags has
+ * VIRTIO_VSOCK_SEQ_EOM: sent as one message once complete, kept while
+ * the host socket has no room. */
+void device_seqpacket_write(struct vsock_device *dev, struct conn *c,
+			    const struct iovec *iov, unsigned n, uint32_t flags);
+/* Sends the complete messages the host socket refused before. */
+void device_seqpacket_flush(struct vsock_device *dev, struct conn *c);
+/* Moves the next host message, whole, into guest RX buffers.  Returns
+ * false when the guest has too few RX buffers for it now. */
+bool device_seqpacket_serve_rw(struct vsock_device *dev, struct virtq *vq, struct conn *c);
 
 /* device_sibling.c */
 int device_sibling_open(struct vsock_device *dev, const struct vm_config *cfg);

@@ -75,7 +75,7 @@ static struct vsock_hdr conn_hdr(struct vsock_device *dev, struct conn *c, uint1
 		.dst_cid = dev->guest_cid,
 		.src_port = c->key.local_port,
 		.dst_port = c->key.peer_port,
-		.type = VIRTIO_VSOCK_TYPE_STREAM,
+		.type = c->type,
 		.op = op,
 		.buf_alloc = op == VIRTIO_VSOCK_OP_RST ? c->credit_edge - c->fwd_cnt
 						       : tx_credit_offer(&dev->tx_pool, c),
@@ -83,9 +83,8 @@ static struct vsock_hdr conn_hdr(struct vsock_device *dev, struct conn *c, uint1
 	};
 }
 
-/* Gives back the chains of the batch from index `from` on (the last ones
- * popped, so rewinding the avail index returns exactly them). */
-static void unpop_from(struct vsock_device *dev, struct virtq *vq, unsigned from)
+/* The last chains popped: rewinding the avail index returns exactly them. */
+void device_rx_unpop_from(struct vsock_device *dev, struct virtq *vq, unsigned from)
 {
 	while (dev->rx.n > from) {
 		virtq_unpop(vq);
@@ -93,10 +92,8 @@ static void unpop_from(struct vsock_device *dev, struct virtq *vq, unsigned from
 	}
 }
 
-/* Pops RX chains for up to `budget` payload bytes, enough to hold `want`
- * bytes, into dev->rx; returns the number of payload iovecs built. */
-static unsigned gather_rx_batch(struct vsock_device *dev, struct virtq *vq,
-				size_t want, size_t budget)
+unsigned device_rx_gather(struct vsock_device *dev, struct virtq *vq, size_t want,
+			  size_t budget)
 {
 	struct rx_batch *b = &dev->rx;
 	unsigned n_payload = 0;
@@ -104,6 +101,7 @@ static unsigned gather_rx_batch(struct vsock_device *dev, struct virtq *vq,
 
 	b->n = 0;
 	b->n_iov = 0;
+	b->full = true;
 	while (b->n < RX_BATCH_CHAINS && cap < want && cap < budget &&
 	       pop_rx_chain(dev, vq, b->n > 0)) {
 		const struct vq_chain *ch = &dev->chain;
@@ -112,7 +110,7 @@ static unsigned gather_rx_batch(struct vsock_device *dev, struct virtq *vq,
 
 		if (ch->nr_in > VQ_CHAIN_MAX_SEGS - b->n_iov) {
 			virtq_unpop(vq);
-			break;
+			return n_payload;
 		}
 		memcpy(&b->iov[b->n_iov], &ch->iov[ch->nr_out], ch->nr_in * sizeof(struct iovec));
 		s->head = ch->head;
@@ -125,19 +123,20 @@ static unsigned gather_rx_batch(struct vsock_device *dev, struct virtq *vq,
 				&b->payload[n_payload], VQ_CHAIN_MAX_SEGS - n_payload);
 		if (got > VQ_CHAIN_MAX_SEGS - n_payload) {
 			virtq_unpop(vq);
-			break;
+			return n_payload;
 		}
 		b->n_iov += ch->nr_in;
 		n_payload += got;
 		cap += s->payload_cap;
 		b->n++;
 	}
+	b->full = b->n == RX_BATCH_CHAINS;
 	return n_payload;
 }
 
-/* Host EOF: the host will send no more.  If the guest already said it
- * will not send either and nothing is left to flush, say both. */
-static void send_host_eof(struct vsock_device *dev, struct virtq *vq, struct conn *c)
+/* If the guest already said it will not send either and nothing is left
+ * to flush, says both. */
+void device_rx_send_host_eof(struct vsock_device *dev, struct virtq *vq, struct conn *c)
 {
 	const struct rx_slot *s = &dev->rx.slot[0];
 	struct vsock_hdr hdr = conn_hdr(dev, c, VIRTIO_VSOCK_OP_SHUTDOWN);
@@ -148,14 +147,13 @@ static void send_host_eof(struct vsock_device *dev, struct virtq *vq, struct con
 	write_hdr(&dev->rx.iov[s->first], s->count, &hdr);
 	virtq_push(vq, s->head, VSOCK_HDR_SIZE);
 	conn_account_sent_header(c);
-	unpop_from(dev, vq, 1);
+	device_rx_unpop_from(dev, vq, 1);
 	c->host_eof = true;
 	device_conn_release_finished_host(dev, c);
 }
 
-/* Hands out n bytes read into the batch, one RW packet per chain. */
-static void send_rw_batch(struct vsock_device *dev, struct virtq *vq, struct conn *c,
-			  size_t n)
+void device_rx_send_batch(struct vsock_device *dev, struct virtq *vq, struct conn *c,
+			  size_t n, uint32_t flags)
 {
 	unsigned used = 0;
 
@@ -165,6 +163,8 @@ static void send_rw_batch(struct vsock_device *dev, struct virtq *vq, struct con
 		struct vsock_hdr hdr = conn_hdr(dev, c, VIRTIO_VSOCK_OP_RW);
 
 		hdr.len = (uint32_t)len;
+		if (len == n)
+			hdr.flags = flags;
 		write_hdr(&dev->rx.iov[s->first], s->count, &hdr);
 		virtq_push(vq, s->head, (uint32_t)(VSOCK_HDR_SIZE + len));
 		c->rx_cnt += (uint32_t)len;
@@ -172,7 +172,7 @@ static void send_rw_batch(struct vsock_device *dev, struct virtq *vq, struct con
 		used++;
 	}
 	conn_account_sent_header(c);
-	unpop_from(dev, vq, used);
+	device_rx_unpop_from(dev, vq, used);
 }
 
 /* Sends what the backend read along with the handshake, as much as budget
@@ -182,12 +182,12 @@ static bool send_early(struct vsock_device *dev, struct virtq *vq, struct conn *
 		       size_t budget)
 {
 	size_t len = c->early_len < budget ? c->early_len : budget;
-	unsigned n_iov = gather_rx_batch(dev, vq, len, budget);
+	unsigned n_iov = device_rx_gather(dev, vq, len, budget);
 
 	if (dev->rx.n == 0)
 		return false;
 	len = buf_to_iov(dev->rx.payload, n_iov, 0, c->early, len);
-	send_rw_batch(dev, vq, c, len);
+	device_rx_send_batch(dev, vq, c, len, 0);
 	c->early_len -= (uint32_t)len;
 	if (c->early_len) {
 		memmove(c->early, c->early + len, c->early_len);
@@ -215,11 +215,13 @@ static bool serve_rw(struct vsock_device *dev, struct virtq *vq, struct conn *c)
 		device_conn_sync_interest(dev, c);
 		return true;
 	}
+	if (conn_is_seqpacket(c))
+		return device_seqpacket_serve_rw(dev, vq, c);
 	if (c->early_len)
 		return send_early(dev, vq, c, budget);
 	if (ioctl(c->ev.fd, FIONREAD, &avail) < 0 || avail <= 0)
 		avail = 1; /* unknown, or EOF pending: one chain is enough */
-	n_iov = gather_rx_batch(dev, vq, (size_t)avail, budget);
+	n_iov = device_rx_gather(dev, vq, (size_t)avail, budget);
 	if (dev->rx.n == 0)
 		return false;
 	n = readv(c->ev.fd, dev->rx.payload, (int)n_iov);
@@ -229,14 +231,14 @@ static bool serve_rw(struct vsock_device *dev, struct virtq *vq, struct conn *c)
 		 * already signalled will not: read again to see it. */
 		if ((size_t)n < iov_total(dev->rx.payload, n_iov) && !c->host_rdhup)
 			c->host_readable = false;
-		send_rw_batch(dev, vq, c, (size_t)n);
+		device_rx_send_batch(dev, vq, c, (size_t)n, 0);
 	} else if (n == 0) {
 		c->host_readable = false;
-		send_host_eof(dev, vq, c);
+		device_rx_send_host_eof(dev, vq, c);
 	} else {
 		int err = errno;
 
-		unpop_from(dev, vq, 0);
+		device_rx_unpop_from(dev, vq, 0);
 		if (err == EAGAIN || err == EWOULDBLOCK) {
 			c->host_readable = false;
 		} else if (err != EINTR) {

@@ -64,14 +64,16 @@ static void guest_connect(struct vsock_device *dev, const struct vsock_hdr *hdr)
 		device_reply_rst(dev, hdr);
 		return;
 	}
-	fd = dev->backend->ops->connect(dev->backend, hdr->dst_port, &done);
+	fd = dev->backend->ops->connect(dev->backend, hdr->dst_port, hdr->type, &done);
 	if (fd < 0) {
-		log_info_rl("guest port %u -> host port %u: %s; answering RST", hdr->src_port,
-			    hdr->dst_port, strerror(-fd));
+		log_info_rl("guest port %u -> host port %u (%s): %s%s; answering RST",
+			    hdr->src_port, hdr->dst_port, vsock_type_name(hdr->type),
+			    strerror(-fd), fd == -EPROTOTYPE ? " (the host listens with "
+			    "the other socket type)" : "");
 		device_reply_rst(dev, hdr);
 		return;
 	}
-	c = device_conn_new(dev, &key, fd, done ? CONN_ESTABLISHED : CONN_CONNECTING);
+	c = device_conn_new(dev, &key, fd, hdr->type, done ? CONN_ESTABLISHED : CONN_CONNECTING);
 	if (!c) {
 		close(fd);
 		device_reply_rst(dev, hdr);
@@ -91,7 +93,10 @@ static void tx_batch_flush(struct vsock_device *dev, struct virtq *vq)
 
 	if (!c)
 		return;
-	device_conn_write(dev, c, b->payload, b->n_iov);
+	if (conn_is_seqpacket(c))
+		device_seqpacket_write(dev, c, b->payload, b->n_iov, b->flags);
+	else
+		device_conn_write(dev, c, b->payload, b->n_iov);
 	if (c->state == CONN_ESTABLISHED)
 		device_conn_sync_interest(dev, c);
 	device_conn_schedule(dev, c);
@@ -101,6 +106,7 @@ static void tx_batch_flush(struct vsock_device *dev, struct virtq *vq)
 	b->n_chains = 0;
 	b->n_iov = 0;
 	b->len = 0;
+	b->flags = 0;
 }
 
 static bool tx_batch_has_room(const struct tx_batch *b, const struct vq_chain *chain)
@@ -110,9 +116,10 @@ static bool tx_batch_has_room(const struct tx_batch *b, const struct vq_chain *c
 
 /* Holds the chain's payload for the batch's next write. */
 static void tx_batch_add(struct tx_batch *b, struct conn *c, const struct vq_chain *chain,
-			 uint32_t len)
+			 uint32_t len, uint32_t flags)
 {
 	b->conn = c;
+	b->flags = flags & (VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR);
 	b->n_iov += iov_slice(chain->iov, chain->nr_out, VSOCK_HDR_SIZE, len,
 			      b->payload + b->n_iov, VQ_CHAIN_MAX_SEGS - b->n_iov);
 	b->head[b->n_chains++] = chain->head;
@@ -129,13 +136,15 @@ static bool within_credit(const struct vsock_device *dev, const struct conn *c, 
 }
 
 /* The batched connection's next RW packet, with room for it: it joins the
- * batch without anything else happening in between. */
+ * batch without anything else happening in between.  A seqpacket batch
+ * holds one message at most: its write ends with the message. */
 static bool tx_batch_extends(const struct vsock_device *dev, const struct vsock_hdr *hdr,
 			     const struct vq_chain *chain)
 {
 	const struct conn *c = dev->tx.conn;
 
-	return c && hdr->op == VIRTIO_VSOCK_OP_RW && hdr->type == VIRTIO_VSOCK_TYPE_STREAM &&
+	return c && hdr->op == VIRTIO_VSOCK_OP_RW && hdr->type == c->type &&
+	       !(dev->tx.flags & VIRTIO_VSOCK_SEQ_EOM) &&
 	       hdr->src_cid == dev->guest_cid && hdr->dst_cid == VMADDR_CID_HOST &&
 	       hdr->dst_port == c->key.local_port && hdr->src_port == c->key.peer_port &&
 	       tx_batch_has_room(&dev->tx, chain) && within_credit(dev, c, hdr->len);
@@ -144,8 +153,10 @@ static bool tx_batch_extends(const struct vsock_device *dev, const struct vsock_
 /* Returns true if the chain joined the TX batch (it goes back to the
  * guest when the batch is flushed). */
 static bool guest_data(struct vsock_device *dev, struct conn *c,
-		       const struct vq_chain *chain, uint32_t len)
+		       const struct vq_chain *chain, const struct vsock_hdr *hdr)
 {
+	uint32_t len = hdr->len;
+
 	if (c->state != CONN_ESTABLISHED) {
 		log_warn_rl("guest sent RW on port %u before the connection was up; resetting",
 			    c->key.peer_port);
@@ -159,7 +170,7 @@ static bool guest_data(struct vsock_device *dev, struct conn *c,
 		device_conn_reset(dev, c);
 		return false;
 	}
-	tx_batch_add(&dev->tx, c, chain, len);
+	tx_batch_add(&dev->tx, c, chain, len, hdr->flags);
 	return true;
 }
 
@@ -184,7 +195,7 @@ static bool conn_packet(struct vsock_device *dev, struct conn *c,
 		}
 		break;
 	case VIRTIO_VSOCK_OP_RW:
-		if (guest_data(dev, c, chain, hdr->len))
+		if (guest_data(dev, c, chain, hdr))
 			return true; /* the flush syncs and schedules it */
 		break;
 	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
@@ -247,7 +258,7 @@ static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
 		return TX_APPLIED;
 	if (tx_batch_extends(dev, &hdr, chain)) {
 		conn_update_peer_credit(dev->tx.conn, hdr.buf_alloc, hdr.fwd_cnt);
-		tx_batch_add(&dev->tx, dev->tx.conn, chain, hdr.len);
+		tx_batch_add(&dev->tx, dev->tx.conn, chain, hdr.len, hdr.flags);
 		return TX_HELD;
 	}
 	tx_batch_flush(dev, vq);
@@ -265,12 +276,6 @@ static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
 	}
 	if (hdr.dst_cid != VMADDR_CID_HOST)
 		return sibling_packet(dev, &hdr, chain);
-	/* Host backends speak STREAM only. */
-	if (hdr.type != VIRTIO_VSOCK_TYPE_STREAM) {
-		if (hdr.op != VIRTIO_VSOCK_OP_RST)
-			device_reply_rst(dev, &hdr);
-		return TX_APPLIED;
-	}
 	key = (struct conn_key){VMADDR_CID_HOST, hdr.dst_port, hdr.src_port};
 	c = conn_table_find(&dev->conns, &key);
 	if (c && hdr.op == VIRTIO_VSOCK_OP_REQUEST) {
@@ -279,6 +284,16 @@ static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
 			    "connection", hdr.src_port, hdr.dst_port);
 		device_conn_drop(dev, c);
 		c = NULL;
+	}
+	if (c && c->type != hdr.type) {
+		/* As Linux answers a packet whose type is not its socket's. */
+		log_warn_rl("guest sent a %s %s on %s port %u -> %u; %s",
+			    vsock_type_name(hdr.type), vsock_op_name(hdr.op),
+			    vsock_type_name(c->type), hdr.src_port, hdr.dst_port,
+			    hdr.op == VIRTIO_VSOCK_OP_RST ? "dropped" : "answering RST");
+		if (hdr.op != VIRTIO_VSOCK_OP_RST)
+			device_reply_rst(dev, &hdr);
+		return TX_APPLIED;
 	}
 	if (c)
 		return conn_packet(dev, c, &hdr, chain) ? TX_HELD : TX_APPLIED;

@@ -8,8 +8,9 @@
  * err) for each of three rings; the fds one vhost-user message may carry;
  * one client accepted only to be closed when a budget is full. */
 #define DEVICE_FIXED (2 + 2 + 2 + 2 + 3 * 3 + VU_MAX_FDS + 1)
-/* The Unix socket backend: its listener and its CONNECT-line timer. */
-#define UDS_FIXED 2
+/* The Unix socket backend: its stream and seqpacket listeners and its
+ * CONNECT-line timer. */
+#define UDS_FIXED 3
 
 unsigned fd_budget_device_fixed(const struct vm_config *vm)
 {

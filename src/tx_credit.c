@@ -3,11 +3,14 @@
 #include "credit.h"
 #include "log.h"
 
-/* c's window now: the initial one until it grew, never past the pool's. */
+/* c's window now: the initial one until it grew, never past the pool's
+ * or c's own limit. */
 static uint32_t conn_window(const struct tx_pool *p, const struct conn *c)
 {
 	uint32_t w = c->window ? c->window : TX_CREDIT_INITIAL;
 
+	if (c->max_window && w > c->max_window)
+		w = c->max_window;
 	return w < p->window ? w : p->window;
 }
 
@@ -31,7 +34,9 @@ static uint32_t next_edge(const struct tx_pool *p, const struct conn *c)
 static void recharge(struct tx_pool *p, struct conn *c)
 {
 	uint32_t promised = c->credit_edge - c->fwd_cnt;
-	uint32_t charge = promised > c->txbuf.size ? promised : c->txbuf.size;
+	/* Both grow with the credit only: far below 4 GiB. */
+	uint32_t held = c->txbuf.size + (uint32_t)txmsg_bytes(&c->txmsg);
+	uint32_t charge = promised > held ? promised : held;
 
 	p->charged = p->charged - c->charged + charge;
 	c->charged = charge;

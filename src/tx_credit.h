@@ -8,8 +8,8 @@
  *
  * Each byte between fwd_cnt and the edge is one the device may have to
  * hold, should the host socket stop reading; so is each byte of the
- * connection's overflow buffer.  A connection is charged the larger of the
- * two against its device's pool (tx-buffer-total), and edges grow only as
+ * connection's overflow buffer (with, for seqpacket, the list of where its
+ * messages end).  A connection is charged the larger of the two against its device's pool (tx-buffer-total), and edges grow only as
  * far as the pool has room: past the budget the guest is offered less
  * credit, and the device never holds more memory.  Every connection is
  * still offered TX_CREDIT_FLOOR bytes, budget or not, so none can starve:
@@ -19,7 +19,11 @@
  * Since credit once offered stays charged, a connection starts with a
  * window of TX_CREDIT_INITIAL and doubles it, up to tx-buffer-size, each
  * time its guest runs low on credit: idle connections hold little of the
- * pool, busy ones get the whole window after a few round trips. */
+ * pool, busy ones get the whole window after a few round trips.  A
+ * seqpacket connection gets its whole window at once, since a Linux guest
+ * refuses to send a message larger than the buf_alloc it was offered; its
+ * window is also capped (max_window) at the largest message the host
+ * socket takes. */
 #ifndef VSOCK_TX_CREDIT_H
 #define VSOCK_TX_CREDIT_H
 

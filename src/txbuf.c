@@ -73,23 +73,42 @@ int txbuf_push(struct txbuf *tb, const struct iovec *iov, unsigned n, uint32_t m
 	return 0;
 }
 
+/* Sends what seg[0..n) holds of the oldest bytes, and drops what went. */
+static ssize_t send_oldest(struct txbuf *tb, int fd, struct iovec *seg, unsigned n, int flags)
+{
+	struct msghdr msg = {.msg_iov = seg, .msg_iovlen = n};
+	ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT | flags);
+
+	if (sent < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	tb->head = (uint32_t)(((uint64_t)tb->head + (size_t)sent) % tb->size);
+	tb->len -= (uint32_t)sent;
+	if (tb->len == 0)
+		txbuf_free(tb);
+	return sent;
+}
+
 ssize_t txbuf_flush(struct txbuf *tb, int fd)
 {
 	struct iovec seg[2];
-	struct msghdr msg = {.msg_iov = seg};
-	ssize_t n;
 
 	if (tb->len == 0)
 		return 0;
-	msg.msg_iovlen = txbuf_segments(tb, seg);
-	n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	tb->head = (uint32_t)(((uint64_t)tb->head + (size_t)n) % tb->size);
-	tb->len -= (uint32_t)n;
-	if (tb->len == 0)
-		txbuf_free(tb);
-	return n;
+	return send_oldest(tb, fd, seg, txbuf_segments(tb, seg), 0);
+}
+
+ssize_t txbuf_send_msg(struct txbuf *tb, int fd, uint32_t len, int flags)
+{
+	struct iovec seg[2];
+	unsigned n = txbuf_segments(tb, seg);
+
+	if (seg[0].iov_len >= len) {
+		seg[0].iov_len = len;
+		n = 1;
+	} else {
+		seg[1].iov_len = len - seg[0].iov_len;
+	}
+	return send_oldest(tb, fd, seg, n, flags);
 }
 
 void txbuf_free(struct txbuf *tb)

@@ -100,8 +100,8 @@ static int bind_in_place(int fd, const struct sockaddr_un *addr, const char *pat
 
 /* The socket is bound to a temporary name, listens, and only then is moved
  * onto path: whoever sees path appear can connect at once. */
-int unix_listener_open(struct unix_listener *l, const char *path, int backlog,
-		       const struct unix_perm *perm)
+int unix_listener_open_type(struct unix_listener *l, const char *path, int type, int backlog,
+			    const struct unix_perm *perm)
 {
 	struct sockaddr_un addr, tmp;
 	const char *bound = tmp.sun_path;
@@ -120,7 +120,7 @@ int unix_listener_open(struct unix_listener *l, const char *path, int backlog,
 			log_err("%s: cannot remove the stale socket: %s", path, strerror(-stale));
 		return stale;
 	}
-	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	l->fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0) {
 		rc = -errno;
 		log_err("%s: socket: %s", path, strerror(errno));
@@ -240,14 +240,14 @@ void unix_listener_close(struct unix_listener *l)
 	l->path = NULL;
 }
 
-int unix_connect_nb(const char *path, bool *done)
+int unix_connect_nb(const char *path, int type, bool *done)
 {
 	struct sockaddr_un addr;
 	int fd, rc = fill_addr(&addr, path);
 
 	if (rc < 0)
 		return rc;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {

@@ -26,15 +26,22 @@ struct unix_perm {
 	bool set_gid;
 };
 
-/* Binds and listens (non-blocking, close-on-exec).  The socket is bound
+/* Binds a socket of type (SOCK_STREAM, SOCK_SEQPACKET) and listens
+ * (non-blocking, close-on-exec).  The socket is bound
  * under a temporary name beside path and renamed onto it once it listens,
  * so path never exists without accepting connections (except for paths so
  * long that no temporary name fits: those are bound directly).  A stale
  * socket file at path is replaced; any other existing file is refused.
  * Errors are logged with the path and returned as -errno, leaving no file
  * behind. */
-int unix_listener_open(struct unix_listener *l, const char *path, int backlog,
-		       const struct unix_perm *perm);
+int unix_listener_open_type(struct unix_listener *l, const char *path, int type, int backlog,
+			    const struct unix_perm *perm);
+/* A SOCK_STREAM one. */
+static inline int unix_listener_open(struct unix_listener *l, const char *path, int backlog,
+				     const struct unix_perm *perm)
+{
+	return unix_listener_open_type(l, path, SOCK_STREAM, backlog, perm);
+}
 /* Takes over fd, which must be a listening Unix stream socket (made
  * non-blocking and close-on-exec); name (may be NULL: "fd N") is for log
  * lines.  Returns 0 or -errno (logged); fd is left open on failure. */
@@ -51,8 +58,10 @@ void unix_listener_close(struct unix_listener *l);
  * bytes.  Nothing is attached when n is 0. */
 void unix_attach_fds(struct msghdr *mh, void *ctl, const int *fds, unsigned n);
 
-/* Starts a non-blocking connect to path.  Returns the fd, with *done set
- * when the connection completed at once, or -errno. */
-int unix_connect_nb(const char *path, bool *done);
+/* Starts a non-blocking connect of a socket of type (SOCK_STREAM,
+ * SOCK_SEQPACKET) to path.  Returns the fd, with *done set when the
+ * connection completed at once, or -errno (-EPROTOTYPE: path listens with
+ * another type). */
+int unix_connect_nb(const char *path, int type, bool *done);
 
 #endif

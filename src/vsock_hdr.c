@@ -63,3 +63,12 @@ const char *vsock_op_name(uint16_t op)
 	default: return "op?";
 	}
 }
+
+const char *vsock_type_name(uint16_t type)
+{
+	switch (type) {
+	case VIRTIO_VSOCK_TYPE_STREAM: return "stream";
+	case VIRTIO_VSOCK_TYPE_SEQPACKET: return "seqpacket";
+	default: return "type?";
+	}
+}

@@ -28,5 +28,7 @@ void vsock_hdr_encode(const struct vsock_hdr *hdr, uint8_t out[VSOCK_HDR_SIZE]);
 void vsock_hdr_decode(const uint8_t in[VSOCK_HDR_SIZE], struct vsock_hdr *hdr);
 /* "REQUEST", "RW", ... or "op?" for values outside the spec. */
 const char *vsock_op_name(uint16_t op);
+/* "stream", "seqpacket" or "type?". */
+const char *vsock_type_name(uint16_t type);
 
 #endif

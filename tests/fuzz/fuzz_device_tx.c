@@ -121,13 +121,14 @@ static void keep_host_end(int fd)
 		close(fd);
 }
 
-/* A host socket: the device's end (returned) with a small send buffer,
- * the host's end kept; -errno on failure. */
-static int host_socketpair(void)
+/* A host socket of a vsock type: the device's end (returned) with a small
+ * send buffer, the host's end kept; -errno on failure. */
+static int host_socketpair(uint16_t type)
 {
 	int sv[2], small = 4096;
+	int sock_type = type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+	if (socketpair(AF_UNIX, sock_type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	keep_host_end(sv[1]);
@@ -136,13 +137,22 @@ static int host_socketpair(void)
 
 /* The faked host: every connect reaches a peer at once, or is refused
  * when the port says so. */
-static int fake_connect(struct backend *be, uint32_t port, bool *done)
+static int fake_connect(struct backend *be, uint32_t port, uint16_t type, bool *done)
 {
 	(void)be;
 	if (port % 4 == 3)
 		return -ECONNREFUSED;
 	*done = port % 4 != 2; /* else completion comes as EPOLLOUT */
-	return host_socketpair();
+	return host_socketpair(type);
+}
+
+/* Small, so that guest messages meet the limit. */
+static uint32_t fake_max_message(struct backend *be, int fd, uint32_t want)
+{
+	(void)be;
+	(void)fd;
+	(void)want;
+	return 8192;
 }
 
 static int fake_accepted(struct backend *be, int fd, uint32_t guest_port)
@@ -160,6 +170,7 @@ static void fake_destroy(struct backend *be)
 
 static const struct backend_ops fake_ops = {
 	.connect = fake_connect,
+	.max_message = fake_max_message,
 	.accepted = fake_accepted,
 	.destroy = fake_destroy,
 };
@@ -533,13 +544,15 @@ static void host_client(struct fuzz_input *in)
 	int fd;
 
 	fuzz_take(in, early, n_early);
-	fd = host_socketpair();
+	uint16_t type = n_early % 4 == 1 ? VIRTIO_VSOCK_TYPE_SEQPACKET : VIRTIO_VSOCK_TYPE_STREAM;
+
+	fd = host_socketpair(type);
 	if (fd < 0)
 		return;
 	if (n_early % 2)
-		device_conn_host_connect(dev, fd, port);
+		device_conn_host_connect(dev, fd, port, type);
 	else
-		device_conn_host_handover(dev, fd, port, 0, early, n_early);
+		device_conn_host_handover(dev, fd, port, type, 0, early, n_early);
 }
 
 static void sibling_act(struct fuzz_input *in)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <linux/virtio_vsock.h>
 #include <linux/vm_sockets.h>
 
 #include "backend_vsock.h"
@@ -162,7 +163,7 @@ static void test_connect_does_not_block(void **state)
 	int fd;
 
 	assert_non_null(be);
-	fd = be->ops->connect(be, PORT_A, &done);
+	fd = be->ops->connect(be, PORT_A, VIRTIO_VSOCK_TYPE_STREAM, &done);
 	assert_true(now_ms() - start < 500);
 	if (fd >= 0) {
 		/* Non-blocking, so the device can watch it for completion. */

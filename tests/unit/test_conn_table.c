@@ -36,7 +36,7 @@ static void test_insert_find_remove_many(void **state)
 	for (unsigned i = 0; i < N; i++) {
 		struct conn_key k = {.local_cid = 2, .local_port = 1000 + i, .peer_port = i % 7};
 
-		conn_init(&conns[i], NULL, &k, -1);
+		conn_init(&conns[i], NULL, &k, -1, VIRTIO_VSOCK_TYPE_STREAM);
 		conn_table_insert(&t, &conns[i]);
 	}
 	assert_int_equal(t.count, N);
@@ -112,7 +112,7 @@ static void test_sweep_is_linear(void **state)
 	for (unsigned i = 0; i < BIG; i++) {
 		struct conn_key k = {.local_cid = 2, .local_port = i, .peer_port = 1};
 
-		conn_init(&conns[i], NULL, &k, -1);
+		conn_init(&conns[i], NULL, &k, -1, VIRTIO_VSOCK_TYPE_STREAM);
 		conn_table_insert(&t, &conns[i]);
 	}
 	start = cpu_seconds();

@@ -18,7 +18,7 @@ static void init(struct conn *c, uint32_t port)
 {
 	const struct conn_key k = {2, port, 1234};
 
-	conn_init(c, NULL, &k, -1);
+	conn_init(c, NULL, &k, -1, VIRTIO_VSOCK_TYPE_STREAM);
 }
 
 static void test_full_window_while_the_pool_has_room(void **state)

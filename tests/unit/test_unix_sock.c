@@ -134,7 +134,7 @@ static void test_listen_connect_and_cleanup(void **state)
 	assert_false(path_existed_at_listen);
 	assert_is_socket(path);
 	assert_dir_holds(dir, "s");
-	fd = unix_connect_nb(path, &done);
+	fd = unix_connect_nb(path, SOCK_STREAM, &done);
 	assert_true(fd >= 0);
 	assert_true(done);
 	close(fd);
@@ -142,7 +142,7 @@ static void test_listen_connect_and_cleanup(void **state)
 	assert_dir_holds(dir, NULL);
 	assert_int_equal(access(path, F_OK), -1);
 	/* nobody listening any more */
-	assert_int_equal(unix_connect_nb(path, &done), -ENOENT);
+	assert_int_equal(unix_connect_nb(path, SOCK_STREAM, &done), -ENOENT);
 }
 
 /* The file has its mode and group before it listens, so before it shows
@@ -200,7 +200,7 @@ static void test_adopt(void **state)
 	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	assert_true(l.path && strncmp(l.path, "fd ", 3) == 0);
-	close(unix_connect_nb(path, &done));
+	close(unix_connect_nb(path, SOCK_STREAM, &done));
 	unix_listener_close(&l);
 	assert_is_socket(path);
 	assert_int_equal(unlink(path), 0);
@@ -319,7 +319,7 @@ static void test_taken_temporary_name_skipped(void **state)
 		close(fd);
 	}
 	assert_int_equal(unix_listener_open(&second, path, 4, &owner_only), 0);
-	fd = unix_connect_nb(path, &done);
+	fd = unix_connect_nb(path, SOCK_STREAM, &done);
 	assert_true(fd >= 0);
 	close(fd);
 	for (unsigned i = 0; i < 2; i++) {
@@ -357,7 +357,7 @@ static void test_no_room_for_temporary_name(void **state)
 	assert_int_equal(unix_listener_open(&l, longp, 4, &owner_only), 0);
 	assert_is_socket(longp);
 	assert_dir_holds(sub, "s");
-	fd = unix_connect_nb(longp, &done);
+	fd = unix_connect_nb(longp, SOCK_STREAM, &done);
 	assert_true(fd >= 0);
 	close(fd);
 	unix_listener_close(&l);
@@ -375,7 +375,7 @@ static void test_path_too_long(void **state)
 	memset(longp, 'a', sizeof(longp) - 1);
 	longp[sizeof(longp) - 1] = '\0';
 	assert_int_equal(unix_listener_open(&l, longp, 4, &owner_only), -ENAMETOOLONG);
-	assert_int_equal(unix_connect_nb(longp, &done), -ENAMETOOLONG);
+	assert_int_equal(unix_connect_nb(longp, SOCK_STREAM, &done), -ENAMETOOLONG);
 }
 
 int main(void)

@@ -1,0 +1,226 @@
+/* Seqpacket connections' host sockets: one guest message is one host
+ * message, and the reverse.
+ *
+ * Guest to host: a message arrives as RW packets, EOM on the last (EOR
+ * with it if the sender asked).  The packets of a message that come
+ * together in one TX drain are written with one sendmsg, straight from
+ * guest memory; a message still arriving when the drain ends, or one the
+ * host socket has no room for, waits in the connection's txbuf, its end
+ * recorded in txmsg, and is sent whole later.  The guest's credit bounds
+ * all of it, and the window offered is capped at the largest message the
+ * host socket takes, so a Linux guest refuses (EMSGSIZE) a larger one
+ * itself.  Empty messages are not sent: a Unix seqpacket reader could not
+ * tell one from the end of the connection.
+ *
+ * Host to guest: the next message's length is peeked first; it is read
+ * only once the guest has credit for all of it and enough RX buffers are
+ * popped, straight into them, then handed out as RW packets with EOM on
+ * the last.  A message the guest can never take (larger than its buf_alloc
+ * or than RX_BATCH_BYTES) resets the connection: never truncated. */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "device_priv.h"
+#include "iov_util.h"
+#include "log.h"
+
+void device_seqpacket_open(struct vsock_device *dev, struct conn *c)
+{
+	uint32_t limit = dev->backend->ops->max_message(dev->backend, c->ev.fd,
+							 dev->tx_pool.window);
+
+	c->max_window = limit;
+	c->window = dev->tx_pool.window;
+}
+
+/* The host socket refused a message for good. */
+static void message_failed(struct vsock_device *dev, struct conn *c, int err, size_t len)
+{
+	if (err == EMSGSIZE) {
+		log_warn_rl("host socket for port %u -> %u refuses a message of %zu bytes as too "
+			    "large; resetting", c->key.peer_port, c->key.local_port, len);
+		device_conn_reset(dev, c);
+		return;
+	}
+	device_check_guest_fault(dev, err);
+	device_conn_write_failed(dev, c, err);
+}
+
+/* Sends the message in iov at once; false if the socket had no room. */
+static bool send_now(struct vsock_device *dev, struct conn *c, const struct iovec *iov,
+		     unsigned n, size_t len, uint32_t flags)
+{
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
+	int eor = flags & VIRTIO_VSOCK_SEQ_EOR ? MSG_EOR : 0;
+
+	if (sendmsg(c->ev.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT | eor) >= 0) {
+		device_conn_forwarded(dev, c, (uint32_t)len);
+		return true;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return false;
+	message_failed(dev, c, errno, len);
+	return true;
+}
+
+void device_seqpacket_write(struct vsock_device *dev, struct conn *c,
+			    const struct iovec *iov, unsigned n, uint32_t flags)
+{
+	size_t len = iov_total(iov, n);
+	bool eom = flags & VIRTIO_VSOCK_SEQ_EOM;
+	bool queued = c->txmsg.count > 0;
+	int rc;
+
+	if (c->guest_shut_send && (len || eom)) {
+		log_warn_rl("guest sent data on port %u after SHUTDOWN(SEND); resetting",
+			    c->key.peer_port);
+		device_conn_reset(dev, c);
+		return;
+	}
+	if (eom && c->txmsg.open + len == 0) {
+		log_info_rl("guest sent an empty message on port %u -> %u; not sent",
+			    c->key.peer_port, c->key.local_port);
+		return;
+	}
+	if (eom && !queued && c->txmsg.open == 0 && send_now(dev, c, iov, n, len, flags))
+		return;
+	/* Within the guest's credit, as for streams. */
+	rc = txbuf_push(&c->txbuf, iov, n, c->credit_edge - c->fwd_cnt);
+	if (rc == 0) {
+		c->txmsg.open += (uint32_t)len;
+		if (eom) {
+			uint32_t eor = flags & VIRTIO_VSOCK_SEQ_EOR ? TXMSG_EOR : 0;
+
+			rc = txmsg_push(&c->txmsg, c->txmsg.open | eor);
+			c->txmsg.open = 0;
+		}
+	}
+	if (rc < 0) {
+		log_warn_rl("cannot buffer a message for port %u -> %u: %s; resetting",
+			    c->key.peer_port, c->key.local_port, strerror(-rc));
+		device_conn_reset(dev, c);
+		return;
+	}
+	tx_credit_account(&dev->tx_pool, c);
+	/* A message completed in the buffer goes now if nothing is ahead of it. */
+	if (eom && !queued)
+		device_seqpacket_flush(dev, c);
+}
+
+void device_seqpacket_flush(struct vsock_device *dev, struct conn *c)
+{
+	while (c->txmsg.count) {
+		uint32_t first = txmsg_first(&c->txmsg);
+		uint32_t len = first & ~TXMSG_EOR;
+		ssize_t n = txbuf_send_msg(&c->txbuf, c->ev.fd, len,
+					   first & TXMSG_EOR ? MSG_EOR : 0);
+
+		if (n == -EAGAIN)
+			return;
+		if (n < 0) {
+			message_failed(dev, c, (int)-n, len);
+			return;
+		}
+		txmsg_pop(&c->txmsg);
+		device_conn_forwarded(dev, c, len);
+	}
+	if (txbuf_empty(&c->txbuf))
+		device_conn_drained(dev, c);
+}
+
+/* recv() gave 0: the end of the connection, or an empty message (which
+ * the guest is not sent: see above).  With nothing queued behind it and
+ * the peer gone, it is the end. */
+static bool empty_or_eof(struct vsock_device *dev, struct virtq *vq, struct conn *c)
+{
+	int queued = -1;
+
+	if (ioctl(c->ev.fd, FIONREAD, &queued) < 0)
+		queued = -1; /* unknown */
+	if (c->host_rdhup && queued <= 0) {
+		device_rx_gather(dev, vq, 1, 1);
+		if (dev->rx.n == 0)
+			return false;
+		c->host_readable = false;
+		device_rx_send_host_eof(dev, vq, c);
+		return true;
+	}
+	recv(c->ev.fd, NULL, 0, MSG_DONTWAIT);
+	log_info_rl("host sent an empty message on port %u -> %u; not sent to the guest",
+		    c->key.local_port, c->key.peer_port);
+	/* More data, or the peer's end, brings a new edge. */
+	if (queued <= 0)
+		c->host_readable = false;
+	device_conn_sync_interest(dev, c);
+	return true;
+}
+
+/* Resets a connection whose next host message the guest can never take. */
+static void too_large(struct vsock_device *dev, struct conn *c, size_t len, const char *why)
+{
+	log_warn_rl("host message of %zu bytes for port %u -> %u is larger than %s; "
+		    "resetting", len, c->key.local_port, c->key.peer_port, why);
+	device_conn_reset(dev, c);
+}
+
+bool device_seqpacket_serve_rw(struct vsock_device *dev, struct virtq *vq, struct conn *c)
+{
+	struct msghdr msg = {.msg_iov = dev->rx.payload};
+	ssize_t len = recv(c->ev.fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+	ssize_t n;
+
+	if (len == 0)
+		return empty_or_eof(dev, vq, c);
+	if (len < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			c->host_readable = false;
+			device_conn_sync_interest(dev, c);
+		} else if (errno != EINTR) {
+			log_info_rl("reading host socket for guest port %u: %s; resetting",
+				    c->key.peer_port, strerror(errno));
+			device_conn_reset(dev, c);
+		}
+		return true;
+	}
+	if ((size_t)len > RX_BATCH_BYTES) {
+		too_large(dev, c, (size_t)len, "the largest the daemon carries (256 KiB)");
+		return true;
+	}
+	if ((size_t)len > c->peer_buf_alloc) {
+		too_large(dev, c, (size_t)len, "the guest's receive buffer");
+		return true;
+	}
+	c->rx_msg_len = (uint32_t)len;
+	if (conn_peer_credit(c) < (uint32_t)len) {
+		device_conn_sync_interest(dev, c); /* until the guest reads more */
+		return true;
+	}
+	msg.msg_iovlen = device_rx_gather(dev, vq, (size_t)len, (size_t)len);
+	if (iov_total(dev->rx.payload, msg.msg_iovlen) < (size_t)len) {
+		device_rx_unpop_from(dev, vq, 0);
+		if (dev->rx.full) {
+			too_large(dev, c, (size_t)len, "the guest's RX buffers can hold");
+			return true;
+		}
+		return false;
+	}
+	n = recvmsg(c->ev.fd, &msg, MSG_DONTWAIT);
+	if (n != len || (msg.msg_flags & MSG_TRUNC)) {
+		int err = n < 0 ? errno : EPROTO;
+
+		device_rx_unpop_from(dev, vq, 0);
+		device_check_guest_fault(dev, err);
+		log_info_rl("reading a message of %zd bytes for guest port %u: %s; resetting",
+			    len, c->key.peer_port, strerror(err));
+		device_conn_reset(dev, c);
+		return true;
+	}
+	c->rx_msg_len = 0;
+	device_rx_send_batch(dev, vq, c, (size_t)n,
+			     VIRTIO_VSOCK_SEQ_EOM |
+			     (msg.msg_flags & MSG_EOR ? VIRTIO_VSOCK_SEQ_EOR : 0));
+	device_conn_sync_interest(dev, c);
+	return true;
+}
