@@ -22,12 +22,17 @@ static int make_addr(struct sockaddr_un *sa, const char *path)
 
 int rig_host_connect(const char *uds_path)
 {
+	return rig_host_connect_type(uds_path, SOCK_STREAM);
+}
+
+int rig_host_connect_type(const char *path, int type)
+{
 	struct sockaddr_un sa;
-	int fd, err = make_addr(&sa, uds_path);
+	int fd, err = make_addr(&sa, path);
 
 	if (err)
 		return err;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	/* Blocking connect: a Unix listener accepts into its backlog at once. */
@@ -171,6 +176,11 @@ int rig_host_open(struct rig *rig, const char *uds_path, uint32_t port,
 
 int rig_host_listen(const char *uds_path, uint32_t port)
 {
+	return rig_host_listen_type(uds_path, port, SOCK_STREAM);
+}
+
+int rig_host_listen_type(const char *uds_path, uint32_t port, int type)
+{
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
 	struct sockaddr_un sa;
 	int fd, err;
@@ -180,7 +190,7 @@ int rig_host_listen(const char *uds_path, uint32_t port)
 	if (err)
 		return err;
 	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {

@@ -14,6 +14,8 @@
 
 /* Connects to the daemon's --uds-path; returns a non-blocking fd or -errno. */
 int rig_host_connect(const char *uds_path);
+/* The same with a socket of type (SOCK_STREAM, SOCK_SEQPACKET) to path. */
+int rig_host_connect_type(const char *path, int type);
 /* Writes all of buf to a non-blocking fd, running the rig meanwhile.
  * Returns 0 or -errno. */
 int rig_host_write_all(struct rig *rig, int fd, const void *buf, size_t len,
@@ -37,6 +39,8 @@ int rig_host_open(struct rig *rig, const char *uds_path, uint32_t port,
 /* Listens on "<uds_path>_<port>" for guest-initiated connections.
  * Returns the non-blocking listening fd or -errno. */
 int rig_host_listen(const char *uds_path, uint32_t port);
+/* The same with a socket of type (SOCK_STREAM, SOCK_SEQPACKET). */
+int rig_host_listen_type(const char *uds_path, uint32_t port, int type);
 /* Accepts on a listener made by rig_host_listen (running the rig).
  * Returns a non-blocking fd or -errno. */
 int rig_host_accept(struct rig *rig, int listen_fd, int timeout_ms);

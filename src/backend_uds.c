@@ -205,17 +205,20 @@ static int uds_connect(struct backend *base, uint32_t port, uint16_t type, bool 
 
 /* A Unix seqpacket socket refuses (EMSGSIZE) a message longer than its
  * send buffer less 32 bytes (af_unix.c), and the buffer is twice what
- * SO_SNDBUF asks, within net.core.wmem_max. */
+ * SO_SNDBUF asks, within net.core.wmem_max.  It also needs the message in
+ * one kernel allocation, which fails (ENOBUFS) past about 4 MiB. */
 static uint32_t uds_max_message(struct backend *base, int fd, uint32_t want)
 {
 	int size = want > INT_MAX / 2 ? INT_MAX / 2 : (int)want;
 	socklen_t len = sizeof(size);
+	uint32_t max;
 
 	(void)base;
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0)
 		log_info_rl("uds: sizing a seqpacket socket's buffer: %s", strerror(errno));
-	return size > 32 ? (uint32_t)size - 32 : 1;
+	max = size > 32 ? (uint32_t)size - 32 : 1;
+	return max < UDS_SEQPACKET_MAX_MESSAGE ? max : UDS_SEQPACKET_MAX_MESSAGE;
 }
 
 static int uds_accepted(struct backend *base, int fd, uint32_t guest_port)

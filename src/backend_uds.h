@@ -27,6 +27,9 @@
 #define UDS_HANDSHAKE_TIMEOUT_ENV "VHOST_DEVICE_VSOCK_CONNECT_TIMEOUT_MS"
 /* Appended to uds_path for the seqpacket listener. */
 #define UDS_SEQPACKET_SUFFIX "_seqpacket"
+/* The largest guest message sent to a Unix seqpacket socket, whatever its
+ * buffer: Linux allocates a message in one piece (KMALLOC_MAX_SIZE). */
+#define UDS_SEQPACKET_MAX_MESSAGE (4u << 20)
 
 /* Listens on cfg's uds-path, or its inherited uds listener, and on
  * uds-path + UDS_SEQPACKET_SUFFIX, with perm (errors are logged naming

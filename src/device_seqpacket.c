@@ -38,7 +38,7 @@ void device_seqpacket_open(struct vsock_device *dev, struct conn *c)
 /* The host socket refused a message for good. */
 static void message_failed(struct vsock_device *dev, struct conn *c, int err, size_t len)
 {
-	if (err == EMSGSIZE) {
+	if (err == EMSGSIZE || err == ENOBUFS) {
 		log_warn_rl("host socket for port %u -> %u refuses a message of %zu bytes as too "
 			    "large; resetting", c->key.peer_port, c->key.local_port, len);
 		device_conn_reset(dev, c);

@@ -65,11 +65,15 @@ static void guest_connect(struct vsock_device *dev, const struct vsock_hdr *hdr)
 		return;
 	}
 	fd = dev->backend->ops->connect(dev->backend, hdr->dst_port, hdr->type, &done);
+	if (fd == -EPROTOTYPE) {
+		log_warn_rl("guest port %u -> host port %u: the host listens with the other "
+			    "socket type than %s; answering RST", hdr->src_port, hdr->dst_port,
+			    vsock_type_name(hdr->type));
+	} else if (fd < 0) {
+		log_info_rl("guest port %u -> host port %u: %s; answering RST", hdr->src_port,
+			    hdr->dst_port, strerror(-fd));
+	}
 	if (fd < 0) {
-		log_info_rl("guest port %u -> host port %u (%s): %s%s; answering RST",
-			    hdr->src_port, hdr->dst_port, vsock_type_name(hdr->type),
-			    strerror(-fd), fd == -EPROTOTYPE ? " (the host listens with "
-			    "the other socket type)" : "");
 		device_reply_rst(dev, hdr);
 		return;
 	}

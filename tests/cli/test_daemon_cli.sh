@@ -104,7 +104,7 @@ err=$(run "$DAEMON" --socket "$DIR/v3.sock" --uds-path "$DIR/plain" 2>&1); rc=$?
 err=$(run prlimit --nofile=1000:1000 "$DAEMON" --socket "$DIR/v3.sock" --uds-path "$DIR/vm3.vsock" \
 	--max-connections 2000 2>&1); rc=$?
 [ $rc -eq 1 ] && [ -z "$(ls -A "$DIR" | grep -v '^plain$')" ] &&
-	echo "$err" | grep -q "need 2068 open files but the limit (RLIMIT_NOFILE) is 1000" &&
+	echo "$err" | grep -q "need 2069 open files but the limit (RLIMIT_NOFILE) is 1000" &&
 	pass "budgets over the fd limit: exit 1" || fail "budgets over the fd limit: $rc $err"
 err=$(run prlimit --nofile=140:140 "$DAEMON" --vm "guest-cid=3,socket=$DIR/v3.sock,uds-path=$DIR/vm3.vsock" \
 	--vm "guest-cid=4,socket=$DIR/v4.sock,uds-path=$DIR/vm4.vsock" 2>&1); rc=$?

@@ -144,6 +144,35 @@ static void test_partial_flush_and_errors(void **state)
 	close(sv[0]);
 }
 
+/* Seqpacket: the oldest bytes go as one message each, also when the
+ * message wraps around the end of the ring. */
+static void test_send_msg_whole_messages(void **state)
+{
+	struct txbuf tb;
+	int sv[2];
+	char out[64];
+	struct iovec a = one("ABCDEFGHIJ", 10);
+	struct iovec b = one("klmnopqr", 8);
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	txbuf_init(&tb);
+	assert_int_equal(txbuf_push(&tb, &a, 1, 16), 0);
+	tb.head = 6;
+	tb.len = 4;
+	assert_int_equal(txbuf_push(&tb, &b, 1, 16), 0);
+	assert_int_equal(txbuf_send_msg(&tb, sv[0], 5, 0), 5);
+	assert_int_equal(txbuf_send_msg(&tb, sv[0], 7, MSG_EOR), 7);
+	assert_true(txbuf_empty(&tb));
+	assert_null(tb.data);
+	assert_int_equal(recv(sv[1], out, sizeof(out), MSG_TRUNC), 5);
+	assert_memory_equal(out, "GHIJk", 5);
+	assert_int_equal(recv(sv[1], out, sizeof(out), MSG_TRUNC), 7);
+	assert_memory_equal(out, "lmnopqr", 7);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +181,7 @@ int main(void)
 		cmocka_unit_test(test_growth_doubles_up_to_the_limit),
 		cmocka_unit_test(test_wrap_and_growth_keep_order),
 		cmocka_unit_test(test_partial_flush_and_errors),
+		cmocka_unit_test(test_send_msg_whole_messages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
