@@ -21,7 +21,7 @@ struct backend_ops {
 	int (*connect)(struct backend *be, uint32_t port, uint16_t type, bool *done);
 	/* A seqpacket host socket: makes it take messages of want bytes if it
 	 * can, and returns the largest message it takes (0: no limit of its
-	 * own, the peer's decides). */
+	 * own).  NULL for a backend without seqpacket. */
 	uint32_t (*max_message)(struct backend *be, int fd, uint32_t want);
 	/* The guest accepted a host-initiated connection on guest_port: tell
 	 * the host client if the protocol says so.  Returns 0 or -errno. */

@@ -13,6 +13,7 @@
 #include "ev.h"
 #include "log.h"
 #include "sock_accept.h"
+#include "vsock_hdr.h"
 
 struct vsock_listener {
 	struct ev_source ev;
@@ -29,9 +30,9 @@ struct backend_vsock {
 	struct vsock_listener listeners[];
 };
 
-static int vsock_socket(int type)
+static int vsock_socket(void)
 {
-	return socket(AF_VSOCK, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	return socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
 static void listener_readable(struct ev_source *src, uint32_t events)
@@ -68,9 +69,19 @@ static int vsock_connect(struct backend *base, uint32_t port, uint16_t type, boo
 		.svm_cid = be->forward_cid,
 		.svm_port = port,
 	};
-	int fd = vsock_socket(type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM);
-	int err;
+	int fd, err;
 
+	/* A non-blocking seqpacket send on AF_VSOCK may put part of a message
+	 * on the wire and still fail with EAGAIN when the peer's credit runs
+	 * out (af_vsock.c, vsock_connectible_sendmsg): a retry could not know
+	 * what is left, so messages could be corrupted.  Refused instead. */
+	if (type != VIRTIO_VSOCK_TYPE_STREAM) {
+		log_warn_rl("vsock: a guest %s connection to port %u is not forwarded: host "
+			    "AF_VSOCK carries streams only here; answering RST",
+			    vsock_type_name(type), port);
+		return -EOPNOTSUPP;
+	}
+	fd = vsock_socket();
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) == 0) {
@@ -96,16 +107,6 @@ static int vsock_accepted(struct backend *base, int fd, uint32_t guest_port)
 	return 0;
 }
 
-/* The peer's buf_alloc bounds a vsock message; a larger one fails with
- * EMSGSIZE when it is sent. */
-static uint32_t vsock_max_message(struct backend *base, int fd, uint32_t want)
-{
-	(void)base;
-	(void)fd;
-	(void)want;
-	return 0;
-}
-
 static void vsock_destroy(struct backend *base)
 {
 	struct backend_vsock *be = (struct backend_vsock *)base;
@@ -120,7 +121,6 @@ static void vsock_destroy(struct backend *base)
 
 static const struct backend_ops vsock_ops = {
 	.connect = vsock_connect,
-	.max_message = vsock_max_message,
 	.accepted = vsock_accepted,
 	.destroy = vsock_destroy,
 };
@@ -148,7 +148,7 @@ static int listener_open(struct backend_vsock *be, struct vsock_listener *l)
 	};
 	int err, rc;
 
-	l->ev.fd = vsock_socket(SOCK_STREAM);
+	l->ev.fd = vsock_socket();
 	if (l->ev.fd < 0 || bind(l->ev.fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0 ||
 	    listen(l->ev.fd, VSOCK_BACKLOG) < 0) {
 		err = errno;

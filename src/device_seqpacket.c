@@ -28,10 +28,11 @@
 
 void device_seqpacket_open(struct vsock_device *dev, struct conn *c)
 {
-	uint32_t limit = dev->backend->ops->max_message(dev->backend, c->ev.fd,
-							 dev->tx_pool.window);
+	const struct backend_ops *ops = dev->backend->ops;
 
-	c->max_window = limit;
+	c->max_window = ops->max_message
+				? ops->max_message(dev->backend, c->ev.fd, dev->tx_pool.window)
+				: 0;
 	c->window = dev->tx_pool.window;
 }
 

@@ -173,6 +173,19 @@ static void test_connect_does_not_block(void **state)
 	be->ops->destroy(be);
 }
 
+/* A guest seqpacket connection is refused before any socket is made: a
+ * non-blocking seqpacket send on AF_VSOCK cannot be retried safely. */
+static void test_seqpacket_refused(void **state)
+{
+	struct backend *be = backend_vsock_create(NO_DEVICE, *state, 1, NULL, 0);
+	bool done = false;
+
+	assert_non_null(be);
+	assert_int_equal(be->ops->connect(be, PORT_A, VIRTIO_VSOCK_TYPE_SEQPACKET, &done),
+			 -EOPNOTSUPP);
+	be->ops->destroy(be);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +193,7 @@ int main(void)
 		cmocka_unit_test(test_no_listen_ports),
 		cmocka_unit_test(test_port_in_use_fails_and_releases_the_others),
 		cmocka_unit_test(test_connect_does_not_block),
+		cmocka_unit_test(test_seqpacket_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
