@@ -2,11 +2,14 @@
  * busybox initramfs (see tests/guest/init).
  *
  *   guestapp agent   test agent: a receiver on port AGENT_RECV_PORT (host->guest transfers,
- *                    see xfer.h) and a command channel on AGENT_CTL_PORT that makes the guest
- *                    open connections to the host, one command line and one reply line per
- *                    connection:
+ *                    see xfer.h), a seqpacket echo on AGENT_SEQ_PORT, and a command channel
+ *                    on AGENT_CTL_PORT that makes the guest open connections to the host,
+ *                    one command line and one reply line per connection:
  *                      send PORT NCONN LEN REPLY_LEN SEED  NCONN concurrent transfers to
  *                                                          CID 2 PORT -> "ok N" / "fail ..."
+ *                      seqsend PORT SEED SIZES  a seqpacket connection to CID 2 PORT: one
+ *                                          message per size (comma-separated), each echoed
+ *                                          back -> "ok" / "fail ..."
  *                      refused PORT        connect to CID 2 PORT, report "errno=NAME ms=N"
  *                      reboot              answer "ok", then reboot the guest
  *   guestapp demo PORT
@@ -32,6 +35,7 @@
 
 #define AGENT_CTL_PORT 999
 #define AGENT_RECV_PORT 1000
+#define AGENT_SEQ_PORT 1001
 #define IO_TIMEOUT_S 120
 #define MAX_SEND_CONNS 256
 
@@ -59,11 +63,11 @@ static void set_timeouts(int fd)
 	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv));
 }
 
-static int vsock_listen(unsigned port)
+static int vsock_listen(unsigned port, int type)
 {
 	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
 				    .svm_port = port };
-	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_VSOCK, type | SOCK_CLOEXEC, 0);
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 64) < 0) {
 		say("listen on port %u: %s", port, strerror(errno));
@@ -73,10 +77,10 @@ static int vsock_listen(unsigned port)
 }
 
 /* Returns a connected socket, or -1 with errno set. */
-static int vsock_connect(unsigned cid, unsigned port)
+static int vsock_connect_type(unsigned cid, unsigned port, int type)
 {
 	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
-	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_VSOCK, type | SOCK_CLOEXEC, 0);
 	int saved;
 
 	if (fd < 0)
@@ -88,6 +92,11 @@ static int vsock_connect(unsigned cid, unsigned port)
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+static int vsock_connect(unsigned cid, unsigned port)
+{
+	return vsock_connect_type(cid, port, SOCK_STREAM);
 }
 
 static unsigned local_cid(void)
@@ -181,6 +190,22 @@ static void cmd_send(int ctl, unsigned port, unsigned nconn, const struct xfer_p
 		reply(ctl, "ok %u", nconn);
 }
 
+static void cmd_seqsend(int ctl, unsigned port, unsigned seed, const char *sizes)
+{
+	char err[256];
+	int fd = vsock_connect_type(VMADDR_CID_HOST, port, SOCK_SEQPACKET);
+
+	if (fd < 0) {
+		reply(ctl, "fail connect: %s", strerror(errno));
+		return;
+	}
+	if (xfer_seq_check(fd, sizes, seed, err, sizeof(err)) < 0)
+		reply(ctl, "fail %s", err);
+	else
+		reply(ctl, "ok");
+	close(fd);
+}
+
 static void cmd_refused(int ctl, unsigned port)
 {
 	struct timespec start;
@@ -204,6 +229,7 @@ static void handle_control(int ctl)
 	unsigned port, nconn;
 	unsigned long long len, reply_len;
 	unsigned seed;
+	char sizes[200];
 
 	if (xfer_read_line(ctl, line, sizeof(line), err, sizeof(err)) < 0) {
 		say("control: %s", err);
@@ -214,6 +240,8 @@ static void handle_control(int ctl)
 		struct xfer_params p = { .seed = seed, .len = len, .reply_len = reply_len };
 
 		cmd_send(ctl, port, nconn, &p);
+	} else if (sscanf(line, "seqsend %u %u %199s", &port, &seed, sizes) == 3) {
+		cmd_seqsend(ctl, port, seed, sizes);
 	} else if (sscanf(line, "refused %u", &port) == 1) {
 		cmd_refused(ctl, port);
 	} else if (strcmp(line, "reboot") == 0) {
@@ -225,6 +253,14 @@ static void handle_control(int ctl)
 	} else {
 		reply(ctl, "fail unknown command");
 	}
+}
+
+static void handle_seq_echo(int fd)
+{
+	char err[256];
+
+	if (xfer_seq_echo(fd, err, sizeof(err)) < 0)
+		say("seqpacket echo: %s", err);
 }
 
 static void handle_receive(int fd)
@@ -239,21 +275,22 @@ static void handle_receive(int fd)
 /* Each connection gets its own child, so slow transfers never block the command channel. */
 static int run_agent(void)
 {
-	struct pollfd fds[2] = {
-		{ .fd = vsock_listen(AGENT_CTL_PORT), .events = POLLIN },
-		{ .fd = vsock_listen(AGENT_RECV_PORT), .events = POLLIN },
+	struct pollfd fds[3] = {
+		{ .fd = vsock_listen(AGENT_CTL_PORT, SOCK_STREAM), .events = POLLIN },
+		{ .fd = vsock_listen(AGENT_RECV_PORT, SOCK_STREAM), .events = POLLIN },
+		{ .fd = vsock_listen(AGENT_SEQ_PORT, SOCK_SEQPACKET), .events = POLLIN },
 	};
 
 	signal(SIGCHLD, SIG_IGN); /* children are reaped automatically */
 	say("READY cid=%u", local_cid());
 	for (;;) {
-		if (poll(fds, 2, -1) < 0) {
+		if (poll(fds, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			say("poll: %s", strerror(errno));
 			return 1;
 		}
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < 3; i++) {
 			int conn;
 
 			if (!(fds[i].revents & POLLIN))
@@ -265,13 +302,15 @@ static int run_agent(void)
 			}
 			if (fork() == 0) {
 				signal(SIGCHLD, SIG_DFL); /* cmd_send waits for its own children */
-				close(fds[0].fd);
-				close(fds[1].fd);
+				for (int j = 0; j < 3; j++)
+					close(fds[j].fd);
 				set_timeouts(conn);
 				if (i == 0)
 					handle_control(conn);
-				else
+				else if (i == 1)
 					handle_receive(conn);
+				else
+					handle_seq_echo(conn);
 				_exit(0);
 			}
 			close(conn);
@@ -301,7 +340,7 @@ static void demo_call_host(unsigned port)
 
 static __attribute__((noreturn)) void run_demo(unsigned port)
 {
-	int lfd = vsock_listen(port);
+	int lfd = vsock_listen(port, SOCK_STREAM);
 
 	say("[guest] listening on vsock port %u (my CID is %u)", port, local_cid());
 	say("READY cid=%u", local_cid());

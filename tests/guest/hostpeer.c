@@ -67,8 +67,8 @@ static int unix_address(const char *path, struct sockaddr_un *addr)
 	return 0;
 }
 
-/* Returns a connected socket or -1 with a reason in err. */
-static int unix_connect(const char *path, char *err, size_t errlen)
+/* Returns a connected socket of type or -1 with a reason in err. */
+static int unix_connect_type(const char *path, int type, char *err, size_t errlen)
 {
 	struct sockaddr_un addr;
 	int fd;
@@ -77,7 +77,7 @@ static int unix_connect(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "path too long: %s", path);
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		snprintf(err, errlen, "connect %s: %s", path, strerror(errno));
 		if (fd >= 0)
@@ -88,10 +88,23 @@ static int unix_connect(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-static int unix_listen(const char *path)
+/* Room for the largest seqpacket message in one send (the default buffer is smaller). */
+static void seq_buffer(int fd)
+{
+	int size = 2 * XFER_SEQ_MAX;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
+static int unix_connect(const char *path, char *err, size_t errlen)
+{
+	return unix_connect_type(path, SOCK_STREAM, err, errlen);
+}
+
+static int unix_listen(const char *path, int type)
 {
 	struct sockaddr_un addr;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 
 	if (fd < 0 || unix_address(path, &addr) < 0)
 		die("listen %s: bad path or no socket", path);
@@ -312,7 +325,7 @@ static int cmd_g2h(const char *uds, unsigned port, unsigned n, uint64_t len, uin
 	if (!jobs)
 		die("out of memory");
 	snprintf(path, sizeof(path), "%s_%u", uds, port);
-	lfd = unix_listen(path);
+	lfd = unix_listen(path, SOCK_STREAM);
 	snprintf(command, sizeof(command), "send %u %u %" PRIu64 " %" PRIu64 " %u", port, n, len,
 		 reply_len, seed);
 	ctl = agent_command(uds, command);
@@ -343,6 +356,64 @@ static int cmd_g2h(const char *uds, unsigned port, unsigned n, uint64_t len, uin
 		rc = 1;
 	free(jobs);
 	return rc;
+}
+
+/* SEQPACKET host to guest: "CONNECT port\n" on <uds>_seqpacket as one message, "OK
+ * port\n" back as one, then each message of the size list echoed by the guest agent. */
+static int cmd_seq_h2g(const char *uds, unsigned port, const char *sizes)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16], err[300], line[64], want[64];
+	int fd, n;
+	ssize_t got;
+
+	snprintf(path, sizeof(path), "%s_seqpacket", uds);
+	fd = unix_connect_type(path, SOCK_SEQPACKET, err, sizeof(err));
+	if (fd < 0)
+		die("%s", err);
+	seq_buffer(fd);
+	n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
+	if (send(fd, line, (size_t)n, 0) != n)
+		die("CONNECT: %s", strerror(errno));
+	n = snprintf(want, sizeof(want), "OK %u\n", port);
+	got = recv(fd, line, sizeof(line), MSG_TRUNC);
+	if (got != n || memcmp(line, want, (size_t)n) != 0)
+		die("the answer to CONNECT is not one \"OK %u\" message (%zd bytes)", port, got);
+	if (xfer_seq_check(fd, sizes, 7000, err, sizeof(err)) < 0)
+		die("seq-h2g: %s", err);
+	printf("seq-h2g: every message came back whole\n");
+	close(fd);
+	return 0;
+}
+
+/* SEQPACKET guest to host: the guest agent connects to <uds>_port and sends the messages
+ * of the size list, which this side echoes; the agent checks them. */
+static int cmd_seq_g2h(const char *uds, unsigned port, const char *sizes)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 16], command[300], line[512];
+	char err[300];
+	struct pollfd p;
+	int lfd, ctl, fd;
+
+	snprintf(path, sizeof(path), "%s_%u", uds, port);
+	lfd = unix_listen(path, SOCK_SEQPACKET);
+	snprintf(command, sizeof(command), "seqsend %u 8000 %s", port, sizes);
+	ctl = agent_command(uds, command);
+	p = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	if (poll(&p, 1, io_timeout_s * 1000) <= 0)
+		die("seq-g2h: the guest did not connect");
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		die("accept: %s", strerror(errno));
+	set_timeouts(fd);
+	seq_buffer(fd);
+	if (xfer_seq_echo(fd, err, sizeof(err)) < 0)
+		die("seq-g2h: %s", err);
+	close(fd);
+	agent_reply(ctl, line, sizeof(line));
+	close(lfd);
+	unlink(path);
+	printf("seq-g2h: guest agent says \"%s\"\n", line);
+	return strcmp(line, "ok") == 0 ? 0 : 1;
 }
 
 /* Host side of a refused connect: the daemon must close without writing anything. */
@@ -429,7 +500,7 @@ static int cmd_demo(const char *uds, unsigned port, unsigned callback)
 	int lfd, fd, gfd;
 
 	snprintf(path, sizeof(path), "%s_%u", uds, callback);
-	lfd = unix_listen(path);
+	lfd = unix_listen(path, SOCK_STREAM);
 	printf("[host] listening on %s for connections the guest makes to port %u\n", path,
 	       callback);
 	printf("[host] connecting to %s and sending \"CONNECT %u\"\n", uds, port);
@@ -469,6 +540,7 @@ static void usage(void)
 {
 	fputs("usage: hostpeer h2g UDS PORT NCONN LEN REPLY_LEN [coalesce]\n"
 	      "       hostpeer g2h UDS PORT NCONN LEN REPLY_LEN\n"
+	      "       hostpeer seq-h2g UDS PORT SIZES | seq-g2h UDS PORT SIZES\n"
 	      "       hostpeer refused-host UDS PORT | refused-guest UDS PORT\n"
 	      "       hostpeer hold UDS PORT | ctl UDS COMMAND\n"
 	      "       hostpeer demo UDS PORT CALLBACK_PORT\n"
@@ -493,6 +565,10 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "g2h") == 0 && argc == 7)
 		return cmd_g2h(uds, parse_uint(argv[3], UINT32_MAX), parse_uint(argv[4], MAX_CONNS),
 			       parse_size(argv[5]), parse_size(argv[6]));
+	if (strcmp(cmd, "seq-h2g") == 0 && argc == 5)
+		return cmd_seq_h2g(uds, parse_uint(argv[3], UINT32_MAX), argv[4]);
+	if (strcmp(cmd, "seq-g2h") == 0 && argc == 5)
+		return cmd_seq_g2h(uds, parse_uint(argv[3], UINT32_MAX), argv[4]);
 	if (strcmp(cmd, "refused-host") == 0 && argc == 4)
 		return cmd_refused_host(uds, parse_uint(argv[3], UINT32_MAX));
 	if (strcmp(cmd, "refused-guest") == 0 && argc == 4)

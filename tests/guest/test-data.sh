@@ -34,6 +34,11 @@ tap_case "half-close: host SHUT_WR, guest sees EOF and still sends 4 MiB back" \
 	"$hostpeer" h2g "$uds" 1000 1 1M 4M
 tap_case "host data in the same write as the CONNECT line is delivered" \
 	"$hostpeer" h2g "$uds" 1000 4 1M 4K coalesce
+seq_sizes=1,100,4095,4096,4097,65536,65537,200000,262144
+tap_case "SEQPACKET host->guest->host: messages of 1 B to 256 KiB arrive whole, echoed" \
+	"$hostpeer" seq-h2g "$uds" 1001 "$seq_sizes"
+tap_case "SEQPACKET guest->host->guest: messages of 1 B to 256 KiB arrive whole, echoed" \
+	"$hostpeer" seq-g2h "$uds" 7003 "$seq_sizes"
 tap_case "new connections both ways still work after all of the above" small_traffic
 tap_case "daemon exits 0 on SIGTERM with QEMU attached and removes its sockets" \
 	guest_stop_daemon "$sock" "$uds"

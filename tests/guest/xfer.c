@@ -229,3 +229,68 @@ int xfer_run_receiver(int fd, struct xfer_params *got, char *err, size_t errlen)
 		return -1;
 	return xfer_send_pattern(fd, XFER_REPLY_SEED(p.seed), 0, p.reply_len, err, errlen);
 }
+
+int xfer_seq_echo(int fd, char *err, size_t errlen)
+{
+	uint8_t *buf = malloc(XFER_SEQ_MAX + 1);
+	int rc = 0;
+
+	if (!buf)
+		return fail(err, errlen, "out of memory");
+	for (;;) {
+		ssize_t n = recv(fd, buf, XFER_SEQ_MAX + 1, MSG_TRUNC);
+
+		if (n == 0)
+			break;
+		if (n < 0 || n > XFER_SEQ_MAX) {
+			rc = n < 0 ? fail(err, errlen, "seqpacket recv: %s", io_error())
+				   : fail(err, errlen, "seqpacket message of %zd bytes", n);
+			break;
+		}
+		if (send(fd, buf, (size_t)n, 0) != n) {
+			rc = fail(err, errlen, "seqpacket echo of %zd bytes: %s", n, io_error());
+			break;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+int xfer_seq_check(int fd, const char *sizes, uint32_t seed, char *err, size_t errlen)
+{
+	uint8_t *out = malloc(XFER_SEQ_MAX), *in = malloc(XFER_SEQ_MAX + 1);
+	const char *p = sizes;
+	int rc = 0;
+
+	if (!out || !in)
+		rc = fail(err, errlen, "out of memory");
+	for (unsigned i = 0; rc == 0 && *p; i++) {
+		char *end;
+		unsigned long len = strtoul(p, &end, 10);
+		ssize_t n;
+
+		if (end == p || len == 0 || len > XFER_SEQ_MAX || (*end && *end != ',')) {
+			rc = fail(err, errlen, "bad size list '%s'", sizes);
+			break;
+		}
+		p = *end ? end + 1 : end;
+		pattern_fill(seed + i, 0, out, len);
+		if (send(fd, out, len, 0) != (ssize_t)len) {
+			rc = fail(err, errlen, "message %u (%lu bytes): send: %s", i, len, io_error());
+			break;
+		}
+		n = recv(fd, in, XFER_SEQ_MAX + 1, MSG_TRUNC);
+		if (n != (ssize_t)len)
+			rc = fail(err, errlen, "message %u: %lu bytes sent, %zd came back%s%s", i, len,
+				  n, n < 0 ? ": " : "", n < 0 ? io_error() : "");
+		else if (memcmp(in, out, len) != 0)
+			rc = fail(err, errlen, "message %u (%lu bytes): content differs", i, len);
+	}
+	if (rc == 0 && shutdown(fd, SHUT_WR) < 0)
+		rc = fail(err, errlen, "shutdown: %s", strerror(errno));
+	if (rc == 0 && recv(fd, in, 1, 0) != 0)
+		rc = fail(err, errlen, "no EOF after the last message");
+	free(out);
+	free(in);
+	return rc;
+}

@@ -41,6 +41,16 @@ int xfer_run_sender(int fd, const struct xfer_params *p, char *err, size_t errle
 /* The whole receiver side; `got` (may be NULL) receives the sender's header. */
 int xfer_run_receiver(int fd, struct xfer_params *got, char *err, size_t errlen);
 
+/* Seqpacket: each message is one send and one recv, its size and content
+ * checked.  The largest message either side handles. */
+#define XFER_SEQ_MAX (256 * 1024)
+/* Answers each message with the same message until EOF. */
+int xfer_seq_echo(int fd, char *err, size_t errlen);
+/* For each size of the comma-separated list: sends a message of pattern
+ * bytes of `seed` (the seed moves on per message), requires the same
+ * message back; then shutdown(SHUT_WR) and EOF. */
+int xfer_seq_check(int fd, const char *sizes, uint32_t seed, char *err, size_t errlen);
+
 /* Low-level helpers, also used for the CONNECT line and the control channel. */
 int xfer_write_all(int fd, const void *buf, size_t len, char *err, size_t errlen);
 /* Reads one '\n'-terminated line byte by byte (so nothing after it is consumed);
