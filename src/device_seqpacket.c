@@ -170,6 +170,7 @@ bool device_seqpacket_serve_rw(struct vsock_device *dev, struct virtq *vq, struc
 {
 	struct msghdr msg = {.msg_iov = dev->rx.payload};
 	ssize_t len = recv(c->ev.fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+	size_t room;
 	ssize_t n;
 
 	if (len == 0)
@@ -199,9 +200,14 @@ bool device_seqpacket_serve_rw(struct vsock_device *dev, struct virtq *vq, struc
 		return true;
 	}
 	msg.msg_iovlen = device_rx_gather(dev, vq, (size_t)len, (size_t)len);
-	if (iov_total(dev->rx.payload, msg.msg_iovlen) < (size_t)len) {
+	room = iov_total(dev->rx.payload, msg.msg_iovlen);
+	if (room < (size_t)len) {
+		unsigned popped = dev->rx.n;
+
 		device_rx_unpop_from(dev, vq, 0);
-		if (dev->rx.full) {
+		/* Waiting for more buffers is only worth it if a ring full of
+		 * buffers like these would hold the message. */
+		if (dev->rx.full || (popped && room * vq->num / popped < (size_t)len)) {
 			too_large(dev, c, (size_t)len, "the guest's RX buffers can hold");
 			return true;
 		}

@@ -663,7 +663,8 @@ static void test_h2g_too_large(void **state)
 }
 
 /* A message more RX buffers long than the daemon fills at once (128 of
- * 1 KiB here) is reset, never delivered in part. */
+ * 1 KiB here), or than the guest's whole RX ring holds (32 buffers of
+ * 4 KiB), is reset, never delivered in part nor waited for forever. */
 static void test_h2g_rx_buffers_too_small(void **state)
 {
 	struct fixture *f = *state;
@@ -752,6 +753,20 @@ static int setup_small_rx_buffers(void **state)
 	return 0;
 }
 
+static int setup_small_rx_ring(void **state)
+{
+	struct fixture *f;
+
+	if (fixture_setup_daemon_only(state))
+		return -1;
+	f = *state;
+	f->opts.strays_unanswered = true;
+	f->opts.queue_size = 32;
+	f->opts.rx_bufs = 32;
+	fixture_open_rig(f);
+	return 0;
+}
+
 static int setup_big_window(void **state)
 {
 	static const char *const args[] = {"--tx-buffer-size", "8388608", NULL};
@@ -784,6 +799,8 @@ int main(void)
 		T(test_h2g_too_large),
 		cmocka_unit_test_setup_teardown(test_h2g_rx_buffers_too_small,
 						setup_small_rx_buffers, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_h2g_rx_buffers_too_small,
+						setup_small_rx_ring, fixture_teardown),
 		T(test_h2g_empty_message_and_eof),
 		T(test_h2g_bad_connect),
 	};
