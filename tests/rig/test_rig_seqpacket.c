@@ -707,6 +707,54 @@ static void test_h2g_empty_message_and_eof(void **state)
 	sp_free(f, s);
 }
 
+/* A host client the guest does not answer is closed without "OK" when the
+ * request timeout (shortened to 1 s here) passes, and the guest, which got
+ * the REQUEST, gets an RST: as for streams. */
+static void test_h2g_request_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct sp *s = sp_new(f);
+	struct sp_conn *c = sp_add(s, GUEST_PORT, 0, 65536);
+	int fd = seqpacket_client(f);
+	char in[16];
+
+	assert_int_equal(send(fd, "CONNECT 6200\n", 13, 0), 13);
+	assert_int_equal(rig_wait(f->rig, requested, c, T_MS), 0);
+	assert_int_equal(rig_wait(f->rig, reset, c, T_MS), 0);
+	assert_int_equal(host_recv_msg(f, fd, in, sizeof(in)), 0);
+	close(fd);
+	sp_free(f, s);
+}
+
+/* A guest reboot drops its seqpacket connections, both kinds: their host
+ * sockets see EOF; new ones work afterwards. */
+static void test_guest_reset(void **state)
+{
+	struct fixture *f = *state;
+	struct sp *s = sp_new(f);
+	int lfd = seqpacket_listen(f), g2h_fd, h2g_fd;
+	char in[16];
+
+	g2h_open(f, s, lfd, GUEST_PORT, &g2h_fd);
+	h2g_open(f, s, GUEST_PORT + 1, 65536, &h2g_fd);
+	assert_int_equal(rig_reboot(f->rig), 0);
+	assert_int_equal(host_recv_msg(f, g2h_fd, in, sizeof(in)), 0);
+	assert_int_equal(host_recv_msg(f, h2g_fd, in, sizeof(in)), 0);
+	close(g2h_fd);
+	close(h2g_fd);
+	sp_free(f, s);
+	s = sp_new(f);
+	{
+		struct sp_conn *c = g2h_open(f, s, lfd, GUEST_PORT + 2, &g2h_fd);
+
+		send_piece(f, c, (const uint8_t *)"again", 5, EOM);
+		assert_int_equal(host_recv_msg(f, g2h_fd, in, sizeof(in)), 5);
+	}
+	close(g2h_fd);
+	close(lfd);
+	sp_free(f, s);
+}
+
 /* The first message must be one CONNECT line, alone: anything else closes
  * the client without an answer, and no REQUEST reaches the guest. */
 static void test_h2g_bad_connect(void **state)
@@ -767,6 +815,16 @@ static int setup_small_rx_ring(void **state)
 	return 0;
 }
 
+static int setup_short_request_timeout(void **state)
+{
+	int err;
+
+	setenv("VHOST_DEVICE_VSOCK_REQUEST_TIMEOUT_MS", "1000", 1);
+	err = setup_quiet(state);
+	unsetenv("VHOST_DEVICE_VSOCK_REQUEST_TIMEOUT_MS");
+	return err;
+}
+
 static int setup_big_window(void **state)
 {
 	static const char *const args[] = {"--tx-buffer-size", "8388608", NULL};
@@ -803,6 +861,9 @@ int main(void)
 						setup_small_rx_ring, fixture_teardown),
 		T(test_h2g_empty_message_and_eof),
 		T(test_h2g_bad_connect),
+		cmocka_unit_test_setup_teardown(test_h2g_request_timeout,
+						setup_short_request_timeout, fixture_teardown),
+		T(test_guest_reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
