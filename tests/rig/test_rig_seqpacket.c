@@ -755,6 +755,19 @@ static void test_guest_reset(void **state)
 	sp_free(f, s);
 }
 
+/* The AF_VSOCK backend does not forward seqpacket (a non-blocking vsock
+ * seqpacket send may send part of a message and fail): RST, logged. */
+static void test_vsock_backend_refuses(void **state)
+{
+	struct fixture *f = *state;
+	struct sp *s = sp_new(f);
+	struct sp_conn *c = sp_add(s, GUEST_PORT, HOST_PORT, 65536);
+
+	assert_false(sp_connect(f, c));
+	assert_int_equal(rig_daemon_log_count(&f->d, "host AF_VSOCK carries streams only"), 1);
+	sp_free(f, s);
+}
+
 /* The first message must be one CONNECT line, alone: anything else closes
  * the client without an answer, and no REQUEST reaches the guest. */
 static void test_h2g_bad_connect(void **state)
@@ -825,6 +838,35 @@ static int setup_short_request_timeout(void **state)
 	return err;
 }
 
+/* A daemon with the AF_VSOCK backend (no forward-listen port, so no host
+ * AF_VSOCK needed). */
+static int setup_vsock_backend(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *daemon = getenv(RIG_DAEMON_ENV);
+
+	if (!f || !daemon || rig_daemon_prepare(&f->d) < 0)
+		return -1;
+	{
+		const char *const argv[] = {daemon, "--guest-cid", "3", "--socket",
+					    f->d.socket_path, "--forward-cid", "1", NULL};
+		const char *const sockets[] = {f->d.socket_path, NULL};
+
+		if (rig_daemon_spawn(&f->d, argv, sockets) < 0) {
+			rig_daemon_dump_log(&f->d);
+			rig_daemon_stop(&f->d, T_MS);
+			free(f);
+			return -1;
+		}
+	}
+	rig_opts_default(&f->opts);
+	f->opts.socket_path = f->d.socket_path;
+	f->opts.strays_unanswered = true;
+	*state = f;
+	fixture_open_rig(f);
+	return 0;
+}
+
 static int setup_big_window(void **state)
 {
 	static const char *const args[] = {"--tx-buffer-size", "8388608", NULL};
@@ -864,6 +906,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_h2g_request_timeout,
 						setup_short_request_timeout, fixture_teardown),
 		T(test_guest_reset),
+		cmocka_unit_test_setup_teardown(test_vsock_backend_refuses, setup_vsock_backend,
+						fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
