@@ -571,6 +571,59 @@ struct test_case {
 	int (*run)(struct env *e);
 };
 
+/* Why the daemon does not forward seqpacket over AF_VSOCK: a non-blocking
+ * seqpacket send larger than the peer's free credit puts part of the
+ * message on the wire and still fails with EAGAIN (vsock_connectible_sendmsg
+ * in af_vsock.c), so the sender cannot know what is left, and a retry of the
+ * whole message reaches the peer merged with that part.  Shown here between
+ * two sockets on CID 1 with a 16 KiB receive buffer; should a kernel stop
+ * doing it, this case fails and the refusal can be revisited. */
+#define SEQ_PORT 9100
+#define SEQ_BUF 16384
+#define SEQ_MSG 12000
+static int case_kernel_seqpacket_partial_send(struct env *e)
+{
+	struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+				   .svm_port = SEQ_PORT};
+	unsigned long long size = SEQ_BUF;
+	uint8_t *msg = pattern(SEQ_MSG, 9), *in = malloc(4 * SEQ_MSG);
+	struct timeval tv = {.tv_sec = 10};
+	int l = socket(AF_VSOCK, SOCK_SEQPACKET, 0), c = socket(AF_VSOCK, SOCK_SEQPACKET, 0), s;
+	ssize_t first, second, partial;
+
+	(void)e;
+	CHECK(msg && in && l >= 0 && c >= 0, "sockets: %s", strerror(errno));
+	CHECK(setsockopt(l, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &size, sizeof(size)) == 0 &&
+	      bind(l, (struct sockaddr *)&addr, sizeof(addr)) == 0 && listen(l, 1) == 0,
+	      "listen: %s", strerror(errno));
+	addr.svm_cid = VMADDR_CID_LOCAL;
+	CHECK(connect(c, (struct sockaddr *)&addr, sizeof(addr)) == 0, "connect: %s",
+	      strerror(errno));
+	s = accept(l, NULL, NULL);
+	CHECK(s >= 0, "accept: %s", strerror(errno));
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	CHECK(send(c, msg, SEQ_MSG, MSG_DONTWAIT) == SEQ_MSG, "first send: %s", strerror(errno));
+	/* 4384 bytes of credit left: the second message does not fit. */
+	partial = send(c, msg, SEQ_MSG, MSG_DONTWAIT);
+	CHECK(partial < 0 && errno == EAGAIN, "second send: %zd (%s)", partial, strerror(errno));
+	first = recv(s, in, 4 * SEQ_MSG, MSG_TRUNC);
+	CHECK(first == SEQ_MSG, "first message: %zd bytes", first);
+	/* The retry waits (blocking) for the credit the read gave back. */
+	CHECK(send(c, msg, SEQ_MSG, 0) == SEQ_MSG, "retry: %s", strerror(errno));
+	second = recv(s, in, 4 * SEQ_MSG, MSG_TRUNC);
+	printf("# a %u-byte message sent again after EAGAIN arrived as %zd bytes\n", SEQ_MSG,
+	       second);
+	CHECK(second > SEQ_MSG, "the kernel no longer sends part of a message before EAGAIN: "
+	      "seqpacket over AF_VSOCK could be forwarded");
+	close(s);
+	close(c);
+	close(l);
+	free(msg);
+	free(in);
+	return 0;
+}
+
 static const struct test_case cases[] = {
 	{"guest -> host connect and transfer both ways", case_guest_to_host},
 	{"host -> guest connect and transfer both ways", case_host_to_guest},
@@ -590,6 +643,8 @@ static const struct test_case cases[] = {
 	 case_unanswered_peer_times_out},
 	{"a peer that leaves before the guest answers is released at once",
 	 case_leaving_peer_is_released},
+	{"the kernel sends part of a seqpacket message before EAGAIN (why it is not forwarded)",
+	 case_kernel_seqpacket_partial_send},
 };
 
 int main(int argc, char **argv)
