@@ -91,7 +91,7 @@ struct tx_batch {
 	unsigned n_chains;
 	unsigned n_iov;
 	uint32_t len;      /* payload bytes */
-	uint32_t flags;    /* seqpacket: the last packet's EOM and EOR */
+	uint32_t flags;    /* seqpacket: the last packet's EOM */
 	uint16_t head[TX_BATCH_CHAINS];
 	struct iovec payload[VQ_CHAIN_MAX_SEGS];
 };
@@ -261,7 +261,7 @@ unsigned device_rx_gather(struct vsock_device *dev, struct virtq *vq, size_t wan
 /* Gives back the chains of dev->rx from index `from` on. */
 void device_rx_unpop_from(struct vsock_device *dev, struct virtq *vq, unsigned from);
 /* Hands out n bytes read into dev->rx, one RW packet per chain, the last
- * one with `flags` (seqpacket EOM/EOR); gives back the chains left over. */
+ * one with `flags` (seqpacket EOM); gives back the chains left over. */
 void device_rx_send_batch(struct vsock_device *dev, struct virtq *vq, struct conn *c,
 			  size_t n, uint32_t flags);
 /* Tells the guest of the host's EOF in dev->rx's first chain. */

@@ -1,8 +1,8 @@
 /* Seqpacket connections' host sockets: one guest message is one host
  * message, and the reverse.
  *
- * Guest to host: a message arrives as RW packets, EOM on the last (EOR
- * with it if the sender asked).  The packets of a message that come
+ * Guest to host: a message arrives as RW packets, EOM on the last.  The
+ * packets of a message that come
  * together in one TX drain are written with one sendmsg, straight from
  * guest memory; a message still arriving when the drain ends, or one the
  * host socket has no room for, waits in the connection's txbuf, its end
@@ -10,7 +10,8 @@
  * all of it, and the window offered is capped at the largest message the
  * host socket takes, so a Linux guest refuses (EMSGSIZE) a larger one
  * itself.  Empty messages are not sent: a Unix seqpacket reader could not
- * tell one from the end of the connection.
+ * tell one from the end of the connection.  EOR (MSG_EOR) means nothing to
+ * Unix sockets, so it is not carried either way.
  *
  * Host to guest: the next message's length is peeked first; it is read
  * only once the guest has credit for all of it and enough RX buffers are
@@ -51,12 +52,11 @@ static void message_failed(struct vsock_device *dev, struct conn *c, int err, si
 
 /* Sends the message in iov at once; false if the socket had no room. */
 static bool send_now(struct vsock_device *dev, struct conn *c, const struct iovec *iov,
-		     unsigned n, size_t len, uint32_t flags)
+		     unsigned n, size_t len)
 {
 	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
-	int eor = flags & VIRTIO_VSOCK_SEQ_EOR ? MSG_EOR : 0;
 
-	if (sendmsg(c->ev.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT | eor) >= 0) {
+	if (sendmsg(c->ev.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) {
 		device_conn_forwarded(dev, c, (uint32_t)len);
 		return true;
 	}
@@ -85,16 +85,14 @@ void device_seqpacket_write(struct vsock_device *dev, struct conn *c,
 			    c->key.peer_port, c->key.local_port);
 		return;
 	}
-	if (eom && !queued && c->txmsg.open == 0 && send_now(dev, c, iov, n, len, flags))
+	if (eom && !queued && c->txmsg.open == 0 && send_now(dev, c, iov, n, len))
 		return;
 	/* Within the guest's credit, as for streams. */
 	rc = txbuf_push(&c->txbuf, iov, n, c->credit_edge - c->fwd_cnt);
 	if (rc == 0) {
 		c->txmsg.open += (uint32_t)len;
 		if (eom) {
-			uint32_t eor = flags & VIRTIO_VSOCK_SEQ_EOR ? TXMSG_EOR : 0;
-
-			rc = txmsg_push(&c->txmsg, c->txmsg.open | eor);
+			rc = txmsg_push(&c->txmsg, c->txmsg.open);
 			c->txmsg.open = 0;
 		}
 	}
@@ -113,10 +111,8 @@ void device_seqpacket_write(struct vsock_device *dev, struct conn *c,
 void device_seqpacket_flush(struct vsock_device *dev, struct conn *c)
 {
 	while (c->txmsg.count) {
-		uint32_t first = txmsg_first(&c->txmsg);
-		uint32_t len = first & ~TXMSG_EOR;
-		ssize_t n = txbuf_send_msg(&c->txbuf, c->ev.fd, len,
-					   first & TXMSG_EOR ? MSG_EOR : 0);
+		uint32_t len = txmsg_first(&c->txmsg);
+		ssize_t n = txbuf_send_msg(&c->txbuf, c->ev.fd, len);
 
 		if (n == -EAGAIN)
 			return;
@@ -225,9 +221,7 @@ bool device_seqpacket_serve_rw(struct vsock_device *dev, struct virtq *vq, struc
 		return true;
 	}
 	c->rx_msg_len = 0;
-	device_rx_send_batch(dev, vq, c, (size_t)n,
-			     VIRTIO_VSOCK_SEQ_EOM |
-			     (msg.msg_flags & MSG_EOR ? VIRTIO_VSOCK_SEQ_EOR : 0));
+	device_rx_send_batch(dev, vq, c, (size_t)n, VIRTIO_VSOCK_SEQ_EOM);
 	device_conn_sync_interest(dev, c);
 	return true;
 }

@@ -123,7 +123,7 @@ static void tx_batch_add(struct tx_batch *b, struct conn *c, const struct vq_cha
 			 uint32_t len, uint32_t flags)
 {
 	b->conn = c;
-	b->flags = flags & (VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR);
+	b->flags = flags & VIRTIO_VSOCK_SEQ_EOM;
 	b->n_iov += iov_slice(chain->iov, chain->nr_out, VSOCK_HDR_SIZE, len,
 			      b->payload + b->n_iov, VQ_CHAIN_MAX_SEGS - b->n_iov);
 	b->head[b->n_chains++] = chain->head;

@@ -74,10 +74,10 @@ int txbuf_push(struct txbuf *tb, const struct iovec *iov, unsigned n, uint32_t m
 }
 
 /* Sends what seg[0..n) holds of the oldest bytes, and drops what went. */
-static ssize_t send_oldest(struct txbuf *tb, int fd, struct iovec *seg, unsigned n, int flags)
+static ssize_t send_oldest(struct txbuf *tb, int fd, struct iovec *seg, unsigned n)
 {
 	struct msghdr msg = {.msg_iov = seg, .msg_iovlen = n};
-	ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT | flags);
+	ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 	if (sent < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
@@ -94,10 +94,10 @@ ssize_t txbuf_flush(struct txbuf *tb, int fd)
 
 	if (tb->len == 0)
 		return 0;
-	return send_oldest(tb, fd, seg, txbuf_segments(tb, seg), 0);
+	return send_oldest(tb, fd, seg, txbuf_segments(tb, seg));
 }
 
-ssize_t txbuf_send_msg(struct txbuf *tb, int fd, uint32_t len, int flags)
+ssize_t txbuf_send_msg(struct txbuf *tb, int fd, uint32_t len)
 {
 	struct iovec seg[2];
 	unsigned n = txbuf_segments(tb, seg);
@@ -108,7 +108,7 @@ ssize_t txbuf_send_msg(struct txbuf *tb, int fd, uint32_t len, int flags)
 	} else {
 		seg[1].iov_len = len - seg[0].iov_len;
 	}
-	return send_oldest(tb, fd, seg, n, flags);
+	return send_oldest(tb, fd, seg, n);
 }
 
 void txbuf_free(struct txbuf *tb)

@@ -32,9 +32,9 @@ int txbuf_push(struct txbuf *tb, const struct iovec *iov, unsigned n, uint32_t m
  * the bytes sent (0 if empty) or -errno (-EAGAIN if nothing could be sent). */
 ssize_t txbuf_flush(struct txbuf *tb, int fd);
 /* Sends the oldest len bytes (len <= tb->len) as one message of a
- * seqpacket socket, with flags added (MSG_EOR): all of them or none.
- * Returns len or -errno (-EAGAIN if the socket has no room now). */
-ssize_t txbuf_send_msg(struct txbuf *tb, int fd, uint32_t len, int flags);
+ * seqpacket socket: all of them or none.  Returns len or -errno (-EAGAIN
+ * if the socket has no room now). */
+ssize_t txbuf_send_msg(struct txbuf *tb, int fd, uint32_t len);
 void txbuf_free(struct txbuf *tb);
 
 #endif

@@ -10,9 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Set in a length: the message ended with EOR (MSG_EOR). */
-#define TXMSG_EOR (1u << 31)
-
 struct txmsg {
 	uint32_t *len;  /* NULL while no message is complete */
 	uint32_t size;  /* entries allocated */
@@ -22,8 +19,7 @@ struct txmsg {
 };
 
 static inline void txmsg_init(struct txmsg *q) { *q = (struct txmsg){0}; }
-/* Appends a complete message's length (TXMSG_EOR may be set).  Returns 0
- * or -ENOMEM. */
+/* Appends a complete message's length.  Returns 0 or -ENOMEM. */
 int txmsg_push(struct txmsg *q, uint32_t len);
 /* The oldest complete message's length; count must be > 0. */
 static inline uint32_t txmsg_first(const struct txmsg *q) { return q->len[q->head]; }

@@ -161,8 +161,8 @@ static void test_send_msg_whole_messages(void **state)
 	tb.head = 6;
 	tb.len = 4;
 	assert_int_equal(txbuf_push(&tb, &b, 1, 16), 0);
-	assert_int_equal(txbuf_send_msg(&tb, sv[0], 5, 0), 5);
-	assert_int_equal(txbuf_send_msg(&tb, sv[0], 7, MSG_EOR), 7);
+	assert_int_equal(txbuf_send_msg(&tb, sv[0], 5), 5);
+	assert_int_equal(txbuf_send_msg(&tb, sv[0], 7), 7);
 	assert_true(txbuf_empty(&tb));
 	assert_null(tb.data);
 	assert_int_equal(recv(sv[1], out, sizeof(out), MSG_TRUNC), 5);
