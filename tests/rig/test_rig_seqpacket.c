@@ -513,6 +513,34 @@ static void test_g2h_largest_message(void **state)
 	sp_free(f, s);
 }
 
+/* What a message's buffering takes counts against tx-buffer-total (128 KiB
+ * here, windows of 64 KiB): 15000 one-byte messages the host does not read
+ * hold a 16 KiB buffer and 64 KiB of message ends, 80 KiB in all, more than
+ * A's 64 KiB of credit, so a new connection is offered only what is left,
+ * 48 KiB. */
+static void test_buffered_messages_count_against_the_budget(void **state)
+{
+	enum { COUNT = 15000 };
+	struct fixture *f = *state;
+	struct sp *s = sp_new(f);
+	int lfd = seqpacket_listen(f), hfd[2];
+	struct sp_conn *a = g2h_open(f, s, lfd, GUEST_PORT, &hfd[0]), *b;
+	uint8_t in[4];
+
+	assert_int_equal(a->peer_buf_alloc, 65536);
+	for (unsigned i = 0; i < COUNT; i++)
+		send_piece(f, a, (const uint8_t *)"m", 1, EOM);
+	wait_tx_used(f->rig);
+	b = g2h_open(f, s, lfd, GUEST_PORT + 1, &hfd[1]);
+	assert_int_equal(b->peer_buf_alloc, (128 - 80) << 10);
+	for (unsigned i = 0; i < COUNT; i++)
+		assert_int_equal(host_recv_msg(f, hfd[0], in, sizeof(in)), 1);
+	for (unsigned k = 0; k < 2; k++)
+		close(hfd[k]);
+	close(lfd);
+	sp_free(f, s);
+}
+
 /* ---- Host to guest ------------------------------------------------------ */
 
 static bool requested(struct rig *rig, void *arg)
@@ -867,6 +895,20 @@ static int setup_vsock_backend(void **state)
 	return 0;
 }
 
+static int setup_small_pool(void **state)
+{
+	static const char *const args[] = {"--tx-buffer-size", "65536", "--tx-buffer-total",
+					   "131072", NULL};
+	struct fixture *f;
+
+	if (fixture_setup_daemon_args(state, args))
+		return -1;
+	f = *state;
+	f->opts.strays_unanswered = true;
+	fixture_open_rig(f);
+	return 0;
+}
+
 static int setup_big_window(void **state)
 {
 	static const char *const args[] = {"--tx-buffer-size", "8388608", NULL};
@@ -894,6 +936,8 @@ int main(void)
 		T(test_packet_of_other_type),
 		cmocka_unit_test_setup_teardown(test_g2h_largest_message, setup_big_window,
 						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_buffered_messages_count_against_the_budget,
+						setup_small_pool, fixture_teardown),
 		T(test_h2g_boundaries),
 		T(test_h2g_waits_for_credit),
 		T(test_h2g_too_large),
