@@ -416,6 +416,26 @@ static void test_g2h_shutdown_mid_message(void **state)
 	sp_free(f, s);
 }
 
+/* The guest's RST ends a seqpacket connection at once: the host socket is
+ * closed, not answered, and a later packet on its ports gets an RST. */
+static void test_g2h_guest_rst(void **state)
+{
+	struct fixture *f = *state;
+	struct sp *s = sp_new(f);
+	int lfd = seqpacket_listen(f), hfd;
+	struct sp_conn *c = g2h_open(f, s, lfd, GUEST_PORT, &hfd);
+	char in[16];
+
+	sp_op(f, c, VIRTIO_VSOCK_OP_RST, 0);
+	assert_int_equal(host_recv_msg(f, hfd, in, sizeof(in)), 0);
+	assert_int_equal(c->rsts, 0);
+	send_piece(f, c, (const uint8_t *)"late", 4, EOM);
+	assert_int_equal(rig_wait(f->rig, reset, c, T_MS), 0);
+	close(hfd);
+	close(lfd);
+	sp_free(f, s);
+}
+
 /* A port serves one socket type: a seqpacket REQUEST to a stream listener,
  * and a stream REQUEST to a seqpacket one, get an RST at once, logged. */
 static void test_type_mismatch(void **state)
@@ -932,6 +952,7 @@ int main(void)
 		T(test_g2h_waits_for_host),
 		T(test_g2h_empty_message_and_shutdown),
 		T(test_g2h_shutdown_mid_message),
+		T(test_g2h_guest_rst),
 		T(test_type_mismatch),
 		T(test_packet_of_other_type),
 		cmocka_unit_test_setup_teardown(test_g2h_largest_message, setup_big_window,
