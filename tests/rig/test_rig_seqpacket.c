@@ -774,33 +774,31 @@ static void test_h2g_request_timeout(void **state)
 	sp_free(f, s);
 }
 
-/* A guest reboot drops its seqpacket connections, both kinds: their host
- * sockets see EOF; new ones work afterwards. */
-static void test_guest_reset(void **state)
+/* A guest reboot, then a VMM reconnect, drop the seqpacket connections of
+ * both kinds: their host sockets see EOF; new ones work afterwards. */
+static void test_guest_and_vmm_reset(void **state)
 {
 	struct fixture *f = *state;
-	struct sp *s = sp_new(f);
 	int lfd = seqpacket_listen(f), g2h_fd, h2g_fd;
 	char in[16];
 
-	g2h_open(f, s, lfd, GUEST_PORT, &g2h_fd);
-	h2g_open(f, s, GUEST_PORT + 1, 65536, &h2g_fd);
-	assert_int_equal(rig_reboot(f->rig), 0);
-	assert_int_equal(host_recv_msg(f, g2h_fd, in, sizeof(in)), 0);
-	assert_int_equal(host_recv_msg(f, h2g_fd, in, sizeof(in)), 0);
-	close(g2h_fd);
-	close(h2g_fd);
-	sp_free(f, s);
-	s = sp_new(f);
-	{
-		struct sp_conn *c = g2h_open(f, s, lfd, GUEST_PORT + 2, &g2h_fd);
+	for (unsigned round = 0; round < 3; round++) {
+		struct sp *s = sp_new(f);
+		struct sp_conn *c = g2h_open(f, s, lfd, GUEST_PORT + 2 * round, &g2h_fd);
 
-		send_piece(f, c, (const uint8_t *)"again", 5, EOM);
+		send_piece(f, c, (const uint8_t *)"hello", 5, EOM);
 		assert_int_equal(host_recv_msg(f, g2h_fd, in, sizeof(in)), 5);
+		h2g_open(f, s, GUEST_PORT + 2 * round + 1, 65536, &h2g_fd);
+		if (round < 2) {
+			assert_int_equal(round ? rig_reconnect(f->rig) : rig_reboot(f->rig), 0);
+			assert_int_equal(host_recv_msg(f, g2h_fd, in, sizeof(in)), 0);
+			assert_int_equal(host_recv_msg(f, h2g_fd, in, sizeof(in)), 0);
+		}
+		close(g2h_fd);
+		close(h2g_fd);
+		sp_free(f, s);
 	}
-	close(g2h_fd);
 	close(lfd);
-	sp_free(f, s);
 }
 
 /* The AF_VSOCK backend does not forward seqpacket (a non-blocking vsock
@@ -970,7 +968,7 @@ int main(void)
 		T(test_h2g_bad_connect),
 		cmocka_unit_test_setup_teardown(test_h2g_request_timeout,
 						setup_short_request_timeout, fixture_teardown),
-		T(test_guest_reset),
+		T(test_guest_and_vmm_reset),
 		cmocka_unit_test_setup_teardown(test_vsock_backend_refuses, setup_vsock_backend,
 						fixture_teardown),
 	};
