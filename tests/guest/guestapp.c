@@ -245,7 +245,13 @@ static void handle_control(int ctl)
 	} else if (sscanf(line, "refused %u", &port) == 1) {
 		cmd_refused(ctl, port);
 	} else if (strcmp(line, "reboot") == 0) {
+		char c;
+
 		reply(ctl, "ok");
+		/* The host closes once it has the reply: rebooting before that
+		 * could reset the device with the reply still in its ring. */
+		while (read(ctl, &c, 1) > 0)
+			;
 		close(ctl);
 		sync();
 		reboot(RB_AUTOBOOT);
