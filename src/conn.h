@@ -48,6 +48,9 @@ struct conn {
 	struct conn *hash_next;    /* conn_table chain */
 	/* Device FIFO of connections owing the guest a packet, while in_rx_fifo. */
 	TAILQ_ENTRY(conn) rx_link;
+	/* Device list of connections waiting for more RX buffers, while
+	 * rx_waits (a seqpacket message needs more than the guest posted). */
+	TAILQ_ENTRY(conn) rx_wait_link;
 	/* In the device's FIFO of host-initiated connections awaiting the
 	 * guest's answer (device_deadline.c), while queued. */
 	struct deadline answer_deadline;
@@ -69,6 +72,7 @@ struct conn {
 	/* Seqpacket: the length of the host message waiting in the socket
 	 * for the guest's credit (0: none known). */
 	uint32_t rx_msg_len;
+	uint16_t rx_wait_avail;    /* the RX avail index it waits to move */
 	/* Host bytes the backend read along with its handshake (a client's
 	 * data right behind its CONNECT line): the guest gets them before
 	 * anything read from the socket.  NULL when there are none. */
@@ -79,6 +83,7 @@ struct conn {
 	uint8_t state;             /* enum conn_state; device_conn.c sets it */
 	uint8_t pending;           /* enum conn_pending bits */
 	bool in_rx_fifo;
+	bool rx_waits;             /* in the device's rx_waiters */
 	bool guest_shut_send;      /* guest SHUTDOWN(SEND): no more data from it */
 	bool guest_shut_rcv;       /* guest SHUTDOWN(RCV): send it no more data */
 	bool host_eof;             /* host socket read side reached EOF */

@@ -88,6 +88,7 @@ static void conn_retire(struct vsock_device *dev, struct conn *c)
 {
 	deadline_fifo_remove(&dev->waiting, &c->answer_deadline);
 	device_conn_unschedule(dev, c);
+	device_rx_forget_waiter(dev, c);
 	close_host_socket(dev, c);
 	c->state = CONN_DEAD;
 	c->pending = 0;
@@ -166,7 +167,7 @@ void device_conn_sync_interest(struct vsock_device *dev, struct conn *c)
 	 * (back-pressure) while it has no credit, a message until the guest
 	 * has credit for all of it. */
 	if (reading && (c->host_readable || c->early_len) && conn_peer_credit(c) > 0 &&
-	    conn_peer_credit(c) >= c->rx_msg_len)
+	    conn_peer_credit(c) >= c->rx_msg_len && !c->rx_waits)
 		c->pending |= CONN_PEND_RW;
 	else
 		c->pending &= (uint8_t)~CONN_PEND_RW;

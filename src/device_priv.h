@@ -150,6 +150,7 @@ struct vsock_device {
 	struct port_alloc ports;
 	struct ctrl_queue ctrl;
 	struct conn_fifo rx_fifo;       /* connections owing the guest a packet */
+	struct conn_fifo rx_waiters;    /* waiting for more RX buffers (device_rx.c) */
 	/* Host-initiated connections awaiting the guest's answer
 	 * (device_deadline.c). */
 	struct deadline_fifo waiting;
@@ -266,6 +267,12 @@ void device_rx_send_batch(struct vsock_device *dev, struct virtq *vq, struct con
 			  size_t n, uint32_t flags);
 /* Tells the guest of the host's EOF in dev->rx's first chain. */
 void device_rx_send_host_eof(struct vsock_device *dev, struct virtq *vq, struct conn *c);
+/* c needs more RX buffers than the guest has posted: it is not served
+ * until the guest posts more (which it will once it takes what is in its
+ * used ring), and the RX ring kicks when it does. */
+void device_rx_wait_for_buffers(struct vsock_device *dev, struct virtq *vq, struct conn *c);
+/* c is going away: it waits no more. */
+void device_rx_forget_waiter(struct vsock_device *dev, struct conn *c);
 
 /* device_seqpacket.c: seqpacket connections' host sockets, one message per
  * system call each way. */

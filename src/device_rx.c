@@ -333,12 +333,47 @@ static bool rx_pass(struct vsock_device *dev, struct virtq *vq)
 	return true;
 }
 
+void device_rx_wait_for_buffers(struct vsock_device *dev, struct virtq *vq, struct conn *c)
+{
+	/* Buffers added meanwhile: the next try pops them. */
+	if (virtq_kick_on_new(vq, &c->rx_wait_avail))
+		return;
+	c->rx_waits = true;
+	TAILQ_INSERT_TAIL(&dev->rx_waiters, c, rx_wait_link);
+	device_conn_sync_interest(dev, c);
+}
+
+void device_rx_forget_waiter(struct vsock_device *dev, struct conn *c)
+{
+	if (!c->rx_waits)
+		return;
+	TAILQ_REMOVE(&dev->rx_waiters, c, rx_wait_link);
+	c->rx_waits = false;
+}
+
+/* Serves again the connections whose wait for RX buffers is over. */
+static void wake_waiters(struct vsock_device *dev, struct virtq *vq)
+{
+	uint16_t avail = virtq_avail_idx(vq);
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&dev->rx_waiters); c; c = next) {
+		next = TAILQ_NEXT(c, rx_wait_link);
+		if (c->rx_wait_avail == avail)
+			continue;
+		device_rx_forget_waiter(dev, c);
+		device_conn_sync_interest(dev, c);
+		device_conn_schedule(dev, c);
+	}
+}
+
 void device_process_rx(struct vsock_device *dev)
 {
 	struct virtq *vq = &dev->vu.vq[VU_QUEUE_RX];
 
 	if (!virtq_ready(vq))
 		return;
+	wake_waiters(dev, vq);
 	/* Out of buffers with work left: ask the guest to kick when it posts
 	 * more (with EVENT_IDX it otherwise never would), and go on at once if
 	 * it already has. */

@@ -207,7 +207,10 @@ bool device_seqpacket_serve_rw(struct vsock_device *dev, struct virtq *vq, struc
 			too_large(dev, c, (size_t)len, "the guest's RX buffers can hold");
 			return true;
 		}
-		return false;
+		if (popped == 0)
+			return false; /* none at all: the RX pass waits for a kick */
+		device_rx_wait_for_buffers(dev, vq, c);
+		return true;
 	}
 	n = recvmsg(c->ev.fd, &msg, MSG_DONTWAIT);
 	if (n != len || (msg.msg_flags & MSG_TRUNC)) {

@@ -341,6 +341,31 @@ bool virtq_enable_kicks(struct virtq *vq)
 	return load_avail_idx(vq) != vq->last_avail_idx;
 }
 
+bool virtq_kick_on_new(struct virtq *vq, uint16_t *seen)
+{
+	if (!virtq_ready(vq)) {
+		*seen = vq->last_avail_idx;
+		return false;
+	}
+	*seen = load_avail_idx(vq);
+	if (vq->event_idx) {
+		__atomic_store_n(avail_event_ptr(vq), htole16(*seen), __ATOMIC_RELAXED);
+	} else {
+		uint16_t flags = le16toh(vq->used->flags) & ~VRING_USED_F_NO_NOTIFY;
+
+		__atomic_store_n(&vq->used->flags, htole16(flags), __ATOMIC_RELAXED);
+	}
+	/* As in virtq_enable_kicks: the guest sees the request or we see its
+	 * buffers. */
+	smp_mb();
+	return load_avail_idx(vq) != *seen;
+}
+
+uint16_t virtq_avail_idx(struct virtq *vq)
+{
+	return virtq_ready(vq) ? load_avail_idx(vq) : vq->last_avail_idx;
+}
+
 bool virtq_has_avail(struct virtq *vq)
 {
 	return virtq_ready(vq) && load_avail_idx(vq) != vq->last_avail_idx;

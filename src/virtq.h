@@ -106,5 +106,11 @@ void virtq_notify(struct virtq *vq);
 void virtq_disable_kicks(struct virtq *vq);
 bool virtq_enable_kicks(struct virtq *vq);
 bool virtq_has_avail(struct virtq *vq);
+/* For a device that needs more buffers than the guest made available,
+ * some of them given back unused: asks for a kick when the guest adds one
+ * past *seen, the avail index now.  Returns true if it did already. */
+bool virtq_kick_on_new(struct virtq *vq, uint16_t *seen);
+/* The guest's avail index (last_avail_idx if the ring is not ready). */
+uint16_t virtq_avail_idx(struct virtq *vq);
 
 #endif

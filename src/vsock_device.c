@@ -258,6 +258,7 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	dev->waiting.timer.ev.fd = -1;
 	dev->park.timer.ev.fd = -1;
 	TAILQ_INIT(&dev->rx_fifo);
+	TAILQ_INIT(&dev->rx_waiters);
 	for (unsigned i = 0; i < VU_NUM_QUEUES; i++)
 		dev->kick[i] = (struct kick_source){
 			.ev = {.ops = &kick_ops, .fd = -1}, .dev = dev, .idx = i};

@@ -732,6 +732,59 @@ static void test_h2g_rx_buffers_too_small(void **state)
 	sp_free(f, s);
 }
 
+/* A message needing more RX buffers than the guest has posted (40 of
+ * 4 KiB for 200000 bytes) waits for more: the device sleeps meanwhile
+ * (no spinning on the buffers it gave back), other connections go on, and
+ * the message arrives whole once the guest posts enough. */
+static void test_h2g_waits_for_rx_buffers(void **state)
+{
+	struct fixture *f = *state;
+	struct sp *s = sp_new(f);
+	int hfd, big = 1 << 20;
+	struct sp_conn *c = h2g_open(f, s, GUEST_PORT, 256u << 10, &hfd);
+	uint8_t *out = malloc(200000);
+
+	assert_int_equal(setsockopt(hfd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+	pattern_fill(5, 0, out, 200000);
+	assert_int_equal(send(hfd, out, 200000, 0), 200000);
+	wait_device_idle(f);
+	assert_int_equal(c->rw_packets, 0);
+	assert_round_trip(f, HOST_PORT + 5);
+	wait_device_idle(f);
+	assert_int_equal(c->rw_packets, 0);
+	f->rig->opts.rx_bufs = 128;
+	while (c->n_msgs < 1)
+		assert_true(rig_poll(f->rig, NULL, 0, T_MS) >= 0);
+	assert_int_equal(c->msg_end[0], 200000);
+	assert_memory_equal(c->rx, out, 200000);
+	assert_int_equal(c->rsts, 0);
+	free(out);
+	close(hfd);
+	sp_free(f, s);
+}
+
+/* A VMM that reconnects while a message waits for RX buffers takes the
+ * waiting connection with it; the device serves the new front-end. */
+static void test_h2g_waiting_connection_dropped(void **state)
+{
+	struct fixture *f = *state;
+	struct sp *s = sp_new(f);
+	int hfd, big = 1 << 20;
+	uint8_t *out = calloc(1, 200000), in[8];
+
+	h2g_open(f, s, GUEST_PORT, 256u << 10, &hfd);
+	assert_int_equal(setsockopt(hfd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+	assert_int_equal(send(hfd, out, 200000, 0), 200000);
+	wait_device_idle(f);
+	assert_int_equal(rig_reconnect(f->rig), 0);
+	/* Closed with the message unread: ECONNRESET, or EOF. */
+	assert_true(host_recv_msg(f, hfd, in, sizeof(in)) <= 0);
+	assert_round_trip(f, HOST_PORT + 5);
+	close(hfd);
+	free(out);
+	sp_free(f, s);
+}
+
 /* An empty host message is not sent to the guest; the next one is.  The
  * host's close then reaches the guest as SHUTDOWN. */
 static void test_h2g_empty_message_and_eof(void **state)
@@ -790,6 +843,9 @@ static void test_guest_and_vmm_reset(void **state)
 		assert_int_equal(host_recv_msg(f, g2h_fd, in, sizeof(in)), 5);
 		h2g_open(f, s, GUEST_PORT + 2 * round + 1, 65536, &h2g_fd);
 		if (round < 2) {
+			/* The rig reuses its memory: the daemon must be done with
+			 * the rings before they are zeroed. */
+			wait_device_idle(f);
 			assert_int_equal(round ? rig_reconnect(f->rig) : rig_reboot(f->rig), 0);
 			assert_int_equal(host_recv_msg(f, g2h_fd, in, sizeof(in)), 0);
 			assert_int_equal(host_recv_msg(f, h2g_fd, in, sizeof(in)), 0);
@@ -856,6 +912,19 @@ static int setup_small_rx_buffers(void **state)
 	f = *state;
 	f->opts.strays_unanswered = true;
 	f->opts.rx_buf_size = 1024 + RIG_HDR_SIZE;
+	fixture_open_rig(f);
+	return 0;
+}
+
+static int setup_few_rx_buffers(void **state)
+{
+	struct fixture *f;
+
+	if (fixture_setup_daemon_only(state))
+		return -1;
+	f = *state;
+	f->opts.strays_unanswered = true;
+	f->opts.rx_bufs = 40;
 	fixture_open_rig(f);
 	return 0;
 }
@@ -964,6 +1033,10 @@ int main(void)
 						setup_small_rx_buffers, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_h2g_rx_buffers_too_small,
 						setup_small_rx_ring, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_h2g_waits_for_rx_buffers, setup_few_rx_buffers,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_h2g_waiting_connection_dropped,
+						setup_few_rx_buffers, fixture_teardown),
 		T(test_h2g_empty_message_and_eof),
 		T(test_h2g_bad_connect),
 		cmocka_unit_test_setup_teardown(test_h2g_request_timeout,
