@@ -351,14 +351,16 @@ static void connect_finished(struct vsock_device *dev, struct conn *c)
 /* Whether a host client waiting for the guest has closed its socket.  One
  * that only shut its write side (it sent everything and waits for "OK")
  * stays; a zero-length send fails once it is gone for good (Unix and vsock
- * sockets both check the peer before the length). */
-static bool host_client_gone(int fd, uint32_t events)
+ * sockets both check the peer before the length).  Not on a seqpacket
+ * socket, where it would send an empty message: there a closed peer
+ * raises EPOLLHUP. */
+static bool host_client_gone(const struct conn *c, uint32_t events)
 {
 	if (events & (EPOLLHUP | EPOLLERR))
 		return true;
-	if (!(events & EPOLLRDHUP))
+	if (!(events & EPOLLRDHUP) || conn_is_seqpacket(c))
 		return false;
-	return send(fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN &&
+	return send(c->ev.fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN &&
 	       errno != EINTR;
 }
 
@@ -367,7 +369,7 @@ static void conn_event(struct ev_source *src, uint32_t events)
 	struct conn *c = container_of(src, struct conn, ev);
 	struct vsock_device *dev = c->dev;
 
-	if (c->state == CONN_REQUESTING && host_client_gone(c->ev.fd, events)) {
+	if (c->state == CONN_REQUESTING && host_client_gone(c, events)) {
 		log_info_rl("host client for guest port %u left before the guest answered",
 			    c->key.peer_port);
 		device_conn_abandon(dev, c);

@@ -682,6 +682,35 @@ static void test_h2g_waits_for_credit(void **state)
 	sp_free(f, s);
 }
 
+/* A client that shuts its write side after CONNECT still gets "OK" as its
+ * first message (never an empty message first), and one that closes
+ * before the guest answers is let go. */
+static void test_h2g_client_half_closed_or_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct sp *s = sp_new(f);
+	struct sp_conn *c = sp_add(s, GUEST_PORT, 0, 65536);
+	struct sp_conn *d = sp_add(s, GUEST_PORT + 1, 0, 65536);
+	int fd = seqpacket_client(f), gone = seqpacket_client(f);
+	char in[16];
+
+	assert_int_equal(send(fd, "CONNECT 6200\n", 13, 0), 13);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	assert_int_equal(rig_wait(f->rig, requested, c, T_MS), 0);
+	wait_device_idle(f);
+	sp_op(f, c, VIRTIO_VSOCK_OP_RESPONSE, 0);
+	assert_int_equal(host_recv_msg(f, fd, in, sizeof(in)), 8);
+	assert_memory_equal(in, "OK 6200\n", 8);
+	assert_int_equal(c->rsts, 0);
+	close(fd);
+
+	assert_int_equal(send(gone, "CONNECT 6201\n", 13, 0), 13);
+	assert_int_equal(rig_wait(f->rig, requested, d, T_MS), 0);
+	close(gone);
+	assert_int_equal(rig_wait(f->rig, reset, d, T_MS), 0);
+	sp_free(f, s);
+}
+
 /* A message larger than the guest's buf_alloc, or than 256 KiB, can never
  * be delivered: the connection is reset (the host socket closed), never a
  * truncated message. */
@@ -1039,6 +1068,7 @@ int main(void)
 						setup_few_rx_buffers, fixture_teardown),
 		T(test_h2g_empty_message_and_eof),
 		T(test_h2g_bad_connect),
+		T(test_h2g_client_half_closed_or_gone),
 		cmocka_unit_test_setup_teardown(test_h2g_request_timeout,
 						setup_short_request_timeout, fixture_teardown),
 		T(test_guest_and_vmm_reset),
