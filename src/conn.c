@@ -11,8 +11,7 @@ void conn_init(struct conn *c, struct vsock_device *dev, const struct conn_key *
 		.key = *key,
 		.type = type,
 	};
-	txbuf_init(&c->txbuf);
-	txmsg_init(&c->txmsg);
+	txbuf_init(&c->txbuf, type == VIRTIO_VSOCK_TYPE_SEQPACKET);
 }
 
 enum conn_pending conn_next_pending(const struct conn *c)

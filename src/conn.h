@@ -14,7 +14,6 @@
 #include "ev.h"
 #include "fifo_timer.h"
 #include "txbuf.h"
-#include "txmsg.h"
 
 struct vsock_device;
 
@@ -66,9 +65,7 @@ struct conn {
 	uint32_t window;           /* the most it is offered now; 0: not yet */
 	uint32_t max_window;       /* the most it may be offered; 0: the pool's */
 	uint32_t charged;          /* counted against the device's tx pool */
-	struct txbuf txbuf;
-	/* Seqpacket: where the guest messages in txbuf end (device_seqpacket.c). */
-	struct txmsg txmsg;
+	struct txbuf txbuf;             /* of messages for seqpacket */
 	/* Seqpacket: the length of the host message waiting in the socket
 	 * for the guest's credit (0: none known). */
 	uint32_t rx_msg_len;

@@ -76,7 +76,6 @@ static void close_host_socket(struct vsock_device *dev, struct conn *c)
 {
 	ev_close(&c->ev);
 	txbuf_free(&c->txbuf);
-	txmsg_free(&c->txmsg);
 	tx_credit_release(&dev->tx_pool, c);
 	free(c->early);
 	c->early = NULL;
@@ -305,7 +304,7 @@ void device_conn_guest_shutdown(struct vsock_device *dev, struct conn *c, uint32
 	}
 	if (flags & VIRTIO_VSOCK_SHUTDOWN_SEND) {
 		c->guest_shut_send = true;
-		if (c->txmsg.open) {
+		if (c->txbuf.open) {
 			log_warn_rl("guest shut down its sending side in the middle of a message "
 				    "on port %u; resetting", c->key.peer_port);
 			device_conn_reset(dev, c);

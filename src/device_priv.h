@@ -215,7 +215,7 @@ void device_conn_write(struct vsock_device *dev, struct conn *c,
 /* Whether buffered guest data waits for the host socket to take it. */
 static inline bool device_conn_has_unsent(const struct conn *c)
 {
-	return conn_is_seqpacket(c) ? c->txmsg.count > 0 : !txbuf_empty(&c->txbuf);
+	return c->txbuf.messages ? c->txbuf.msgs > 0 : !txbuf_empty(&c->txbuf);
 }
 /* n more guest bytes reached the host. */
 void device_conn_forwarded(struct vsock_device *dev, struct conn *c, uint32_t n);

@@ -2,11 +2,11 @@
  * message, and the reverse.
  *
  * Guest to host: a message arrives as RW packets, EOM on the last.  The
- * packets of a message that come
- * together in one TX drain are written with one sendmsg, straight from
- * guest memory; a message still arriving when the drain ends, or one the
- * host socket has no room for, waits in the connection's txbuf, its end
- * recorded in txmsg, and is sent whole later.  The guest's credit bounds
+ * packets of a message that come together in one TX drain are written with
+ * one sendmsg, straight from guest memory; a message still arriving when
+ * the drain ends, or one the host socket has no room for, waits in the
+ * connection's txbuf, which records where it ends, and is sent whole
+ * later.  The guest's credit bounds
  * all of it, and the window offered is capped at the largest message the
  * host socket takes, so a Linux guest refuses (EMSGSIZE) a larger one
  * itself.  Empty messages are not sent: a Unix seqpacket reader could not
@@ -71,7 +71,7 @@ void device_seqpacket_write(struct vsock_device *dev, struct conn *c,
 {
 	size_t len = iov_total(iov, n);
 	bool eom = flags & VIRTIO_VSOCK_SEQ_EOM;
-	bool queued = c->txmsg.count > 0;
+	bool queued = c->txbuf.msgs > 0;
 	int rc;
 
 	if (c->guest_shut_send && (len || eom)) {
@@ -80,22 +80,17 @@ void device_seqpacket_write(struct vsock_device *dev, struct conn *c,
 		device_conn_reset(dev, c);
 		return;
 	}
-	if (eom && c->txmsg.open + len == 0) {
+	if (eom && c->txbuf.open + len == 0) {
 		log_info_rl("guest sent an empty message on port %u -> %u; not sent",
 			    c->key.peer_port, c->key.local_port);
 		return;
 	}
-	if (eom && !queued && c->txmsg.open == 0 && send_now(dev, c, iov, n, len))
+	if (eom && !queued && c->txbuf.open == 0 && send_now(dev, c, iov, n, len))
 		return;
 	/* Within the guest's credit, as for streams. */
 	rc = txbuf_push(&c->txbuf, iov, n, c->credit_edge - c->fwd_cnt);
-	if (rc == 0) {
-		c->txmsg.open += (uint32_t)len;
-		if (eom) {
-			rc = txmsg_push(&c->txmsg, c->txmsg.open);
-			c->txmsg.open = 0;
-		}
-	}
+	if (rc == 0 && eom)
+		txbuf_end_message(&c->txbuf);
 	if (rc < 0) {
 		log_warn_rl("cannot buffer a message for port %u -> %u: %s; resetting",
 			    c->key.peer_port, c->key.local_port, strerror(-rc));
@@ -110,18 +105,16 @@ void device_seqpacket_write(struct vsock_device *dev, struct conn *c,
 
 void device_seqpacket_flush(struct vsock_device *dev, struct conn *c)
 {
-	while (c->txmsg.count) {
-		uint32_t len = txmsg_first(&c->txmsg);
-		ssize_t n = txbuf_send_msg(&c->txbuf, c->ev.fd, len);
+	while (c->txbuf.msgs) {
+		ssize_t n = txbuf_send_msg(&c->txbuf, c->ev.fd);
 
 		if (n == -EAGAIN)
 			return;
 		if (n < 0) {
-			message_failed(dev, c, (int)-n, len);
+			message_failed(dev, c, (int)-n, txbuf_msg_len(&c->txbuf));
 			return;
 		}
-		txmsg_pop(&c->txmsg);
-		device_conn_forwarded(dev, c, len);
+		device_conn_forwarded(dev, c, (uint32_t)n);
 	}
 	if (txbuf_empty(&c->txbuf))
 		device_conn_drained(dev, c);

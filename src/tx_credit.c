@@ -34,8 +34,7 @@ static uint32_t next_edge(const struct tx_pool *p, const struct conn *c)
 static void recharge(struct tx_pool *p, struct conn *c)
 {
 	uint32_t promised = c->credit_edge - c->fwd_cnt;
-	/* Both grow with the credit only: far below 4 GiB. */
-	uint32_t held = c->txbuf.size + (uint32_t)txmsg_bytes(&c->txmsg);
+	uint32_t held = txbuf_bytes(&c->txbuf);
 	uint32_t charge = promised > held ? promised : held;
 
 	p->charged = p->charged - c->charged + charge;

@@ -8,8 +8,8 @@
  *
  * Each byte between fwd_cnt and the edge is one the device may have to
  * hold, should the host socket stop reading; so is each byte of the
- * connection's overflow buffer (with, for seqpacket, the list of where its
- * messages end).  A connection is charged the larger of the two against its device's pool (tx-buffer-total), and edges grow only as
+ * connection's overflow buffer (with, for seqpacket, where its messages
+ * end).  A connection is charged the larger of the two against its device's pool (tx-buffer-total), and edges grow only as
  * far as the pool has room: past the budget the guest is offered less
  * credit, and the device never holds more memory.  Every connection is
  * still offered TX_CREDIT_FLOOR bytes, budget or not, so none can starve:

@@ -21,24 +21,53 @@ static unsigned txbuf_segments(const struct txbuf *tb, struct iovec seg[2])
 	return 2;
 }
 
-/* Moves the bytes into a larger buffer, oldest first. */
+static bool end_bit(const uint8_t *ends, uint32_t pos)
+{
+	return ends[pos / 8] & (1u << (pos % 8));
+}
+
+static void set_end_bit(uint8_t *ends, uint32_t pos, bool end)
+{
+	if (end)
+		ends[pos / 8] |= (uint8_t)(1u << (pos % 8));
+	else
+		ends[pos / 8] &= (uint8_t)~(1u << (pos % 8));
+}
+
+/* Where the i-th stored byte is. */
+static uint32_t ring_pos(const struct txbuf *tb, uint32_t i)
+{
+	return (uint32_t)(((uint64_t)tb->head + i) % tb->size);
+}
+
+/* Moves the bytes (and their message ends) into a larger buffer, oldest
+ * first. */
 static int grow(struct txbuf *tb, uint32_t need, uint32_t max_size)
 {
 	uint64_t size = tb->size ? 2 * (uint64_t)tb->size : TXBUF_MIN_SIZE;
 	struct iovec seg[2];
-	uint8_t *data;
+	uint8_t *data, *ends = NULL;
 
 	if (size < need)
 		size = need;
 	if (size > max_size)
 		size = max_size;
 	data = malloc(size);
-	if (!data)
+	if (tb->messages)
+		ends = calloc((size + 7) / 8, 1);
+	if (!data || (tb->messages && !ends)) {
+		free(data);
+		free(ends);
 		return -ENOMEM;
+	}
 	if (tb->len)
 		iov_to_buf(seg, txbuf_segments(tb, seg), 0, data, tb->len);
+	for (uint32_t i = 0; ends && i < tb->len; i++)
+		set_end_bit(ends, i, end_bit(tb->ends, ring_pos(tb, i)));
 	free(tb->data);
+	free(tb->ends);
 	tb->data = data;
+	tb->ends = ends;
 	tb->size = (uint32_t)size;
 	tb->head = 0;
 	return 0;
@@ -60,7 +89,9 @@ int txbuf_push(struct txbuf *tb, const struct iovec *iov, unsigned n, uint32_t m
 		if (rc < 0)
 			return rc;
 	}
-	tail = (uint32_t)(((uint64_t)tb->head + tb->len) % tb->size);
+	tail = ring_pos(tb, tb->len);
+	for (uint32_t i = 0; tb->ends && i < total; i++)
+		set_end_bit(tb->ends, ring_pos(tb, tb->len + i), false);
 	while (done < total) {
 		size_t room = tb->size - tail;
 		size_t chunk = total - done < room ? total - done : room;
@@ -70,7 +101,28 @@ int txbuf_push(struct txbuf *tb, const struct iovec *iov, unsigned n, uint32_t m
 		tail = (uint32_t)((tail + chunk) % tb->size);
 	}
 	tb->len += (uint32_t)total;
+	if (tb->messages)
+		tb->open += (uint32_t)total;
 	return 0;
+}
+
+bool txbuf_end_message(struct txbuf *tb)
+{
+	if (!tb->messages || tb->open == 0)
+		return false;
+	set_end_bit(tb->ends, ring_pos(tb, tb->len - 1), true);
+	tb->open = 0;
+	tb->msgs++;
+	return true;
+}
+
+/* Drained: the memory goes. */
+static void release_storage(struct txbuf *tb)
+{
+	free(tb->data);
+	free(tb->ends);
+	tb->data = tb->ends = NULL;
+	tb->size = tb->head = 0;
 }
 
 /* Sends what seg[0..n) holds of the oldest bytes, and drops what went. */
@@ -81,10 +133,10 @@ static ssize_t send_oldest(struct txbuf *tb, int fd, struct iovec *seg, unsigned
 
 	if (sent < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	tb->head = (uint32_t)(((uint64_t)tb->head + (size_t)sent) % tb->size);
+	tb->head = ring_pos(tb, (uint32_t)sent);
 	tb->len -= (uint32_t)sent;
 	if (tb->len == 0)
-		txbuf_free(tb);
+		release_storage(tb);
 	return sent;
 }
 
@@ -97,10 +149,21 @@ ssize_t txbuf_flush(struct txbuf *tb, int fd)
 	return send_oldest(tb, fd, seg, txbuf_segments(tb, seg));
 }
 
-ssize_t txbuf_send_msg(struct txbuf *tb, int fd, uint32_t len)
+uint32_t txbuf_msg_len(const struct txbuf *tb)
+{
+	uint32_t len = 1;
+
+	while (!end_bit(tb->ends, ring_pos(tb, len - 1)))
+		len++;
+	return len;
+}
+
+ssize_t txbuf_send_msg(struct txbuf *tb, int fd)
 {
 	struct iovec seg[2];
 	unsigned n = txbuf_segments(tb, seg);
+	uint32_t len = txbuf_msg_len(tb);
+	ssize_t sent;
 
 	if (seg[0].iov_len >= len) {
 		seg[0].iov_len = len;
@@ -108,11 +171,14 @@ ssize_t txbuf_send_msg(struct txbuf *tb, int fd, uint32_t len)
 	} else {
 		seg[1].iov_len = len - seg[0].iov_len;
 	}
-	return send_oldest(tb, fd, seg, n);
+	sent = send_oldest(tb, fd, seg, n);
+	if (sent >= 0)
+		tb->msgs--;
+	return sent;
 }
 
 void txbuf_free(struct txbuf *tb)
 {
-	free(tb->data);
-	txbuf_init(tb);
+	release_storage(tb);
+	txbuf_init(tb, tb->messages);
 }

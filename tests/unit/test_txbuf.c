@@ -28,7 +28,7 @@ static void test_lazy_allocation_and_free_on_drain(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	txbuf_init(&tb);
+	txbuf_init(&tb, false);
 	assert_null(tb.data);
 	assert_true(txbuf_empty(&tb));
 	assert_int_equal(txbuf_flush(&tb, sv[0]), 0);
@@ -51,7 +51,7 @@ static void test_push_all_or_nothing_within_the_limit(void **state)
 	struct iovec extra = one("x", 1);
 
 	(void)state;
-	txbuf_init(&tb);
+	txbuf_init(&tb, false);
 	assert_int_equal(txbuf_push(&tb, v, 2, 16), 0);
 	assert_int_equal(tb.size, 16); /* never more than the limit */
 	assert_int_equal(txbuf_push(&tb, &extra, 1, 16), -ENOBUFS);
@@ -71,7 +71,7 @@ static void test_growth_doubles_up_to_the_limit(void **state)
 	uint32_t sizes[8], n = 0;
 
 	(void)state;
-	txbuf_init(&tb);
+	txbuf_init(&tb, false);
 	while (txbuf_push(&tb, &v, 1, limit) == 0)
 		if (n == 0 || sizes[n - 1] != tb.size)
 			sizes[n++] = tb.size;
@@ -97,7 +97,7 @@ static void test_wrap_and_growth_keep_order(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	txbuf_init(&tb);
+	txbuf_init(&tb, false);
 	assert_int_equal(txbuf_push(&tb, &a, 1, 16), 0);
 	assert_int_equal(tb.size, 16);
 	/* consume 6 bytes so head sits mid-ring, then wrap the next push */
@@ -129,7 +129,7 @@ static void test_partial_flush_and_errors(void **state)
 	memset(big, 0x5a, sizeof(big));
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-	txbuf_init(&tb);
+	txbuf_init(&tb, false);
 	assert_int_equal(txbuf_push(&tb, &v, 1, sizeof(big)), 0);
 	first = txbuf_flush(&tb, sv[0]);
 	assert_true(first > 0 && first < (ssize_t)sizeof(big));
@@ -144,31 +144,57 @@ static void test_partial_flush_and_errors(void **state)
 	close(sv[0]);
 }
 
-/* Seqpacket: the oldest bytes go as one message each, also when the
- * message wraps around the end of the ring. */
-static void test_send_msg_whole_messages(void **state)
+/* A buffer of messages: each leaves as one message of a seqpacket socket,
+ * also when it wraps around the end of the ring or was stored before the
+ * ring grew; their ends cost a bit per byte. */
+static void test_messages_leave_whole(void **state)
 {
 	struct txbuf tb;
 	int sv[2];
 	char out[64];
-	struct iovec a = one("ABCDEFGHIJ", 10);
-	struct iovec b = one("klmnopqr", 8);
+	struct iovec m1 = one("ABCDEFGHIJ", 10), part = one("KL", 2);
+	struct iovec rest = one("mnopqrst", 8), m3 = one("uvwxyz0123456789", 16);
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-	txbuf_init(&tb);
-	assert_int_equal(txbuf_push(&tb, &a, 1, 16), 0);
-	tb.head = 6;
-	tb.len = 4;
-	assert_int_equal(txbuf_push(&tb, &b, 1, 16), 0);
-	assert_int_equal(txbuf_send_msg(&tb, sv[0], 5), 5);
-	assert_int_equal(txbuf_send_msg(&tb, sv[0], 7), 7);
+	txbuf_init(&tb, true);
+	assert_false(txbuf_end_message(&tb));
+	assert_int_equal(txbuf_push(&tb, &m1, 1, 16), 0);
+	assert_true(txbuf_end_message(&tb));
+	assert_int_equal(txbuf_push(&tb, &part, 1, 16), 0);
+	assert_int_equal(tb.msgs, 1);
+	assert_int_equal(tb.open, 2);
+	assert_int_equal(txbuf_send_msg(&tb, sv[0]), 10);
+	/* The rest of the second message wraps; the third makes the ring grow. */
+	assert_int_equal(txbuf_push(&tb, &rest, 1, 16), 0);
+	assert_true(txbuf_end_message(&tb));
+	assert_int_equal(tb.head + tb.len - tb.size, 4);
+	assert_int_equal(txbuf_push(&tb, &m3, 1, 64), 0);
+	assert_true(txbuf_end_message(&tb));
+	assert_int_equal(tb.size, 32);
+	assert_int_equal(txbuf_bytes(&tb), 32 + 4);
+	assert_int_equal(tb.msgs, 2);
+	assert_int_equal(txbuf_msg_len(&tb), 10);
+	assert_int_equal(txbuf_send_msg(&tb, sv[0]), 10);
+	assert_int_equal(txbuf_send_msg(&tb, sv[0]), 16);
 	assert_true(txbuf_empty(&tb));
+	assert_int_equal(tb.msgs, 0);
 	assert_null(tb.data);
-	assert_int_equal(recv(sv[1], out, sizeof(out), MSG_TRUNC), 5);
-	assert_memory_equal(out, "GHIJk", 5);
-	assert_int_equal(recv(sv[1], out, sizeof(out), MSG_TRUNC), 7);
-	assert_memory_equal(out, "lmnopqr", 7);
+	assert_null(tb.ends);
+	assert_int_equal(recv(sv[1], out, sizeof(out), MSG_TRUNC), 10);
+	assert_memory_equal(out, "ABCDEFGHIJ", 10);
+	assert_int_equal(recv(sv[1], out, sizeof(out), MSG_TRUNC), 10);
+	assert_memory_equal(out, "KLmnopqrst", 10);
+	assert_int_equal(recv(sv[1], out, sizeof(out), MSG_TRUNC), 16);
+	assert_memory_equal(out, "uvwxyz0123456789", 16);
+	txbuf_free(&tb);
+	assert_true(tb.messages);
+	/* A buffer of bytes has no messages, whatever it holds. */
+	txbuf_init(&tb, false);
+	assert_int_equal(txbuf_push(&tb, &m1, 1, 16), 0);
+	assert_int_equal(tb.open, 0);
+	assert_false(txbuf_end_message(&tb));
+	txbuf_free(&tb);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -181,7 +207,7 @@ int main(void)
 		cmocka_unit_test(test_growth_doubles_up_to_the_limit),
 		cmocka_unit_test(test_wrap_and_growth_keep_order),
 		cmocka_unit_test(test_partial_flush_and_errors),
-		cmocka_unit_test(test_send_msg_whole_messages),
+		cmocka_unit_test(test_messages_leave_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
