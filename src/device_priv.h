@@ -259,6 +259,8 @@ bool device_rx_pop_chain(struct vsock_device *dev, struct virtq *vq);
  * bytes, into dev->rx; returns the number of payload iovecs built. */
 unsigned device_rx_gather(struct vsock_device *dev, struct virtq *vq, size_t want,
 			  size_t budget);
+/* Returns every chain of dev->rx to the guest unused. */
+void device_rx_return_empty(struct vsock_device *dev, struct virtq *vq);
 /* Gives back the chains of dev->rx from index `from` on. */
 void device_rx_unpop_from(struct vsock_device *dev, struct virtq *vq, unsigned from);
 /* Hands out n bytes read into dev->rx, one RW packet per chain, the last

@@ -15,8 +15,9 @@
 
 /* Pops the next usable RX chain into dev->chain; false if there is none.
  * Chains that cannot hold a header plus some payload are returned empty;
- * with stop_at_bad, popping ends there, so that the chains popped since a
- * caller's first one stay contiguous and can be given back with unpop. */
+ * with stop_at_bad, popping ends before such a chain, which stays in the
+ * ring to be returned when it comes first, so that the chains popped since
+ * a caller's first one stay contiguous and can be given back with unpop. */
 static bool pop_rx_chain(struct vsock_device *dev, struct virtq *vq, bool stop_at_bad)
 {
 	for (;;) {
@@ -25,21 +26,22 @@ static bool pop_rx_chain(struct vsock_device *dev, struct virtq *vq, bool stop_a
 		case VQ_POP_BROKEN:
 			return false;
 		case VQ_POP_BAD_CHAIN:
-			virtq_push(vq, dev->chain.head, 0);
-			if (stop_at_bad)
-				return false;
-			continue;
+			break;
 		case VQ_POP_OK:
+			if (dev->chain.nr_out == 0 && dev->chain.in_len > VSOCK_HDR_SIZE)
+				return true;
+			if (stop_at_bad)
+				break;
+			log_warn_rl("rx: chain %u has %u readable descriptors and %zu writable "
+				    "bytes; returned unused", dev->chain.head, dev->chain.nr_out,
+				    dev->chain.in_len);
 			break;
 		}
-		if (dev->chain.nr_out == 0 && dev->chain.in_len > VSOCK_HDR_SIZE)
-			return true;
-		log_warn_rl("rx: chain %u has %u readable descriptors and %zu writable bytes; "
-			    "returned unused", dev->chain.head, dev->chain.nr_out,
-			    dev->chain.in_len);
-		virtq_push(vq, dev->chain.head, 0);
-		if (stop_at_bad)
+		if (stop_at_bad) {
+			virtq_unpop(vq);
 			return false;
+		}
+		virtq_push(vq, dev->chain.head, 0);
 	}
 }
 
@@ -81,6 +83,13 @@ static struct vsock_hdr conn_hdr(struct vsock_device *dev, struct conn *c, uint1
 						       : tx_credit_offer(&dev->tx_pool, c),
 		.fwd_cnt = c->fwd_cnt,
 	};
+}
+
+void device_rx_return_empty(struct vsock_device *dev, struct virtq *vq)
+{
+	for (unsigned i = 0; i < dev->rx.n; i++)
+		virtq_push(vq, dev->rx.slot[i].head, 0);
+	dev->rx.n = 0;
 }
 
 /* The last chains popped: rewinding the avail index returns exactly them. */

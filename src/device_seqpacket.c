@@ -193,6 +193,14 @@ bool device_seqpacket_serve_rw(struct vsock_device *dev, struct virtq *vq, struc
 	if (room < (size_t)len) {
 		unsigned popped = dev->rx.n;
 
+		if (!dev->rx.full && virtq_has_avail(vq)) {
+			/* A malformed chain ended the batch: the chains before it
+			 * go back unused, it goes next, and those behind it serve. */
+			log_warn_rl("rx: a malformed chain among the buffers for a %zd-byte "
+				    "message; the chains before it returned unused", len);
+			device_rx_return_empty(dev, vq);
+			return true;
+		}
 		device_rx_unpop_from(dev, vq, 0);
 		/* Waiting for more buffers is only worth it if a ring full of
 		 * buffers like these would hold the message. */

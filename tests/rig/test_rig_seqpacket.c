@@ -6,6 +6,7 @@
  * the host side opens connections on "<uds_path>_seqpacket".  The guest
  * side is played with raw packets (the rig's sockets are streams): the
  * test keeps each connection's credit itself, as a Linux guest does. */
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -815,6 +816,71 @@ static void test_h2g_waiting_connection_dropped(void **state)
 	sp_free(f, s);
 }
 
+/* A raw 4 KiB RX buffer, or (readable) a malformed one. */
+static int post_raw_rx(struct rig *rig, uint64_t *buf, bool readable)
+{
+	struct vring_desc d = {0};
+	int head;
+
+	*buf = rig_mem_alloc(&rig->mem, 4096, 64);
+	d.addr = htole64(*buf);
+	d.len = htole32(4096);
+	d.flags = htole16(readable ? 0 : VRING_DESC_F_WRITE);
+	head = rig_post_raw(rig, 0, &d, 1);
+	assert_true(head >= 0);
+	return head;
+}
+
+/* A malformed RX chain among the buffers a message needs: the chains
+ * before it go back unused, it goes back unused once, and the message
+ * arrives whole in the chains behind it (and the rig's next buffer). */
+static void test_h2g_malformed_rx_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct sp *s = sp_new(f);
+	int hfd, big = 1 << 20, head[4];
+	uint64_t buf[4];
+	uint32_t used[4];
+	struct sp_conn *c = h2g_open(f, s, GUEST_PORT, 256u << 10, &hfd);
+	uint8_t *out = malloc(12000), *got = malloc(12000);
+	struct rig_hdr h;
+	size_t at = 0;
+
+	assert_int_equal(setsockopt(hfd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+	rig_freeze_rx(f->rig, true);
+	assert_int_equal(f->rig->n_rx_posted, 1);
+	rig_ring_hold(&f->rig->rxq, true);
+	for (unsigned i = 0; i < 4; i++)
+		head[i] = post_raw_rx(f->rig, &buf[i], i == 1);
+	rig_ring_hold(&f->rig->rxq, false);
+	pattern_fill(6, 0, out, 12000);
+	assert_int_equal(send(hfd, out, 12000, 0), 12000);
+	wait_device_idle(f);
+	rig_freeze_rx(f->rig, false);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(rig_wait_raw(f->rig, 0, head[i], &used[i], T_MS), 0);
+	assert_int_equal(used[0], 0);
+	assert_int_equal(used[1], 0);
+	for (unsigned i = 2; i < 4; i++) {
+		rig_hdr_decode(rig_mem_ptr(&f->rig->mem, buf[i], RIG_HDR_SIZE), &h);
+		assert_int_equal(used[i], 4096);
+		assert_int_equal(h.len, 4096 - RIG_HDR_SIZE);
+		assert_int_equal(h.flags & EOM, 0);
+		memcpy(got + at, rig_mem_ptr(&f->rig->mem, buf[i] + RIG_HDR_SIZE, h.len), h.len);
+		at += h.len;
+	}
+	while (c->n_msgs < 1)
+		assert_true(rig_poll(f->rig, NULL, 0, T_MS) >= 0);
+	assert_int_equal(at + c->rx_len, 12000);
+	memcpy(got + at, c->rx, c->rx_len);
+	assert_memory_equal(got, out, 12000);
+	assert_int_equal(f->rig->stats.rx_buffers_returned_empty, 1);
+	free(out);
+	free(got);
+	close(hfd);
+	sp_free(f, s);
+}
+
 /* An empty host message is not sent to the guest; the next one is.  The
  * host's close then reaches the guest as SHUTDOWN. */
 static void test_h2g_empty_message_and_eof(void **state)
@@ -959,6 +1025,19 @@ static int setup_few_rx_buffers(void **state)
 	return 0;
 }
 
+static int setup_one_rx_buffer(void **state)
+{
+	struct fixture *f;
+
+	if (fixture_setup_daemon_only(state))
+		return -1;
+	f = *state;
+	f->opts.strays_unanswered = true;
+	f->opts.rx_bufs = 1;
+	fixture_open_rig(f);
+	return 0;
+}
+
 static int setup_small_rx_ring(void **state)
 {
 	struct fixture *f;
@@ -1067,6 +1146,8 @@ int main(void)
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_h2g_waiting_connection_dropped,
 						setup_few_rx_buffers, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_h2g_malformed_rx_chain, setup_one_rx_buffer,
+						fixture_teardown),
 		T(test_h2g_empty_message_and_eof),
 		T(test_h2g_bad_connect),
 		T(test_h2g_client_half_closed_or_gone),
