@@ -164,9 +164,11 @@ void device_conn_sync_interest(struct vsock_device *dev, struct conn *c)
 
 	/* Read only what the guest can take: data waits in the host socket
 	 * (back-pressure) while it has no credit, a message until the guest
-	 * has credit for all of it. */
+	 * has credit for all of it (or shrank its buffer below it: then the
+	 * next read resets the connection). */
 	if (reading && (c->host_readable || c->early_len) && conn_peer_credit(c) > 0 &&
-	    conn_peer_credit(c) >= c->rx_msg_len && !c->rx_waits)
+	    (conn_peer_credit(c) >= c->rx_msg_len || c->rx_msg_len > c->peer_buf_alloc) &&
+	    !c->rx_waits)
 		c->pending |= CONN_PEND_RW;
 	else
 		c->pending &= (uint8_t)~CONN_PEND_RW;

@@ -214,6 +214,10 @@ bool device_seqpacket_serve_rw(struct vsock_device *dev, struct virtq *vq, struc
 		return true;
 	}
 	n = recvmsg(c->ev.fd, &msg, MSG_DONTWAIT);
+	if (n < 0 && errno == EINTR) {
+		device_rx_unpop_from(dev, vq, 0);
+		return true;
+	}
 	if (n != len || (msg.msg_flags & MSG_TRUNC)) {
 		int err = n < 0 ? errno : EPROTO;
 

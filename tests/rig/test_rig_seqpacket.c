@@ -151,6 +151,14 @@ static bool answered(struct rig *rig, void *arg)
 	return c->responses || c->rsts;
 }
 
+static bool reset(struct rig *rig, void *arg)
+{
+	const struct sp_conn *c = arg;
+
+	(void)rig;
+	return c->rsts > 0;
+}
+
 /* The guest connects to the host's port; true once the device answered
  * RESPONSE, false for an RST. */
 static bool sp_connect(struct fixture *f, struct sp_conn *c)
@@ -389,13 +397,6 @@ static void test_g2h_empty_message_and_shutdown(void **state)
 	sp_free(f, s);
 }
 
-static bool reset(struct rig *rig, void *arg)
-{
-	const struct sp_conn *c = arg;
-
-	(void)rig;
-	return c->rsts > 0;
-}
 
 /* SHUTDOWN(SEND) in the middle of a message: the message can never end,
  * so the connection is reset, and the host never sees a part of it. */
@@ -643,6 +644,7 @@ static void test_h2g_boundaries(void **state)
 	sp_free(f, s);
 }
 
+
 /* A message waits in the host socket until the guest has credit for all
  * of it, then comes whole, and a smaller one behind it that fits the credit
  * left follows at once; messages of two connections do not mix. */
@@ -710,6 +712,31 @@ static void test_h2g_client_half_closed_or_gone(void **state)
 	assert_int_equal(rig_wait(f->rig, requested, d, T_MS), 0);
 	close(gone);
 	assert_int_equal(rig_wait(f->rig, reset, d, T_MS), 0);
+	sp_free(f, s);
+}
+
+/* A guest that shrinks its buffer below the message waiting for its
+ * credit can never take it: the connection is reset, not left waiting. */
+static void test_h2g_buffer_shrinks_below_waiting_message(void **state)
+{
+	struct fixture *f = *state;
+	struct sp *s = sp_new(f);
+	int hfd;
+	struct sp_conn *c = h2g_open(f, s, GUEST_PORT, 10000, &hfd);
+	uint8_t out[6000] = {0}, in[8];
+
+	assert_int_equal(send(hfd, out, 6000, 0), 6000);
+	assert_int_equal(send(hfd, out, 6000, 0), 6000);
+	while (c->n_msgs < 1)
+		assert_true(rig_poll(f->rig, NULL, 0, T_MS) >= 0);
+	wait_device_idle(f);
+	c->fwd_cnt = 6000;
+	c->buf_alloc = 5000;
+	sp_op(f, c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
+	assert_int_equal(rig_wait(f->rig, reset, c, T_MS), 0);
+	assert_int_equal(c->n_msgs, 1);
+	assert_true(host_recv_msg(f, hfd, in, sizeof(in)) <= 0);
+	close(hfd);
 	sp_free(f, s);
 }
 
@@ -1138,6 +1165,7 @@ int main(void)
 		T(test_h2g_boundaries),
 		T(test_h2g_waits_for_credit),
 		T(test_h2g_too_large),
+		T(test_h2g_buffer_shrinks_below_waiting_message),
 		cmocka_unit_test_setup_teardown(test_h2g_rx_buffers_too_small,
 						setup_small_rx_buffers, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_h2g_rx_buffers_too_small,
