@@ -194,8 +194,8 @@ static bool parse_vm_arg(struct parse_state *st, const char *arg, FILE *err)
 
 	if (!e)
 		return false;
-	while (len && isspace((unsigned char)arg[len - 1]))
-		len--;
+	/* Blanks around items are the items' (config_vm.c); an argument of
+	 * blanks only is said to be empty here. */
 	while (len && isspace((unsigned char)*arg)) {
 		arg++;
 		len--;

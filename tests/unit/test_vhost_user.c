@@ -462,6 +462,24 @@ static void test_extra_fds_closed(void **state)
 	assert_int_equal(open_fds(), before);
 }
 
+/* A kick without an fd (a polling front-end) is not supported: the queue
+ * stays stopped, where with an eventfd it starts. */
+static void test_kick_without_fd_stays_stopped(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t nofd = 0 | VU_VRING_NOFD, with_fd = 0;
+	int kick = eventfd(0, EFD_CLOEXEC);
+
+	send_msg(f, VU_SET_VRING_KICK, 0, &nofd, sizeof(nofd), NULL, 0);
+	assert_int_equal(handle(f), 0);
+	assert_false(f->dev.vq[0].started);
+	assert_int_equal(f->dev.vq[0].kick_fd, -1);
+	send_msg(f, VU_SET_VRING_KICK, 0, &with_fd, sizeof(with_fd), &kick, 1);
+	assert_int_equal(handle(f), 0);
+	assert_true(f->dev.vq[0].started);
+	close(kick);
+}
+
 /* Sends bytes with fds attached, in one sendmsg. */
 static void send_with_fds(int sock, const void *buf, size_t len, const int *fds, unsigned n)
 {
@@ -825,6 +843,7 @@ int main(void)
 		T(test_bad_headers),
 		T(test_reply_ack),
 		T(test_extra_fds_closed),
+		T(test_kick_without_fd_stays_stopped),
 		T(test_missing_fds),
 		T(test_vring_fd_must_be_eventfd),
 		T(test_ring_sizes),
