@@ -278,21 +278,28 @@ static int listener_watch(struct backend_uds *be, struct uds_listener *l, uint16
 	return rc;
 }
 
-/* The seqpacket listener beside the stream one we created.  Without it
- * the device still serves (guests' seqpacket connections need none), so a
- * path too long for its suffix only costs host-initiated seqpacket. */
+/* The seqpacket listener beside the stream one: inherited, or created
+ * when the stream one was.  Without it the device still serves (guests'
+ * seqpacket connections need none), so a path too long for its suffix
+ * only costs host-initiated seqpacket. */
 static int seqpacket_listener_open(struct backend_uds *be, const struct vm_config *cfg,
 				   const struct unix_perm *perm)
 {
 	char path[4096];
 	int rc;
 
+	snprintf(path, sizeof(path), "%s%s", cfg->uds_path, UDS_SEQPACKET_SUFFIX);
+	if (cfg->uds_seqpacket_fd >= 0) {
+		rc = unix_listener_adopt_type(&be->seqpacket.sock, cfg->uds_seqpacket_fd,
+					      SOCK_SEQPACKET, path);
+		return rc < 0 ? rc : listener_watch(be, &be->seqpacket,
+						    VIRTIO_VSOCK_TYPE_SEQPACKET);
+	}
 	if (cfg->uds_fd >= 0) {
-		log_info("%s: inherited: no %s listener beside it", be->stream.sock.path,
-			 UDS_SEQPACKET_SUFFIX);
+		log_info("%s: inherited without a %s listener beside it (socket activation can "
+			 "pass one)", be->stream.sock.path, UDS_SEQPACKET_SUFFIX);
 		return 0;
 	}
-	snprintf(path, sizeof(path), "%s%s", cfg->uds_path, UDS_SEQPACKET_SUFFIX);
 	rc = unix_listener_open_type(&be->seqpacket.sock, path, SOCK_SEQPACKET, UDS_BACKLOG,
 				     perm);
 	if (rc == -ENAMETOOLONG) {

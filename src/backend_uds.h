@@ -34,9 +34,9 @@
 /* Listens on cfg's uds-path, or its inherited uds listener, and on
  * uds-path + UDS_SEQPACKET_SUFFIX, with perm (errors are logged naming
  * them); the listeners and the handshakes, at most max-handshakes at once,
- * are served by the device's loop.  An inherited uds listener comes
- * without a seqpacket one (host clients then cannot open seqpacket
- * connections; guests still can). */
+ * are served by the device's loop.  An inherited uds listener without an
+ * inherited seqpacket one means no seqpacket listener (host clients then
+ * cannot open seqpacket connections; guests still can). */
 struct backend *backend_uds_create(struct vsock_device *dev, struct ev_loop *loop,
 				   const struct vm_config *cfg, const struct unix_perm *perm);
 

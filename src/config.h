@@ -62,6 +62,7 @@ struct vm_config {
 	 * socket (--fd, socket activation; socket_path may then name it). */
 	int socket_fd;              /* -1 when none */
 	int uds_fd;                 /* BACKEND_UDS: inherited listener, or -1 */
+	int uds_seqpacket_fd;       /* BACKEND_UDS: inherited <uds_path>_seqpacket, or -1 */
 	/* The socket files the daemon creates get this mode and group. */
 	uint32_t socket_mode;
 	gid_t socket_gid;

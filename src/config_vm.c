@@ -452,6 +452,7 @@ bool vm_entry_finish(struct vm_entry *e, FILE *err)
 	if (!vm_entry_has(e, VM_KEY_FD))
 		vm->socket_fd = -1;
 	vm->uds_fd = -1;
+	vm->uds_seqpacket_fd = -1;
 	if (!vm_entry_has(e, VM_KEY_GUEST_CID))
 		vm->guest_cid = CONFIG_DEFAULT_GUEST_CID;
 	if (!vm_entry_has(e, VM_KEY_TX_BUFFER_SIZE))

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "backend_uds.h"
 #include "log.h"
 
 #ifdef HAVE_LIBSYSTEMD
@@ -17,22 +18,31 @@
 struct slot {
 	const char *path;
 	int *fd;
+	char *own_path; /* path, when made here */
 };
 
-/* Every VM socket of cfg, at most two per VM. */
-static size_t list_slots(struct daemon_config *cfg, struct slot *slots)
+#define SLOTS_PER_VM 3
+
+/* Every VM socket of cfg: the vhost-user socket, the uds-path and the
+ * seqpacket listener beside it.  -1 when out of memory. */
+static ssize_t list_slots(struct daemon_config *cfg, struct slot *slots)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < cfg->n_vms; i++) {
 		struct vm_config *vm = &cfg->vms[i];
+		char *seqpacket;
 
 		if (vm->socket_path)
-			slots[n++] = (struct slot){vm->socket_path, &vm->socket_fd};
-		if (vm->backend == BACKEND_UDS)
-			slots[n++] = (struct slot){vm->uds_path, &vm->uds_fd};
+			slots[n++] = (struct slot){vm->socket_path, &vm->socket_fd, NULL};
+		if (vm->backend != BACKEND_UDS)
+			continue;
+		slots[n++] = (struct slot){vm->uds_path, &vm->uds_fd, NULL};
+		if (asprintf(&seqpacket, "%s%s", vm->uds_path, UDS_SEQPACKET_SUFFIX) < 0)
+			return -1;
+		slots[n++] = (struct slot){seqpacket, &vm->uds_seqpacket_fd, seqpacket};
 	}
-	return n;
+	return (ssize_t)n;
 }
 
 /* Is fd bound to the file at path? */
@@ -104,21 +114,23 @@ static bool match(int fd, const char *name, struct slot *slots, size_t n_slots)
 
 bool service_take_listeners(struct daemon_config *cfg)
 {
-	struct slot *slots = calloc(2 * cfg->n_vms + 1, sizeof(*slots));
+	struct slot *slots = calloc(SLOTS_PER_VM * cfg->n_vms + 1, sizeof(*slots));
 	char **names = NULL;
 	int n = sd_listen_fds_with_names(1, &names);
-	bool ok = n >= 0 && slots;
-	size_t n_slots = slots ? list_slots(cfg, slots) : 0;
+	ssize_t n_slots = slots ? list_slots(cfg, slots) : -1;
+	bool ok = n >= 0 && n_slots >= 0;
 
 	if (n < 0)
 		log_err("socket activation: LISTEN_FDS: %s", strerror(-n));
-	else if (!slots)
+	else if (n_slots < 0)
 		log_err("out of memory");
 	for (int i = 0; ok && i < n; i++)
-		ok = match(SD_LISTEN_FDS_START + i, names[i], slots, n_slots);
+		ok = match(SD_LISTEN_FDS_START + i, names[i], slots, (size_t)n_slots);
 	for (int i = 0; names && names[i]; i++)
 		free(names[i]);
 	free(names);
+	for (size_t i = 0; slots && i < SLOTS_PER_VM * cfg->n_vms; i++)
+		free(slots[i].own_path);
 	free(slots);
 	return ok;
 }

@@ -188,7 +188,7 @@ static int sock_opt(int fd, int opt)
 	return getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0 ? -1 : v;
 }
 
-int unix_listener_adopt(struct unix_listener *l, int fd, const char *name)
+int unix_listener_adopt_type(struct unix_listener *l, int fd, int type, const char *name)
 {
 	char fallback[24];
 	int flags = fcntl(fd, F_GETFL);
@@ -201,9 +201,10 @@ int unix_listener_adopt(struct unix_listener *l, int fd, const char *name)
 		log_err("%s: not an open descriptor: %s", name, strerror(errno));
 		return -EBADF;
 	}
-	if (sock_opt(fd, SO_DOMAIN) != AF_UNIX || sock_opt(fd, SO_TYPE) != SOCK_STREAM ||
+	if (sock_opt(fd, SO_DOMAIN) != AF_UNIX || sock_opt(fd, SO_TYPE) != type ||
 	    sock_opt(fd, SO_ACCEPTCONN) != 1) {
-		log_err("%s: not a listening Unix stream socket", name);
+		log_err("%s: not a listening Unix %s socket", name,
+			type == SOCK_SEQPACKET ? "seqpacket" : "stream");
 		return -ENOTSOCK;
 	}
 	if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {

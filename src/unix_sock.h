@@ -42,10 +42,15 @@ static inline int unix_listener_open(struct unix_listener *l, const char *path, 
 {
 	return unix_listener_open_type(l, path, SOCK_STREAM, backlog, perm);
 }
-/* Takes over fd, which must be a listening Unix stream socket (made
- * non-blocking and close-on-exec); name (may be NULL: "fd N") is for log
- * lines.  Returns 0 or -errno (logged); fd is left open on failure. */
-int unix_listener_adopt(struct unix_listener *l, int fd, const char *name);
+/* Takes over fd, which must be a listening Unix socket of type
+ * (SOCK_STREAM, SOCK_SEQPACKET) (made non-blocking and close-on-exec); name
+ * (may be NULL: "fd N") is for log lines.  Returns 0 or -errno (logged);
+ * fd is left open on failure. */
+int unix_listener_adopt_type(struct unix_listener *l, int fd, int type, const char *name);
+static inline int unix_listener_adopt(struct unix_listener *l, int fd, const char *name)
+{
+	return unix_listener_adopt_type(l, fd, SOCK_STREAM, name);
+}
 /* unix_listener_adopt() when inherited_fd >= 0, else unix_listener_open(). */
 int unix_listener_serve(struct unix_listener *l, const char *path, int inherited_fd,
 			int backlog, const struct unix_perm *perm);

@@ -105,8 +105,8 @@ class Daemon:
         self.notify.close()
 
 
-def listener(path):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def listener(path, kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_UNIX, kind)
     s.bind(path)
     s.listen(8)
     return s
@@ -174,10 +174,12 @@ def test_seccomp_modes(d):
 
 def test_socket_activation(d):
     vhost, uds = listener(f"{d}/v3.sock"), listener(f"{d}/vm3.vsock")
-    inodes = (os.stat(f"{d}/v3.sock").st_ino, os.stat(f"{d}/vm3.vsock").st_ino)
-    env = {"LISTEN_FDS": "2", "LISTEN_FDNAMES": "vm3.vsock:v3.sock"}
+    seq = listener(f"{d}/vm3.vsock_seqpacket", socket.SOCK_SEQPACKET)
+    files = ("v3.sock", "vm3.vsock", "vm3.vsock_seqpacket")
+    inodes = [os.stat(f"{d}/{f}").st_ino for f in files]
+    env = {"LISTEN_FDS": "3", "LISTEN_FDNAMES": "vm3.vsock:v3.sock:vm3.vsock_seqpacket"}
     daemon = Daemon(d, ["--socket", f"{d}/v3.sock", "--uds-path", f"{d}/vm3.vsock"], env,
-                    fds=(uds, vhost))
+                    fds=(uds, vhost, seq))
     try:
         ready = daemon.messages("READY=1")
         check("socket activation: matched by name, served",
@@ -189,15 +191,22 @@ def test_socket_activation(d):
             # Not a CONNECT line: the daemon reads it and closes the connection.
             closed = c.recv(64) == b""
         check("socket activation: the uds-path listener is the daemon's", closed)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as c:
+            c.settimeout(TIMEOUT)
+            c.connect(f"{d}/vm3.vsock_seqpacket")
+            c.sendall(b"CONNECT 5\nmore")  # not the line alone: closed
+            closed = c.recv(64) == b""
+        check("socket activation: the seqpacket listener is the daemon's", closed)
         rc = daemon.stop()
-        kept = (os.stat(f"{d}/v3.sock").st_ino, os.stat(f"{d}/vm3.vsock").st_ino) == inodes
+        kept = [os.stat(f"{d}/{f}").st_ino for f in files] == inodes
         check("socket activation: inherited socket files are left to their owner",
               rc == 0 and kept, f"rc={rc} {daemon.log()}")
     finally:
         daemon.close()
         vhost.close()
         uds.close()
-    for f in ("v3.sock", "vm3.vsock", "notify"):
+        seq.close()
+    for f in files + ("notify",):
         os.unlink(f"{d}/{f}")
 
 
@@ -210,8 +219,8 @@ def test_activation_errors(d):
     cases = [
         ("a name no VM socket has", "other.sock", [f"{d}/v3.sock"], one_vm,
          "fd 3 'other.sock' names no VM socket (the names are the file names of the "
-         "sockets and uds-paths: v3.sock, vm3.vsock); set FileDescriptorName= in the "
-         "socket unit"),
+         "sockets and uds-paths: v3.sock, vm3.vsock, vm3.vsock_seqpacket); set "
+         "FileDescriptorName= in the socket unit"),
         ("no names at all", None, [f"{d}/v3.sock"], one_vm,
          "fd 3 'unknown' names no VM socket"),
         # A stale file at the configured path: same file system, another file.
@@ -222,6 +231,9 @@ def test_activation_errors(d):
          f"fd 4 'v3.sock': {d}/v3.sock already has a listener (fd 3)"),
         ("a name two VM sockets have", "v3.sock", [f"{d}/v3.sock"], two_vms,
          f"fd 3 'v3.sock' names both {d}/v3.sock and {d}/elsewhere/v3.sock"),
+        ("a stream socket for the seqpacket listener", "vm3.vsock_seqpacket",
+         [f"{d}/vm3.vsock_seqpacket"], one_vm,
+         f"{d}/vm3.vsock_seqpacket: not a listening Unix seqpacket socket"),
     ]
     for what, names, paths, args, message in cases:
         socks = [listener(p) for p in paths]
@@ -234,7 +246,9 @@ def test_activation_errors(d):
         daemon = Daemon(d, args, env, fds=socks)
         try:
             rc = daemon.proc.wait(TIMEOUT)
-            left = sorted(set(os.listdir(d)) - {"notify", "daemon.log", "elsewhere", "v3.sock"})
+            ours = {"notify", "daemon.log", "elsewhere", "v3.sock"} | {os.path.basename(p)
+                                                                     for p in paths}
+            left = sorted(set(os.listdir(d)) - ours)
             check(f"socket activation, {what}: exit 1, the reason, nothing created",
                   rc == 1 and message in daemon.log() and not left,
                   f"rc={rc} left={left} {daemon.log()}")
