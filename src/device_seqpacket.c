@@ -155,6 +155,34 @@ static void too_large(struct vsock_device *dev, struct conn *c, size_t len, cons
 	device_conn_reset(dev, c);
 }
 
+/* The RX chains popped for a message of len bytes hold only room: gives
+ * them back and decides what next.  Returns what serve_rw returns. */
+static bool short_of_buffers(struct vsock_device *dev, struct virtq *vq, struct conn *c,
+			     size_t len, size_t room)
+{
+	unsigned popped = dev->rx.n;
+
+	if (!dev->rx.full && virtq_has_avail(vq)) {
+		/* A malformed chain ended the batch: the chains before it go
+		 * back unused, it goes next, and those behind it serve. */
+		log_warn_rl("rx: a malformed chain among the buffers for a %zu-byte message; "
+			    "the chains before it returned unused", len);
+		device_rx_return_empty(dev, vq);
+		return true;
+	}
+	device_rx_unpop_from(dev, vq, 0);
+	/* Waiting for more buffers is only worth it if a ring full of buffers
+	 * like these would hold the message. */
+	if (dev->rx.full || (popped && room * vq->num / popped < len)) {
+		too_large(dev, c, len, "the guest's RX buffers can hold");
+		return true;
+	}
+	if (popped == 0)
+		return false; /* none at all: the RX pass waits for a kick */
+	device_rx_wait_for_buffers(dev, vq, c);
+	return true;
+}
+
 bool device_seqpacket_serve_rw(struct vsock_device *dev, struct virtq *vq, struct conn *c)
 {
 	struct msghdr msg = {.msg_iov = dev->rx.payload};
@@ -190,29 +218,8 @@ bool device_seqpacket_serve_rw(struct vsock_device *dev, struct virtq *vq, struc
 	}
 	msg.msg_iovlen = device_rx_gather(dev, vq, (size_t)len, (size_t)len);
 	room = iov_total(dev->rx.payload, msg.msg_iovlen);
-	if (room < (size_t)len) {
-		unsigned popped = dev->rx.n;
-
-		if (!dev->rx.full && virtq_has_avail(vq)) {
-			/* A malformed chain ended the batch: the chains before it
-			 * go back unused, it goes next, and those behind it serve. */
-			log_warn_rl("rx: a malformed chain among the buffers for a %zd-byte "
-				    "message; the chains before it returned unused", len);
-			device_rx_return_empty(dev, vq);
-			return true;
-		}
-		device_rx_unpop_from(dev, vq, 0);
-		/* Waiting for more buffers is only worth it if a ring full of
-		 * buffers like these would hold the message. */
-		if (dev->rx.full || (popped && room * vq->num / popped < (size_t)len)) {
-			too_large(dev, c, (size_t)len, "the guest's RX buffers can hold");
-			return true;
-		}
-		if (popped == 0)
-			return false; /* none at all: the RX pass waits for a kick */
-		device_rx_wait_for_buffers(dev, vq, c);
-		return true;
-	}
+	if (room < (size_t)len)
+		return short_of_buffers(dev, vq, c, (size_t)len, room);
 	n = recvmsg(c->ev.fd, &msg, MSG_DONTWAIT);
 	if (n < 0 && errno == EINTR) {
 		device_rx_unpop_from(dev, vq, 0);
