@@ -116,6 +116,9 @@ err=$(run prlimit --nofile=140:140 "$DAEMON" --vm "guest-cid=3,socket=$DIR/v3.so
 # of the open-file limit), max-connections the rest of the share,
 # max-pending min(1024, max-connections).
 settings() { # nofile: starts a default VM, prints its two settings lines
+	# Emptied here, not only by the child's redirection: the wait below must
+	# not find the lines of the previous run.
+	: >"$DIR/log"
 	prlimit --nofile="$1:$1" "$DAEMON" --socket "$DIR/v3.sock" --uds-path "$DIR/vm3.vsock" \
 		--log-level info 2>"$DIR/log" & PID=$!
 	i=0
