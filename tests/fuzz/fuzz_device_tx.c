@@ -200,6 +200,7 @@ static void make_device(void)
 		.tx_buffer_total = 20480,
 		.socket_fd = -1,
 		.uds_fd = -1,
+		.uds_seqpacket_fd = -1,
 	};
 	const char *const sibling_groups[] = {"default"};
 
