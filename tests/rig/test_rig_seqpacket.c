@@ -769,8 +769,9 @@ static void test_h2g_too_large(void **state)
 }
 
 /* A message more RX buffers long than the daemon fills at once (128 of
- * 1 KiB here), or than the guest's whole RX ring holds (32 buffers of
- * 4 KiB), is reset, never delivered in part nor waited for forever. */
+ * 1 KiB, from a ring of 128 or of 256 of them), or than the guest's whole
+ * RX ring holds (32 buffers of 4 KiB), is reset, never delivered in part
+ * nor waited for forever. */
 static void test_h2g_rx_buffers_too_small(void **state)
 {
 	struct fixture *f = *state;
@@ -1065,6 +1066,21 @@ static int setup_one_rx_buffer(void **state)
 	return 0;
 }
 
+static int setup_small_rx_buffers_big_ring(void **state)
+{
+	struct fixture *f;
+
+	if (fixture_setup_daemon_only(state))
+		return -1;
+	f = *state;
+	f->opts.strays_unanswered = true;
+	f->opts.rx_buf_size = 1024 + RIG_HDR_SIZE;
+	f->opts.queue_size = 256;
+	f->opts.rx_bufs = 256;
+	fixture_open_rig(f);
+	return 0;
+}
+
 static int setup_small_rx_ring(void **state)
 {
 	struct fixture *f;
@@ -1170,6 +1186,8 @@ int main(void)
 						setup_small_rx_buffers, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_h2g_rx_buffers_too_small,
 						setup_small_rx_ring, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_h2g_rx_buffers_too_small,
+						setup_small_rx_buffers_big_ring, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_h2g_waits_for_rx_buffers, setup_few_rx_buffers,
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_h2g_waiting_connection_dropped,

@@ -199,6 +199,42 @@ static void test_messages_leave_whole(void **state)
 	close(sv[1]);
 }
 
+/* A message that wraps leaves whole, and an end mark left from a message
+ * already sent does not cut a later one that covers its byte again. */
+static void test_wrapped_message_over_an_old_end(void **state)
+{
+	struct txbuf tb;
+	int sv[2];
+	char out[32];
+	struct iovec ab = one("AB", 2), cde = one("CDE", 3), f = one("F", 1);
+	struct iovec rest = one("ghijklmnopqrs", 13);
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	txbuf_init(&tb, true);
+	assert_int_equal(txbuf_push(&tb, &ab, 1, 16), 0);
+	assert_true(txbuf_end_message(&tb));
+	assert_int_equal(txbuf_push(&tb, &cde, 1, 16), 0);
+	assert_true(txbuf_end_message(&tb));
+	assert_int_equal(txbuf_push(&tb, &f, 1, 16), 0);
+	assert_int_equal(txbuf_send_msg(&tb, sv[0]), 2);
+	assert_int_equal(txbuf_send_msg(&tb, sv[0]), 3);
+	/* "F" at 5; the rest runs to the end of the 16-byte ring and on over
+	 * bytes 0..2, where "AB" ended at 1. */
+	assert_int_equal(txbuf_push(&tb, &rest, 1, 16), 0);
+	assert_true(txbuf_end_message(&tb));
+	assert_int_equal(tb.size, 16);
+	assert_int_equal(txbuf_msg_len(&tb), 14);
+	assert_int_equal(txbuf_send_msg(&tb, sv[0]), 14);
+	assert_int_equal(recv(sv[1], out, sizeof(out), MSG_TRUNC), 2);
+	assert_int_equal(recv(sv[1], out, sizeof(out), MSG_TRUNC), 3);
+	assert_int_equal(recv(sv[1], out, sizeof(out), MSG_TRUNC), 14);
+	assert_memory_equal(out, "Fghijklmnopqrs", 14);
+	txbuf_free(&tb);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_and_growth_keep_order),
 		cmocka_unit_test(test_partial_flush_and_errors),
 		cmocka_unit_test(test_messages_leave_whole),
+		cmocka_unit_test(test_wrapped_message_over_an_old_end),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
