@@ -1015,85 +1015,65 @@ static void test_h2g_bad_connect(void **state)
 	assert_int_equal(f->rig->stats.rx_pkts, 0);
 }
 
+/* A daemon (with args, may be NULL) and a rig that leaves seqpacket
+ * packets to the test, its options tuned by tune (may be NULL). */
+static int setup_with(void **state, const char *const *args, void (*tune)(struct rig_opts *))
+{
+	struct fixture *f;
+
+	if (fixture_setup_daemon_args(state, args))
+		return -1;
+	f = *state;
+	f->opts.strays_unanswered = true;
+	if (tune)
+		tune(&f->opts);
+	fixture_open_rig(f);
+	return 0;
+}
+
 static int setup_quiet(void **state)
 {
-	struct fixture *f;
-
-	if (fixture_setup_daemon_only(state))
-		return -1;
-	f = *state;
-	f->opts.strays_unanswered = true;
-	fixture_open_rig(f);
-	return 0;
+	return setup_with(state, NULL, NULL);
 }
 
-static int setup_small_rx_buffers(void **state)
+static void small_rx_buffers(struct rig_opts *o)
 {
-	struct fixture *f;
-
-	if (fixture_setup_daemon_only(state))
-		return -1;
-	f = *state;
-	f->opts.strays_unanswered = true;
-	f->opts.rx_buf_size = 1024 + RIG_HDR_SIZE;
-	fixture_open_rig(f);
-	return 0;
+	o->rx_buf_size = 1024 + RIG_HDR_SIZE;
 }
 
-static int setup_few_rx_buffers(void **state)
+static void few_rx_buffers(struct rig_opts *o)
 {
-	struct fixture *f;
-
-	if (fixture_setup_daemon_only(state))
-		return -1;
-	f = *state;
-	f->opts.strays_unanswered = true;
-	f->opts.rx_bufs = 40;
-	fixture_open_rig(f);
-	return 0;
+	o->rx_bufs = 40;
 }
 
-static int setup_one_rx_buffer(void **state)
+static void one_rx_buffer(struct rig_opts *o)
 {
-	struct fixture *f;
-
-	if (fixture_setup_daemon_only(state))
-		return -1;
-	f = *state;
-	f->opts.strays_unanswered = true;
-	f->opts.rx_bufs = 1;
-	fixture_open_rig(f);
-	return 0;
+	o->rx_bufs = 1;
 }
 
-static int setup_small_rx_buffers_big_ring(void **state)
+static void small_rx_buffers_big_ring(struct rig_opts *o)
 {
-	struct fixture *f;
-
-	if (fixture_setup_daemon_only(state))
-		return -1;
-	f = *state;
-	f->opts.strays_unanswered = true;
-	f->opts.rx_buf_size = 1024 + RIG_HDR_SIZE;
-	f->opts.queue_size = 256;
-	f->opts.rx_bufs = 256;
-	fixture_open_rig(f);
-	return 0;
+	small_rx_buffers(o);
+	o->queue_size = 256;
+	o->rx_bufs = 256;
 }
 
-static int setup_small_rx_ring(void **state)
+static void small_rx_ring(struct rig_opts *o)
 {
-	struct fixture *f;
-
-	if (fixture_setup_daemon_only(state))
-		return -1;
-	f = *state;
-	f->opts.strays_unanswered = true;
-	f->opts.queue_size = 32;
-	f->opts.rx_bufs = 32;
-	fixture_open_rig(f);
-	return 0;
+	o->queue_size = 32;
+	o->rx_bufs = 32;
 }
+
+#define SETUP_TUNED(name)                                 \
+	static int setup_##name(void **state)             \
+	{                                                 \
+		return setup_with(state, NULL, name);     \
+	}
+SETUP_TUNED(small_rx_buffers)
+SETUP_TUNED(few_rx_buffers)
+SETUP_TUNED(one_rx_buffer)
+SETUP_TUNED(small_rx_buffers_big_ring)
+SETUP_TUNED(small_rx_ring)
 
 static int setup_short_request_timeout(void **state)
 {
@@ -1138,27 +1118,15 @@ static int setup_small_pool(void **state)
 {
 	static const char *const args[] = {"--tx-buffer-size", "65536", "--tx-buffer-total",
 					   "131072", NULL};
-	struct fixture *f;
 
-	if (fixture_setup_daemon_args(state, args))
-		return -1;
-	f = *state;
-	f->opts.strays_unanswered = true;
-	fixture_open_rig(f);
-	return 0;
+	return setup_with(state, args, NULL);
 }
 
 static int setup_big_window(void **state)
 {
 	static const char *const args[] = {"--tx-buffer-size", "8388608", NULL};
-	struct fixture *f;
 
-	if (fixture_setup_daemon_args(state, args))
-		return -1;
-	f = *state;
-	f->opts.strays_unanswered = true;
-	fixture_open_rig(f);
-	return 0;
+	return setup_with(state, args, NULL);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_quiet, fixture_teardown)
