@@ -1038,6 +1038,222 @@ static void test_rewritten_parked_packet_dropped(void **state)
 	b->on_packet = NULL;
 }
 
+/* A's data packets for B, in raw chains of A's TX ring, so that the test
+ * sees which chains the daemon keeps (parked) and which it gave back. */
+struct park_probe {
+	struct tenants *t;
+	struct rst_log *l;      /* RSTs A gets: the host's answers to probes */
+	uint32_t next_probe;
+};
+
+/* The order in which B gets A's data packets, by source port (one per
+ * port). */
+struct send_order {
+	uint32_t last;
+	unsigned count;
+	bool reordered;
+};
+
+static void log_send_order(void *arg, const struct rig_hdr *h, const void *payload)
+{
+	struct send_order *o = arg;
+
+	(void)payload;
+	if (h->src_cid != CID_A || h->op != VIRTIO_VSOCK_OP_RW || h->len == 0)
+		return;
+	if (o->count && h->src_port == o->last)
+		return; /* the next part of a packet split across RX buffers */
+	if (o->count && h->src_port < o->last)
+		o->reordered = true;
+	o->last = h->src_port;
+	o->count++;
+}
+
+/* A sends B len bytes from port in a raw chain at buf; then everything A
+ * sent before is handled (a host probe is answered).  Returns the head. */
+static int post_data(struct park_probe *pp, uint64_t buf, uint32_t port, uint32_t len)
+{
+	struct rig *a = pp->t->rig[0];
+	struct rig_hdr h = {
+		.src_cid = CID_A, .dst_cid = CID_B, .src_port = port, .dst_port = 41000,
+		.type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RW, .len = len,
+		.buf_alloc = 65536,
+	};
+	uint8_t *wire = rig_mem_ptr(&a->mem, buf, RIG_HDR_SIZE + len);
+	struct vring_desc d = {.addr = htole64(buf), .len = htole32(RIG_HDR_SIZE + len)};
+	int head;
+
+	rig_hdr_encode(&h, wire);
+	memset(wire + RIG_HDR_SIZE, 'm', len);
+	head = rig_post_raw(a, 1, &d, 1);
+	assert_true(head >= 0);
+	host_probe(pp->t, pp->l, pp->next_probe++);
+	return head;
+}
+
+static bool chain_back(struct rig *a, int head, int timeout_ms)
+{
+	return rig_wait_raw(a, 1, head, NULL, timeout_ms) == 0;
+}
+
+/* Starts A and B (B posting only 4 RX buffers, neither answering strays)
+ * with a park timeout of a minute, stops B's RX, and fills its posted
+ * buffers and mailbox with A's 4000-byte packets from port 40000 on, each
+ * in the chain at buf, until one stays in the park.  Returns its head;
+ * *sent counts the packets sent. */
+static int fill_until_parked(struct park_probe *pp, uint64_t buf, unsigned *sent)
+{
+	struct rig *a = pp->t->rig[0];
+
+	rig_freeze_rx(pp->t->rig[1], true);
+	for (unsigned k = 0;; k++) {
+		int head = post_data(pp, buf, 40000 + k, 4000);
+
+		assert_true(k < 2000);
+		/* Put in the mailbox, it came back at once. */
+		if (!chain_back(a, head, 1000)) {
+			*sent = k + 1;
+			return head;
+		}
+	}
+}
+
+static void park_setup(struct park_probe *pp, struct send_order *order)
+{
+	struct tenants *t = pp->t;
+	struct rig_opts o;
+	struct rig *a, *b;
+
+	start_park_timeout(t, "60000");
+	rig_opts_default(&o);
+	o.strays_unanswered = true;
+	a = open_vm_opts(t, 0, &o);
+	o.rx_bufs = 4;
+	b = open_vm_opts(t, 1, &o);
+	pp->l = log_rsts(a, 49000);
+	pp->next_probe = 49000;
+	b->on_packet = log_send_order;
+	b->on_packet_arg = order;
+}
+
+static void park_teardown(struct park_probe *pp)
+{
+	pp->t->rig[0]->on_packet = NULL;
+	pp->t->rig[1]->on_packet = NULL;
+	free(pp->l);
+}
+
+static uint64_t alloc_pkt(struct rig *a, uint32_t len)
+{
+	uint64_t buf = rig_mem_alloc(&a->mem, RIG_HDR_SIZE + len, 64);
+
+	assert_true(buf != 0);
+	return buf;
+}
+
+/* B takes 4 packets out of its mailbox: less than half of it, so the
+ * router does not wake A's park. */
+static void b_takes_four(struct rig *b)
+{
+	wait_rx_used(b, 4);
+	/* The 4 new buffers are published together after one pass of the
+	 * rig; else the device could fill them within the pass and B would
+	 * take more. */
+	rig_ring_hold(&b->rxq, true);
+	rig_freeze_rx(b, false);
+	assert_true(rig_poll(b, NULL, 0, 0) >= 0);
+	rig_freeze_rx(b, true);
+	rig_ring_hold(&b->rxq, false);
+	wait_rx_used(b, 4);
+}
+
+/* B drains until A's chains at heads came back and B got count of A's
+ * packets. */
+static void drain_all(struct tenants *t, const int *heads, unsigned n,
+		      const struct send_order *order, unsigned count)
+{
+	int64_t deadline = rig_now_ms() + T_MS;
+	unsigned back = 0;
+
+	rig_freeze_rx(t->rig[1], false);
+	while (back < n || order->count < count) {
+		if (rig_left_ms(deadline) == 0)
+			fail_msg("%u of %u parked chains back, B got %u of %u packets", back, n,
+				 order->count, count);
+		assert_true(rig_poll(t->rig[0], NULL, 0, 0) >= 0);
+		assert_true(rig_poll(t->rig[1], NULL, 0, 1) >= 0);
+		for (back = 0; back < n && chain_back(t->rig[0], heads[back], 0);)
+			back++;
+	}
+}
+
+/* Packets for one VM keep their order: a packet for B while others for B
+ * wait in the park waits behind them, even when B's mailbox has a little
+ * room again (B took a few packets, not enough for the router to wake the
+ * park). */
+static void test_new_packet_waits_behind_parked_ones(void **state)
+{
+	struct tenants *t = *state;
+	struct send_order order = {0};
+	struct park_probe pp = {.t = t};
+	unsigned sent;
+	int heads[3];
+	struct rig *a;
+
+	park_setup(&pp, &order);
+	a = t->rig[0];
+	heads[0] = fill_until_parked(&pp, alloc_pkt(a, 4000), &sent);
+	heads[1] = post_data(&pp, alloc_pkt(a, 4000), 45001, 4000);
+	assert_false(chain_back(a, heads[1], 0));
+	b_takes_four(t->rig[1]);
+	heads[2] = post_data(&pp, alloc_pkt(a, 4000), 45002, 4000);
+	assert_false(chain_back(a, heads[2], 0));
+	drain_all(t, heads, 3, &order, sent + 2);
+	assert_false(order.reordered);
+	assert_int_equal(order.last, 45002);
+	park_teardown(&pp);
+}
+
+/* When the park retries, a packet for a VM whose mailbox refused an
+ * earlier parked packet in the same pass waits, even if it would fit:
+ * B's mailbox has room for 4000 bytes and 100, not for 30000; the retry
+ * (mail for A) delivers the first parked packet, and the 100 bytes behind
+ * the 30000 stay behind it. */
+static void test_retry_keeps_order_behind_a_refused_packet(void **state)
+{
+	struct tenants *t = *state;
+	struct send_order order = {0};
+	struct park_probe pp = {.t = t};
+	unsigned sent;
+	int heads[3];
+	struct rig *a, *b;
+
+	park_setup(&pp, &order);
+	a = t->rig[0];
+	b = t->rig[1];
+	heads[0] = fill_until_parked(&pp, alloc_pkt(a, 4000), &sent);
+	heads[1] = post_data(&pp, alloc_pkt(a, 30000), 45001, 30000);
+	heads[2] = post_data(&pp, alloc_pkt(a, 100), 45002, 100);
+	b_takes_four(b);
+	assert_false(chain_back(a, heads[0], 0));
+	/* Mail for A wakes its park: the first parked packet goes. */
+	{
+		struct rig_hdr mail = {
+			.src_cid = CID_B, .dst_cid = CID_A, .src_port = 41000, .dst_port = 40000,
+			.type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RW,
+			.buf_alloc = 65536,
+		};
+
+		send_pkt_waiting(b, &mail, NULL, 0);
+	}
+	assert_true(chain_back(a, heads[0], T_MS));
+	assert_false(chain_back(a, heads[2], 0));
+	drain_all(t, heads, 3, &order, sent + 2);
+	assert_false(order.reordered);
+	assert_int_equal(order.last, 45002);
+	park_teardown(&pp);
+}
+
 /* ---- A's VMM --------------------------------------------------------------- */
 
 /* A's VMM shrinks the file behind guest memory after SET_MEM_TABLE: the
@@ -1235,11 +1451,16 @@ int main(void)
 		T(test_parked_data_holds_at_most_half_the_chains),
 		T(test_mail_and_host_data_take_turns),
 		T(test_rewritten_parked_packet_dropped),
+		T(test_new_packet_waits_behind_parked_ones),
+		T(test_retry_keeps_order_behind_a_refused_packet),
 		T(test_shrunk_guest_memory_drops_only_that_vmm),
 		T(test_tx_disabled_with_replies_backed_up_does_not_spin),
 		T(test_memory_budget_holds),
 #undef T
 	};
 
+	/* RIG_TEST_FILTER=test_memory_budget_holds runs one test (a glob). */
+	if (getenv("RIG_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RIG_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
