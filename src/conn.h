@@ -35,8 +35,9 @@ enum conn_pending {
 	CONN_PEND_CREDIT_UPDATE = 1u << 4,
 };
 
+/* The host end is always VMADDR_CID_HOST: sibling traffic is relayed,
+ * not tracked. */
 struct conn_key {
-	uint32_t local_cid;
 	uint32_t local_port;
 	uint32_t peer_port;
 };

@@ -7,8 +7,7 @@
 
 static size_t key_hash(const struct conn_key *k)
 {
-	uint64_t h = ((uint64_t)k->local_port << 32 | k->peer_port) ^
-		     ((uint64_t)k->local_cid * 0x9e3779b97f4a7c15ull);
+	uint64_t h = (uint64_t)k->local_port << 32 | k->peer_port;
 
 	/* splitmix64 finaliser: spreads sequential ports over all buckets */
 	h ^= h >> 30;
@@ -21,8 +20,7 @@ static size_t key_hash(const struct conn_key *k)
 
 static bool key_equal(const struct conn_key *a, const struct conn_key *b)
 {
-	return a->local_cid == b->local_cid && a->local_port == b->local_port &&
-	       a->peer_port == b->peer_port;
+	return a->local_port == b->local_port && a->peer_port == b->peer_port;
 }
 
 int conn_table_init(struct conn_table *t)

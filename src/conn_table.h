@@ -1,4 +1,4 @@
-/* Connections of one device, by (local_cid, local_port, peer_port).  A
+/* Connections of one device, by (local_port, peer_port).  A
  * chained hash table whose chains run through the connections themselves
  * (conn->hash_next), so lookups and inserts never allocate except when the
  * bucket array doubles. */

@@ -428,7 +428,7 @@ static bool host_client_fits(struct vsock_device *dev, uint32_t guest_port)
 static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t guest_port,
 				  uint16_t type)
 {
-	struct port_query q = {dev, {.local_cid = VMADDR_CID_HOST, .peer_port = guest_port}};
+	struct port_query q = {dev, {.peer_port = guest_port}};
 	struct conn_key key = q.key;
 	struct conn *c = NULL;
 

@@ -236,7 +236,6 @@ void device_park_process(struct vsock_device *dev, struct virtq *vq)
 	for (; i < p->count; i++)
 		p->pkt[kept++] = p->pkt[i];
 	p->count = kept;
-	device_tx_park_settled(dev);
 	if (ctrl_queue_full(&dev->ctrl))
 		return; /* device_process_tx() finds it full too and blocks TX */
 	if (p->expired && p->count)

@@ -158,7 +158,6 @@ struct vsock_device {
 	/* When TX is served: set by device_tx_sched.c only. */
 	bool tx_due;                    /* TX kicked or started: process it */
 	bool tx_blocked;                /* TX paused until ctrl replies drain */
-	bool tx_waits_park;             /* the next packet waits for park room */
 	bool stopping;
 
 	pthread_t thread;
@@ -338,17 +337,9 @@ void device_park_forget(struct vsock_device *dev);
 /* device_tx_sched.c: the events that decide when TX is served. */
 /* The guest kicked the TX queue, or it started. */
 void device_tx_kicked(struct vsock_device *dev);
-/* The TX queue stopped: a packet that waited for the park went back to
- * the avail ring unpopped. */
-void device_tx_queue_stopped(struct vsock_device *dev);
 /* The park has packets to retry (a mailbox has room) or to expire (its
  * timer fired). */
 void device_tx_park_ready(struct vsock_device *dev);
-/* The ring's next packet found no room in the park; it stays in the ring. */
-void device_tx_waits_for_park(struct vsock_device *dev);
-/* The park went over its packets: room may have been made, so the ring
- * tries its next packet again. */
-void device_tx_park_settled(struct vsock_device *dev);
 /* A TX pass ended, stopped by a full control queue or not. */
 void device_tx_pass_done(struct vsock_device *dev, bool ctrl_full);
 /* The control queue and the park were emptied (driver reset). */

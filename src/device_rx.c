@@ -73,7 +73,7 @@ static bool send_control(struct vsock_device *dev, struct virtq *vq,
 static struct vsock_hdr conn_hdr(struct vsock_device *dev, struct conn *c, uint16_t op)
 {
 	return (struct vsock_hdr){
-		.src_cid = c->key.local_cid,
+		.src_cid = VMADDR_CID_HOST,
 		.dst_cid = dev->guest_cid,
 		.src_port = c->key.local_port,
 		.dst_port = c->key.peer_port,
@@ -220,7 +220,7 @@ static bool serve_rw(struct vsock_device *dev, struct virtq *vq, struct conn *c)
 	int avail = 0;
 	ssize_t n;
 
-	if (c->state != CONN_ESTABLISHED || c->host_eof || c->guest_shut_rcv || budget == 0) {
+	if (c->state != CONN_ESTABLISHED || c->host_eof || budget == 0) {
 		device_conn_sync_interest(dev, c);
 		return true;
 	}

@@ -30,7 +30,7 @@ static void mail_event(struct ev_source *src, uint32_t events)
 	(void)events;
 	if (read(src->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_warn("reading the router wakeup: %s", strerror(errno));
-	if (dev->park.count || dev->tx_waits_park) {
+	if (dev->park.count) {
 		dev->park.retry = true;
 		device_tx_park_ready(dev);
 	}
@@ -74,15 +74,11 @@ void device_sibling_close(struct vsock_device *dev)
 enum sibling_result device_sibling_send(struct vsock_device *dev, const struct vsock_hdr *hdr,
 					const struct vq_chain *chain)
 {
+	/* A slice of a chain has no more segments than the chain. */
 	unsigned n = chain ? iov_slice(chain->iov, chain->nr_out, VSOCK_HDR_SIZE, hdr->len,
 				       dev->tx_payload, VQ_CHAIN_MAX_SEGS)
 			   : 0;
 
-	if (n > VQ_CHAIN_MAX_SEGS) {
-		log_warn_rl("tx: %s for cid %llu has too many segments; dropped",
-			    vsock_op_name(hdr->op), (unsigned long long)hdr->dst_cid);
-		return SIBLING_ANSWERED;
-	}
 	switch (router_send(dev->port, hdr, dev->tx_payload, n)) {
 	case ROUTER_DELIVERED:
 		return SIBLING_DELIVERED;

@@ -52,7 +52,7 @@ bool device_tx_parse(const struct vq_chain *chain, struct vsock_hdr *hdr)
 /* A guest REQUEST for a connection we do not have: connect to the host. */
 static void guest_connect(struct vsock_device *dev, const struct vsock_hdr *hdr)
 {
-	const struct conn_key key = {VMADDR_CID_HOST, hdr->dst_port, hdr->src_port};
+	const struct conn_key key = {hdr->dst_port, hdr->src_port};
 	struct conn *c;
 	bool done = false;
 	int fd;
@@ -245,7 +245,6 @@ static enum tx_verdict sibling_packet(struct vsock_device *dev, const struct vso
 	case PARK_WAIT:
 		break;
 	}
-	device_tx_waits_for_park(dev);
 	return TX_WAIT;
 }
 
@@ -280,7 +279,7 @@ static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
 	}
 	if (hdr.dst_cid != VMADDR_CID_HOST)
 		return sibling_packet(dev, &hdr, chain);
-	key = (struct conn_key){VMADDR_CID_HOST, hdr.dst_port, hdr.src_port};
+	key = (struct conn_key){hdr.dst_port, hdr.src_port};
 	c = conn_table_find(&dev->conns, &key);
 	if (c && hdr.op == VIRTIO_VSOCK_OP_REQUEST) {
 		/* The guest reuses a port pair, so it forgot the old one. */

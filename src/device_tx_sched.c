@@ -1,8 +1,9 @@
-/* When the TX ring is served.  Three flags of the device say it, and only
+/* When the TX ring is served.  Two flags of the device say it, and only
  * the events below set them: TX is due (a kick, a queue start, work for the
- * park), blocked (control replies must drain first), or its next packet
- * waits for room in the park (so a router wakeup matters even with an
- * empty park).  device_pump() acts on them after every event batch. */
+ * park) or blocked (control replies must drain first).  A packet that
+ * found no room in the park stays in the ring: room comes only from the
+ * park's own pass, which the park's events make due.  device_pump() acts
+ * on them after every event batch. */
 #include "device_priv.h"
 
 void device_tx_kicked(struct vsock_device *dev)
@@ -10,24 +11,9 @@ void device_tx_kicked(struct vsock_device *dev)
 	dev->tx_due = true;
 }
 
-void device_tx_queue_stopped(struct vsock_device *dev)
-{
-	dev->tx_waits_park = false;
-}
-
 void device_tx_park_ready(struct vsock_device *dev)
 {
 	dev->tx_due = true;
-}
-
-void device_tx_waits_for_park(struct vsock_device *dev)
-{
-	dev->tx_waits_park = true;
-}
-
-void device_tx_park_settled(struct vsock_device *dev)
-{
-	dev->tx_waits_park = false;
 }
 
 void device_tx_pass_done(struct vsock_device *dev, bool ctrl_full)
@@ -38,7 +24,6 @@ void device_tx_pass_done(struct vsock_device *dev, bool ctrl_full)
 void device_tx_guest_forgotten(struct vsock_device *dev)
 {
 	dev->tx_blocked = false;
-	dev->tx_waits_park = false;
 }
 
 void device_tx_frontend_gone(struct vsock_device *dev)

@@ -60,8 +60,6 @@ static void hook_queue_stopped(void *opaque, unsigned idx)
 	 * the guest's packets if the same driver resumes the queue.  One that
 	 * waited for room went back to the avail ring (unpopped). */
 	watch_kick(dev, idx, -1);
-	if (idx == VU_QUEUE_TX)
-		device_tx_queue_stopped(dev);
 }
 
 static void hook_driver_reset(void *opaque)

@@ -8,7 +8,7 @@
 
 static void init(struct conn *c)
 {
-	const struct conn_key k = {2, 1u << 30, 1234};
+	const struct conn_key k = {1u << 30, 1234};
 
 	conn_init(c, NULL, &k, -1, VIRTIO_VSOCK_TYPE_STREAM);
 }

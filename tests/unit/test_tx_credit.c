@@ -16,7 +16,7 @@
 
 static void init(struct conn *c, uint32_t port)
 {
-	const struct conn_key k = {2, port, 1234};
+	const struct conn_key k = {port, 1234};
 
 	conn_init(c, NULL, &k, -1, VIRTIO_VSOCK_TYPE_STREAM);
 }
