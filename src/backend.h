@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "device_stats.h"
+
 struct vsock_device;
 struct backend;
 
@@ -33,6 +35,9 @@ struct backend_ops {
 struct backend {
 	const struct backend_ops *ops;
 };
+
+/* Counts, for the device's operators, what its backend refused. */
+void device_count(struct vsock_device *dev, enum stat_counter what);
 
 /* Called by a backend for a host client that wants guest port guest_port,
  * over a socket of type (VIRTIO_VSOCK_TYPE_*).  Takes ownership of fd

@@ -107,6 +107,7 @@ static bool handshake_read(struct uds_handshake *hs)
 	    (status == CONNECT_LINE_MORE || consumed != (size_t)n || (mh.msg_flags & MSG_TRUNC))) {
 		log_warn_rl("uds: a seqpacket client's first message is not one CONNECT line "
 			    "alone; closing the client");
+		device_count(hs->be->dev, STAT_REFUSED_HANDSHAKE);
 		handshake_end(hs, true);
 		return false;
 	}
@@ -115,6 +116,7 @@ static bool handshake_read(struct uds_handshake *hs)
 		return true;
 	case CONNECT_LINE_BAD:
 		log_warn_rl("uds: malformed or oversized CONNECT line; closing the client");
+		device_count(hs->be->dev, STAT_REFUSED_HANDSHAKE);
 		handshake_end(hs, true);
 		return false;
 	case CONNECT_LINE_DONE:
@@ -146,6 +148,7 @@ static void handshake_overdue(struct deadline *d)
 
 	log_warn_rl("uds: host client sent no complete CONNECT line within %u ms; "
 		    "closing it", hs->be->handshakes.timeout_ms);
+	device_count(hs->be->dev, STAT_REFUSED_HANDSHAKE);
 	handshake_end(hs, true);
 }
 
@@ -163,6 +166,8 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	if (be->handshakes.count >= be->max_handshakes) {
 		log_warn_rl("uds: max-handshakes (%u) reached: closing a new client",
 			    be->max_handshakes);
+		device_count(be->dev, STAT_REFUSED_BUDGET);
+		device_count(be->dev, STAT_BUDGET_MAX_HANDSHAKES);
 		close(fd);
 		return;
 	}

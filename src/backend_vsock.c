@@ -51,6 +51,7 @@ static void listener_readable(struct ev_source *src, uint32_t events)
 	if (peer.svm_cid != be->forward_cid) {
 		log_warn_rl("vsock: port %u: refusing a peer at cid %u (only cid %u is forwarded)",
 			    l->port, peer.svm_cid, be->forward_cid);
+		device_count(be->dev, STAT_REFUSED_HANDSHAKE);
 		close(fd);
 		return;
 	}

@@ -32,6 +32,29 @@ static void conn_release(struct ev_source *src)
 
 static const struct ev_ops conn_ops = {.handle = conn_event, .release = conn_release};
 
+/* The only place a connection changes state, so that the gauges of
+ * connections by state (device_stats.h) stay exact.  CONN_DEAD is not
+ * counted: the connection is gone for the guest and the host. */
+static void set_state(struct vsock_device *dev, struct conn *c, enum conn_state state)
+{
+	if (c->state != CONN_DEAD)
+		stats_gauge_add(&dev->stats, (enum stat_gauge)c->state, -1);
+	c->state = state;
+	if (state != CONN_DEAD)
+		stats_gauge_add(&dev->stats, (enum stat_gauge)state, 1);
+}
+
+void device_count_refusal(struct vsock_device *dev, int err)
+{
+	enum stat_counter why = STAT_REFUSED_ERROR;
+
+	if (err == ENOENT || err == ECONNREFUSED || err == ECONNRESET)
+		why = STAT_REFUSED_NO_LISTENER;
+	else if (err == EPROTOTYPE)
+		why = STAT_REFUSED_SOCKET_TYPE;
+	stats_count(&dev->stats, why, 1);
+}
+
 struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd,
 			     uint16_t type, enum conn_state state)
 {
@@ -45,10 +68,12 @@ struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *ke
 	c->ev.ops = &conn_ops;
 	if (conn_is_seqpacket(c))
 		device_seqpacket_open(dev, c);
-	c->state = state;
-	if (state == CONN_ESTABLISHED)
+	c->state = CONN_DEAD; /* not counted yet */
+	set_state(dev, c, state);
+	if (state == CONN_ESTABLISHED) {
+		stats_count(&dev->stats, STAT_OPENED_BY_GUEST, 1);
 		c->pending = CONN_PEND_RESPONSE;
-	else if (state == CONN_REQUESTING)
+	} else if (state == CONN_REQUESTING)
 		c->pending = CONN_PEND_REQUEST;
 	conn_table_insert(&dev->conns, c);
 	return c;
@@ -89,7 +114,7 @@ static void conn_retire(struct vsock_device *dev, struct conn *c)
 	device_conn_unschedule(dev, c);
 	device_rx_forget_waiter(dev, c);
 	close_host_socket(dev, c);
-	c->state = CONN_DEAD;
+	set_state(dev, c, CONN_DEAD);
 	c->pending = 0;
 	ev_retire(&dev->loop, &c->ev);
 }
@@ -108,7 +133,7 @@ void device_conn_reset(struct vsock_device *dev, struct conn *c)
 		return;
 	deadline_fifo_remove(&dev->waiting, &c->answer_deadline);
 	close_host_socket(dev, c);
-	c->state = CONN_CLOSING;
+	set_state(dev, c, CONN_CLOSING);
 	c->pending = CONN_PEND_RST;
 	device_conn_schedule(dev, c);
 }
@@ -231,6 +256,7 @@ void device_conn_write_failed(struct vsock_device *dev, struct conn *c, int err)
 void device_conn_forwarded(struct vsock_device *dev, struct conn *c, uint32_t n)
 {
 	c->fwd_cnt += n;
+	stats_count(&dev->stats, STAT_BYTES_G2H, n);
 	tx_credit_account(&dev->tx_pool, c);
 }
 
@@ -329,7 +355,8 @@ void device_conn_guest_accepted(struct vsock_device *dev, struct conn *c)
 		device_conn_reset(dev, c);
 		return;
 	}
-	c->state = CONN_ESTABLISHED;
+	set_state(dev, c, CONN_ESTABLISHED);
+	stats_count(&dev->stats, STAT_OPENED_BY_HOST, 1);
 }
 
 static void connect_finished(struct vsock_device *dev, struct conn *c)
@@ -342,10 +369,12 @@ static void connect_finished(struct vsock_device *dev, struct conn *c)
 	if (err) {
 		log_info_rl("connect for guest port %u -> host port %u failed: %s",
 			    c->key.peer_port, c->key.local_port, strerror(err));
+		device_count_refusal(dev, err);
 		device_conn_reset(dev, c);
 		return;
 	}
-	c->state = CONN_ESTABLISHED;
+	set_state(dev, c, CONN_ESTABLISHED);
+	stats_count(&dev->stats, STAT_OPENED_BY_GUEST, 1);
 	c->pending |= CONN_PEND_RESPONSE;
 }
 
@@ -413,11 +442,15 @@ static bool host_client_fits(struct vsock_device *dev, uint32_t guest_port)
 	if (dev->waiting.count >= dev->budget.max_pending) {
 		log_warn_rl("max-pending (%u) reached: closing a host client for guest port %u",
 			    dev->budget.max_pending, guest_port);
+		stats_count(&dev->stats, STAT_REFUSED_BUDGET, 1);
+		stats_count(&dev->stats, STAT_BUDGET_MAX_PENDING, 1);
 		return false;
 	}
 	if (device_conn_full(dev)) {
 		log_warn_rl("max-connections (%u) reached: closing a host client for guest "
 			    "port %u", dev->budget.max_connections, guest_port);
+		stats_count(&dev->stats, STAT_REFUSED_BUDGET, 1);
+		stats_count(&dev->stats, STAT_BUDGET_MAX_CONNECTIONS, 1);
 		return false;
 	}
 	return true;

@@ -15,6 +15,7 @@ static void answer_overdue(struct deadline *d)
 
 	log_info_rl("guest port %u did not answer a host connection within %u ms; "
 		    "closing the host side", c->key.peer_port, dev->waiting.timeout_ms);
+	stats_count(&dev->stats, STAT_REFUSED_TIMEOUT, 1);
 	device_conn_abandon(dev, c);
 }
 

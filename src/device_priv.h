@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "device_stats.h"
 #include "backend.h"
 #include "conn_table.h"
 #include "ctrl_queue.h"
@@ -130,6 +131,7 @@ struct device_budget {
 
 struct vsock_device {
 	uint64_t guest_cid;
+	struct device_stats stats;      /* written by this thread only */
 	uint32_t poll_us;               /* busy-poll window limit (epoll_poll.h) */
 	struct device_budget budget;
 	struct tx_pool tx_pool;         /* guest->host credit and buffers */
@@ -191,6 +193,8 @@ static inline bool device_conn_full(const struct vsock_device *dev)
  * client, CONN_REQUESTING (owing the guest a REQUEST). */
 struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *key, int fd,
 			     uint16_t type, enum conn_state state);
+/* Counts a connection refused because connecting failed with err. */
+void device_count_refusal(struct vsock_device *dev, int err);
 /* Frees at once without telling the guest (guest RST, driver reset). */
 void device_conn_drop(struct vsock_device *dev, struct conn *c);
 /* Closes the host side and owes the guest an RST; freed once it is sent. */

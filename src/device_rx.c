@@ -41,6 +41,7 @@ static bool pop_rx_chain(struct vsock_device *dev, struct virtq *vq, bool stop_a
 			virtq_unpop(vq);
 			return false;
 		}
+		stats_count(&dev->stats, STAT_MALFORMED_CHAINS, 1);
 		virtq_push(vq, dev->chain.head, 0);
 	}
 }
@@ -66,6 +67,8 @@ static bool send_control(struct vsock_device *dev, struct virtq *vq,
 		return false;
 	write_hdr(dev->chain.iov, dev->chain.nr_in, hdr);
 	virtq_push(vq, dev->chain.head, VSOCK_HDR_SIZE);
+	if (hdr->op == VIRTIO_VSOCK_OP_RST)
+		stats_count(&dev->stats, STAT_RST_SENT, 1);
 	return true;
 }
 
@@ -177,6 +180,7 @@ void device_rx_send_batch(struct vsock_device *dev, struct virtq *vq, struct con
 		write_hdr(&dev->rx.iov[s->first], s->count, &hdr);
 		virtq_push(vq, s->head, (uint32_t)(VSOCK_HDR_SIZE + len));
 		c->rx_cnt += (uint32_t)len;
+		stats_count(&dev->stats, STAT_BYTES_H2G, len);
 		n -= len;
 		used++;
 	}

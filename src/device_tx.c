@@ -61,6 +61,8 @@ static void guest_connect(struct vsock_device *dev, const struct vsock_hdr *hdr)
 		log_warn_rl("max-connections (%u) reached: refusing guest port %u -> host port "
 			    "%u (RST)", dev->budget.max_connections, hdr->src_port,
 			    hdr->dst_port);
+		stats_count(&dev->stats, STAT_REFUSED_BUDGET, 1);
+		stats_count(&dev->stats, STAT_BUDGET_MAX_CONNECTIONS, 1);
 		device_reply_rst(dev, hdr);
 		return;
 	}
@@ -74,6 +76,7 @@ static void guest_connect(struct vsock_device *dev, const struct vsock_hdr *hdr)
 			    hdr->dst_port, strerror(-fd));
 	}
 	if (fd < 0) {
+		device_count_refusal(dev, -fd);
 		device_reply_rst(dev, hdr);
 		return;
 	}
@@ -183,6 +186,8 @@ static bool conn_packet(struct vsock_device *dev, struct conn *c,
 			const struct vsock_hdr *hdr, const struct vq_chain *chain)
 {
 	if (hdr->op == VIRTIO_VSOCK_OP_RST) {
+		if (c->state == CONN_REQUESTING) /* nobody listens on that guest port */
+			stats_count(&dev->stats, STAT_REFUSED_NO_LISTENER, 1);
 		device_conn_drop(dev, c);
 		return false;
 	}
@@ -257,8 +262,10 @@ static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
 	struct conn_key key;
 	struct conn *c;
 
-	if (!device_tx_parse(chain, &hdr))
+	if (!device_tx_parse(chain, &hdr)) {
+		stats_count(&dev->stats, STAT_MALFORMED_CHAINS, 1);
 		return TX_APPLIED;
+	}
 	if (tx_batch_extends(dev, &hdr, chain)) {
 		conn_update_peer_credit(dev->tx.conn, hdr.buf_alloc, hdr.fwd_cnt);
 		tx_batch_add(&dev->tx, dev->tx.conn, chain, hdr.len, hdr.flags);
@@ -279,6 +286,8 @@ static enum tx_verdict tx_packet(struct vsock_device *dev, struct virtq *vq,
 	}
 	if (hdr.dst_cid != VMADDR_CID_HOST)
 		return sibling_packet(dev, &hdr, chain);
+	if (hdr.op == VIRTIO_VSOCK_OP_RST)
+		stats_count(&dev->stats, STAT_RST_RECEIVED, 1);
 	key = (struct conn_key){hdr.dst_port, hdr.src_port};
 	c = conn_table_find(&dev->conns, &key);
 	if (c && hdr.op == VIRTIO_VSOCK_OP_REQUEST) {
@@ -323,6 +332,7 @@ static enum tx_stop drain_tx_ring(struct vsock_device *dev, struct virtq *vq)
 		case VQ_POP_BROKEN:
 			return TX_DRAINED;
 		case VQ_POP_BAD_CHAIN:
+			stats_count(&dev->stats, STAT_MALFORMED_CHAINS, 1);
 			virtq_push(vq, dev->chain.head, 0);
 			break;
 		case VQ_POP_OK:

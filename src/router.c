@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,8 @@ struct router_port {
 	uint32_t waiters[ROUTER_MAX_WAITERS]; /* CIDs refused for lack of space */
 	unsigned n_waiters;
 	bool waiters_overflow;
+	/* mailbox.packets, for readers without the lock (router_port_depth). */
+	_Atomic unsigned depth;
 };
 
 struct router {
@@ -320,6 +323,7 @@ enum router_result router_send(struct router_port *from, const struct vsock_hdr 
 	if (mailbox_fits(&to->mailbox, len)) {
 		was_empty = to->mailbox.packets == 0;
 		mailbox_push(&to->mailbox, hdr, payload, iovcnt, len);
+		atomic_store_explicit(&to->depth, to->mailbox.packets, memory_order_relaxed);
 	} else {
 		add_waiter(to, from->cid);
 		result = ROUTER_FULL;
@@ -342,15 +346,21 @@ bool router_peek(struct router_port *port, struct router_msg *msg)
 	return found;
 }
 
+unsigned router_port_depth(const struct router_port *port)
+{
+	return port ? atomic_load_explicit(&port->depth, memory_order_relaxed) : 0;
+}
+
 void router_consume(struct router_port *port, size_t n)
 {
 	uint32_t waiters[ROUTER_MAX_WAITERS];
 	unsigned n_waiters = 0;
-	bool everyone = false;
+	bool everyone = false, consumed;
 
 	pthread_mutex_lock(&port->lock);
-	if (mailbox_consume(&port->mailbox, n) &&
-	    (port->n_waiters || port->waiters_overflow) &&
+	consumed = mailbox_consume(&port->mailbox, n);
+	atomic_store_explicit(&port->depth, port->mailbox.packets, memory_order_relaxed);
+	if (consumed && (port->n_waiters || port->waiters_overflow) &&
 	    mailbox_below_low_water(&port->mailbox)) {
 		n_waiters = port->n_waiters;
 		memcpy(waiters, port->waiters, n_waiters * sizeof(*waiters));

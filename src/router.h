@@ -90,5 +90,8 @@ bool router_peek(struct router_port *port, struct router_msg *msg);
  * remain counts as all of them); once none remain, the packet leaves the mailbox, so a
  * packet without payload leaves on router_consume(port, 0). */
 void router_consume(struct router_port *port, size_t n);
+/* Packets in the port's mailbox (0 for NULL).  Any thread, no lock: the
+ * count as it was at the last send or consume. */
+unsigned router_port_depth(const struct router_port *port);
 
 #endif

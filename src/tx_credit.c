@@ -48,10 +48,12 @@ uint32_t tx_credit_offer(struct tx_pool *p, struct conn *c)
 	c->credit_edge = next_edge(p, c);
 	recharge(p, c);
 	window = c->credit_edge - c->fwd_cnt;
-	if (window < conn_window(p, c) && p->charged >= p->budget)
+	if (window < conn_window(p, c) && p->charged >= p->budget) {
+		stats_count(p->stats, STAT_BUDGET_TX_BUFFER_TOTAL, 1);
 		log_info_rl("tx-buffer-total (%llu) reached: port %u -> %u offered %u bytes "
 			    "of credit", (unsigned long long)p->budget, c->key.peer_port,
 			    c->key.local_port, window);
+	}
 	return window;
 }
 

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "device_stats.h"
 
 #define TX_CREDIT_FLOOR 4096u
 #define TX_CREDIT_INITIAL 65536u
@@ -38,11 +39,13 @@ struct tx_pool {
 	uint64_t budget;  /* tx-buffer-total */
 	uint64_t charged; /* the sum of every connection's charge */
 	uint32_t window;  /* tx-buffer-size: the most one connection is offered */
+	struct device_stats *stats; /* counts the offers the budget cut */
 };
 
-static inline void tx_pool_init(struct tx_pool *p, uint64_t budget, uint32_t window)
+static inline void tx_pool_init(struct tx_pool *p, uint64_t budget, uint32_t window,
+				struct device_stats *stats)
 {
-	*p = (struct tx_pool){.budget = budget, .window = window};
+	*p = (struct tx_pool){.budget = budget, .window = window, .stats = stats};
 }
 
 /* The buf_alloc for the next header sent on c: moves c's edge as far as

@@ -101,6 +101,7 @@ static void frontend_detach(struct vsock_device *dev)
 	ev_set(&dev->loop, &dev->frontend_ev, 0);
 	vu_dev_detach(&dev->vu);
 	dev->frontend_ev.fd = -1;
+	stats_gauge_set(&dev->stats, STAT_VMM_CONNECTED, 0);
 	device_conn_drop_all(dev);
 	device_park_forget(dev);
 	device_tx_frontend_gone(dev);
@@ -132,6 +133,7 @@ static void listen_event(struct ev_source *src, uint32_t events)
 		return;
 	vu_dev_attach(&dev->vu, fd);
 	dev->frontend_ev.fd = fd;
+	stats_gauge_set(&dev->stats, STAT_VMM_CONNECTED, 1);
 	rc = ev_set(&dev->loop, &dev->frontend_ev, EPOLLIN);
 	if (rc < 0) {
 		log_warn("cannot watch the front-end: %s", strerror(-rc));
@@ -246,7 +248,7 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	dev->guest_cid = cfg->guest_cid;
 	dev->poll_us = poll_us;
 	dev->budget = (struct device_budget){cfg->max_connections, cfg->max_pending};
-	tx_pool_init(&dev->tx_pool, cfg->tx_buffer_total, cfg->tx_buffer_size);
+	tx_pool_init(&dev->tx_pool, cfg->tx_buffer_total, cfg->tx_buffer_size, &dev->stats);
 	dev->router = router;
 	dev->loop.epfd = -1;
 	dev->stop_ev.fd = -1;
@@ -269,6 +271,21 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 		return NULL;
 	}
 	return dev;
+}
+
+void device_count(struct vsock_device *dev, enum stat_counter what)
+{
+	stats_count(&dev->stats, what, 1);
+}
+
+const struct device_stats *vsock_device_stats(const struct vsock_device *dev)
+{
+	return &dev->stats;
+}
+
+unsigned vsock_device_mailbox_depth(const struct vsock_device *dev)
+{
+	return router_port_depth(dev->port);
 }
 
 int vsock_device_start(struct vsock_device *dev)

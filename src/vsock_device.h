@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "device_stats.h"
 
 struct vsock_device;
 struct router;
@@ -16,6 +17,10 @@ struct router;
  * having removed anything it created. */
 struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 					 struct router *router, uint32_t poll_us);
+/* Its counters, for any thread to read (device_stats.h). */
+const struct device_stats *vsock_device_stats(const struct vsock_device *dev);
+/* Packets waiting in its sibling mailbox; any thread may ask. */
+unsigned vsock_device_mailbox_depth(const struct vsock_device *dev);
 /* Starts the device thread.  Returns 0 or -errno. */
 int vsock_device_start(struct vsock_device *dev);
 /* Asks the device thread to finish (safe to call from another thread). */

@@ -14,6 +14,8 @@
 
 #define WINDOW TX_CREDIT_INITIAL
 
+static struct device_stats stats;
+
 static void init(struct conn *c, uint32_t port)
 {
 	const struct conn_key k = {port, 1234};
@@ -27,7 +29,7 @@ static void test_full_window_while_the_pool_has_room(void **state)
 	struct conn c;
 
 	(void)state;
-	tx_pool_init(&p, 4 * WINDOW, WINDOW);
+	tx_pool_init(&p, 4 * WINDOW, WINDOW, &stats);
 	init(&c, 1);
 	assert_int_equal(tx_credit_offer(&p, &c), WINDOW);
 	assert_int_equal(c.credit_edge, WINDOW);
@@ -46,13 +48,17 @@ static void test_less_credit_past_the_budget_never_below_the_floor(void **state)
 	struct conn a, b, c;
 
 	(void)state;
-	tx_pool_init(&p, WINDOW + WINDOW / 2, WINDOW);
+	tx_pool_init(&p, WINDOW + WINDOW / 2, WINDOW, &stats);
 	init(&a, 1);
 	init(&b, 2);
 	init(&c, 3);
+	stats = (struct device_stats){0};
 	assert_int_equal(tx_credit_offer(&p, &a), WINDOW);
+	assert_int_equal(stats_counter(&stats, STAT_BUDGET_TX_BUFFER_TOTAL), 0);
 	assert_int_equal(tx_credit_offer(&p, &b), WINDOW / 2);
 	assert_int_equal(tx_credit_offer(&p, &c), TX_CREDIT_FLOOR);
+	/* two offers cut by the budget, for the API's counter */
+	assert_int_equal(stats_counter(&stats, STAT_BUDGET_TX_BUFFER_TOTAL), 2);
 	assert_int_equal(p.charged, 2 * WINDOW - WINDOW / 2 + TX_CREDIT_FLOOR);
 	/* a's window goes back to the pool; b may then grow */
 	tx_credit_release(&p, &a);
@@ -67,7 +73,7 @@ static void test_edges_never_retract(void **state)
 	struct conn a, b;
 
 	(void)state;
-	tx_pool_init(&p, WINDOW, WINDOW);
+	tx_pool_init(&p, WINDOW, WINDOW, &stats);
 	init(&a, 1);
 	init(&b, 2);
 	assert_int_equal(tx_credit_offer(&p, &a), WINDOW);
@@ -90,7 +96,7 @@ static void test_buffered_bytes_are_charged(void **state)
 	struct conn c;
 
 	(void)state;
-	tx_pool_init(&p, 4 * WINDOW, WINDOW);
+	tx_pool_init(&p, 4 * WINDOW, WINDOW, &stats);
 	init(&c, 1);
 	tx_credit_offer(&p, &c);
 	c.txbuf.size = WINDOW;
@@ -118,7 +124,7 @@ static void test_credit_update_when_it_gives_more(void **state)
 	struct conn c;
 
 	(void)state;
-	tx_pool_init(&p, 4 * big, big);
+	tx_pool_init(&p, 4 * big, big, &stats);
 	init(&c, 1);
 	c.window = big; /* grown already */
 	assert_int_equal(tx_credit_offer(&p, &c), big);
@@ -140,7 +146,7 @@ static void test_no_credit_update_that_gives_nothing(void **state)
 	struct conn a, c;
 
 	(void)state;
-	tx_pool_init(&p, WINDOW, WINDOW);
+	tx_pool_init(&p, WINDOW, WINDOW, &stats);
 	init(&a, 1);
 	init(&c, 2);
 	tx_credit_offer(&p, &a);
@@ -160,7 +166,7 @@ static void test_counters_wrap(void **state)
 	struct conn c;
 
 	(void)state;
-	tx_pool_init(&p, 4 * WINDOW, WINDOW);
+	tx_pool_init(&p, 4 * WINDOW, WINDOW, &stats);
 	init(&c, 1);
 	c.fwd_cnt = 0xffff0000u;
 	c.credit_edge = 0xffff0000u;
@@ -179,7 +185,7 @@ static void test_windows_start_small_and_grow_with_use(void **state)
 	struct conn c, idle;
 
 	(void)state;
-	tx_pool_init(&p, 64 * big, big);
+	tx_pool_init(&p, 64 * big, big, &stats);
 	init(&c, 1);
 	init(&idle, 2);
 	assert_int_equal(tx_credit_offer(&p, &idle), TX_CREDIT_INITIAL);
