@@ -63,6 +63,11 @@ static const char help_text[] =
 	"                            ends the process, log lets the kernel log them,\n"
 	"                            none installs no filter\n"
 	"\n"
+	"API (see the README, \"API\"):\n"
+	"    --api-socket PATH       serve an HTTP API on a Unix socket at PATH: the VMs\n"
+	"                            and their state (GET /vms), Prometheus metrics\n"
+	"                            (GET /metrics); in a --config file: api-socket\n"
+	"\n"
 	"Other options:\n"
 	"    --log-level LEVEL       error, warn, info or debug (default warn; the\n"
 	"                            environment variable " LOG_ENV_VAR " does the same)\n"
@@ -87,6 +92,7 @@ enum option_id {
 	OPT_SOCKET_GROUP,
 	OPT_SOCKET_MODE,
 	OPT_SECCOMP,
+	OPT_API_SOCKET,
 	OPT_VM_KEY, /* a single-VM flag; which one is in option_def.key */
 };
 
@@ -109,6 +115,7 @@ static const struct option_def options[] = {
 	{"--socket-group", OPT_SOCKET_GROUP, 0, true},
 	{"--socket-mode", OPT_SOCKET_MODE, 0, true},
 	{"--seccomp", OPT_SECCOMP, 0, true},
+	{"--api-socket", OPT_API_SOCKET, 0, true},
 	{"--guest-cid", OPT_VM_KEY, VM_KEY_GUEST_CID, true},
 	{"--socket", OPT_VM_KEY, VM_KEY_SOCKET, true},
 	{"--socket-path", OPT_VM_KEY, VM_KEY_SOCKET, true},
@@ -287,6 +294,13 @@ static bool apply_option(struct parse_state *st, struct daemon_config *cfg,
 		return config_parse_mode("command line", opt->name, value, &st->socket_mode, err);
 	case OPT_SECCOMP:
 		return parse_seccomp(cfg, value, err);
+	case OPT_API_SOCKET:
+		if (cfg->api_socket)
+			return config_error(err, "--api-socket: given more than once");
+		if (!*value)
+			return config_error(err, "--api-socket: empty path");
+		cfg->api_socket = strdup(value);
+		return cfg->api_socket || config_error(err, "out of memory");
 	case OPT_CONFIG:
 		if (!enter_mode(st, opt, err))
 			return false;
@@ -365,17 +379,62 @@ static void apply_socket_perms(struct parse_state *st)
 	}
 }
 
-static bool build_vms(struct parse_state *st, FILE *err)
+/* The API socket's mode and group: the global ones, else the default. */
+static void apply_api_socket_perms(const struct parse_state *st, struct daemon_config *cfg)
+{
+	cfg->api_socket_gid = st->socket_gid;
+	cfg->api_socket_gid_set = st->socket_gid_set;
+	if (st->socket_mode_set)
+		cfg->api_socket_mode = st->socket_mode;
+	else
+		cfg->api_socket_mode = st->socket_gid_set ? CONFIG_DEFAULT_SOCKET_MODE_GROUP
+							  : CONFIG_DEFAULT_SOCKET_MODE;
+}
+
+/* The API socket must not be a file some VM serves. */
+static bool api_socket_apart(const struct parse_state *st, const struct daemon_config *cfg,
+			     FILE *err)
+{
+	for (size_t i = 0; cfg->api_socket && i < st->list.n; i++) {
+		const struct vm_config *vm = &st->list.items[i].vm;
+
+		if ((vm->socket_path && !strcmp(vm->socket_path, cfg->api_socket)) ||
+		    (vm->uds_path && !strcmp(vm->uds_path, cfg->api_socket)))
+			return config_error(err, "--api-socket: %s is also a socket of cid %u",
+					    cfg->api_socket, vm->guest_cid);
+	}
+	return true;
+}
+
+/* The file's api-socket, unless the command line has one too. */
+static bool load_file(struct parse_state *st, struct daemon_config *cfg, FILE *err)
+{
+	char *api_socket = NULL;
+
+	if (!config_yaml_load(st->config_path, &st->list, &api_socket, err))
+		return false;
+	if (api_socket && cfg->api_socket) {
+		free(api_socket);
+		return config_error(err, "--api-socket: %s has an api-socket too; give it once",
+				    st->config_path);
+	}
+	if (api_socket)
+		cfg->api_socket = api_socket;
+	return true;
+}
+
+static bool build_vms(struct parse_state *st, struct daemon_config *cfg, FILE *err)
 {
 	if (!st->mode)
 		return config_error(err, "no VM given: use --socket with --uds-path or "
 				    "--forward-cid, or --vm, or --config FILE (see --help)");
 	if (st->single && !vm_entry_finish(st->single, err))
 		return false;
-	if (st->config_path && !config_yaml_load(st->config_path, &st->list, err))
+	if (st->config_path && !load_file(st, cfg, err))
 		return false;
 	apply_socket_perms(st);
-	return vm_list_check(&st->list, err);
+	apply_api_socket_perms(st, cfg);
+	return vm_list_check(&st->list, err) && api_socket_apart(st, cfg, err);
 }
 
 /* QEMU's back-end program conventions: --print-capabilities prints the
@@ -410,7 +469,7 @@ enum config_result config_parse_args(int argc, char **argv, struct daemon_config
 	} else if (st.version) {
 		fprintf(out, "vhost-device-vsock %s\n", VHOST_DEVICE_VSOCK_VERSION);
 		result = CONFIG_EXIT_OK;
-	} else if (build_vms(&st, err) && vm_list_move_to(&st.list, cfg, err)) {
+	} else if (build_vms(&st, cfg, err) && vm_list_move_to(&st.list, cfg, err)) {
 		result = CONFIG_OK;
 	}
 out:
@@ -425,5 +484,6 @@ void config_free(struct daemon_config *cfg)
 	for (size_t i = 0; i < cfg->n_vms; i++)
 		vm_config_clear(&cfg->vms[i]);
 	free(cfg->vms);
+	free(cfg->api_socket);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -78,6 +78,12 @@ struct daemon_config {
 	bool poll_us_set;
 	enum seccomp_mode seccomp;  /* --seccomp */
 	bool seccomp_set;
+	/* --api-socket (or the file's api-socket): NULL for no API.  Its file
+	 * gets the global socket mode and group. */
+	char *api_socket;
+	uint32_t api_socket_mode;
+	gid_t api_socket_gid;
+	bool api_socket_gid_set;
 };
 
 enum config_result {

@@ -174,8 +174,23 @@ static bool load_vms(yaml_document_t *doc, const yaml_node_t *vms, struct vm_lis
 	return true;
 }
 
-static bool load_root(yaml_document_t *doc, struct vm_list *list, const char *path,
-		      FILE *err)
+/* The top-level api-socket: a non-empty path. */
+static bool load_api_socket(const yaml_node_t *node, char **api_socket, const char *path,
+			    FILE *err)
+{
+	if (*api_socket)
+		return config_error(err, "%s: line %zu: 'api-socket' given more than once", path,
+				    line_of(node));
+	if (node->type != YAML_SCALAR_NODE || is_null_scalar(node) ||
+	    !*(const char *)node->data.scalar.value)
+		return config_error(err, "%s: line %zu: 'api-socket' must be a path", path,
+				    line_of(node));
+	*api_socket = strdup((const char *)node->data.scalar.value);
+	return *api_socket || config_error(err, "out of memory");
+}
+
+static bool load_root(yaml_document_t *doc, struct vm_list *list, char **api_socket,
+		      const char *path, FILE *err)
 {
 	yaml_node_t *root = yaml_document_get_root_node(doc);
 	yaml_node_t *vms = NULL;
@@ -189,11 +204,19 @@ static bool load_root(yaml_document_t *doc, struct vm_list *list, const char *pa
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
 	     p < root->data.mapping.pairs.top; p++) {
 		yaml_node_t *key = yaml_document_get_node(doc, p->key);
+		const char *name = key->type == YAML_SCALAR_NODE
+					   ? (const char *)key->data.scalar.value : "";
 
-		if (key->type != YAML_SCALAR_NODE ||
-		    strcmp((const char *)key->data.scalar.value, "vms") != 0)
+		if (!strcmp(name, "api-socket") || !strcmp(name, "api_socket")) {
+			if (!load_api_socket(yaml_document_get_node(doc, p->value), api_socket,
+					     path, err))
+				return false;
+			continue;
+		}
+		if (strcmp(name, "vms") != 0)
 			return config_error(err, "%s: line %zu: unknown top-level key (only "
-					    "'vms' is allowed)", path, line_of(key));
+					    "'vms' and 'api-socket' are allowed)", path,
+					    line_of(key));
 		if (vms)
 			return config_error(err, "%s: line %zu: 'vms' given more than once",
 					    path, line_of(key));
@@ -217,7 +240,7 @@ static bool expect_end(yaml_parser_t *parser, const char *path, FILE *err)
 	return ok || config_error(err, "%s: more than one YAML document", path);
 }
 
-bool config_yaml_load(const char *path, struct vm_list *list, FILE *err)
+bool config_yaml_load(const char *path, struct vm_list *list, char **api_socket, FILE *err)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
@@ -235,7 +258,8 @@ bool config_yaml_load(const char *path, struct vm_list *list, FILE *err)
 	if (!yaml_parser_load(&parser, &doc)) {
 		report_parser_error(&parser, path, err);
 	} else {
-		ok = load_root(&doc, list, path, err) && expect_end(&parser, path, err);
+		ok = load_root(&doc, list, api_socket, path, err) &&
+		     expect_end(&parser, path, err);
 		yaml_document_delete(&doc);
 	}
 	yaml_parser_delete(&parser);

@@ -13,7 +13,9 @@
 /* Refuses files larger than this: a configuration is a few lines. */
 #define CONFIG_YAML_MAX_BYTES (1u << 20)
 
-/* Appends one finished entry per VM to list; on error prints to err. */
-bool config_yaml_load(const char *path, struct vm_list *list, FILE *err);
+/* Appends one finished entry per VM to list, and sets *api_socket (NULL
+ * before) to the top-level api-socket if there is one (the caller frees
+ * it); on error prints to err. */
+bool config_yaml_load(const char *path, struct vm_list *list, char **api_socket, FILE *err);
 
 #endif

@@ -1,5 +1,6 @@
 #include "fd_budget.h"
 
+#include "api.h"
 #include "vhost_user_msg.h"
 
 /* A device's own descriptors: its epoll set and the loop's back-off timer;
@@ -71,6 +72,8 @@ bool fd_budget_apply(struct daemon_config *cfg, uint64_t limit, FILE *err)
 	uint64_t needed = FD_BUDGET_PROCESS, share;
 	size_t n_auto = 0;
 
+	if (cfg->api_socket)
+		needed += API_MAX_CLIENTS + API_FIXED_FDS;
 	for (size_t i = 0; i < cfg->n_vms; i++) {
 		const struct vm_config *vm = &cfg->vms[i];
 

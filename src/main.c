@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api.h"
 #include "config.h"
 #include "fd_budget.h"
 #include "guest_mem.h"
@@ -12,7 +13,11 @@
 #include "router.h"
 #include "sandbox.h"
 #include "service.h"
+#include "unix_sock.h"
 #include "vsock_device.h"
+
+/* Backlog of the API socket: a few clients at once. */
+#define API_BACKLOG 16
 
 static bool apply_log_level(const struct daemon_config *cfg)
 {
@@ -66,9 +71,32 @@ fail:
 	return false;
 }
 
+/* Opens the API socket and serves the API on it; false (logged) if it
+ * cannot. */
+static bool start_api(const struct daemon_config *cfg, struct vsock_device **devs,
+		      struct unix_listener *l, struct api **api)
+{
+	const struct unix_perm perm = {.mode = cfg->api_socket_mode,
+				       .gid = cfg->api_socket_gid,
+				       .set_gid = cfg->api_socket_gid_set};
+	const struct api_view view = {cfg->vms, devs, cfg->n_vms};
+
+	if (!cfg->api_socket)
+		return true;
+	if (unix_listener_open(l, cfg->api_socket, API_BACKLOG, &perm) < 0)
+		return false;
+	*api = api_start(l->fd, &view);
+	if (*api)
+		return true;
+	unix_listener_close(l);
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon_config cfg;
+	struct unix_listener api_listener = {.fd = -1};
+	struct api *api = NULL;
 	struct vsock_device **devs = NULL;
 	struct router *router = NULL;
 	sigset_t signals;
@@ -99,7 +127,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (start_devices(&cfg, router, devs)) {
-		if (sandbox_apply(cfg.seccomp) < 0) {
+		if (!start_api(&cfg, devs, &api_listener, &api) || sandbox_apply(cfg.seccomp) < 0) {
+			api_stop(api);
+			unix_listener_close(&api_listener);
 			stop_devices(devs, cfg.n_vms);
 			goto out;
 		}
@@ -111,6 +141,8 @@ int main(int argc, char **argv)
 		else
 			log_err("a device failed: shutting down");
 		service_stopping();
+		api_stop(api);
+		unix_listener_close(&api_listener);
 		stop_devices(devs, cfg.n_vms);
 	}
 out:

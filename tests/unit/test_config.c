@@ -834,9 +834,10 @@ static void test_yaml_document_errors(void **state)
 	expect_yaml_error("- socket: /s\n", "vms.yaml: line 1: expected a top-level map with "
 			  "a 'vms' list");
 	expect_yaml_error("vm:\n  - socket: /s\n", "vms.yaml: line 1: unknown top-level key "
-			  "(only 'vms' is allowed)");
+			  "(only 'vms' and 'api-socket' are allowed)");
 	expect_yaml_error("vms:\n  - {socket: /s, uds_path: /u}\nextra: 1\n",
-			  "vms.yaml: line 3: unknown top-level key (only 'vms' is allowed)");
+			  "vms.yaml: line 3: unknown top-level key (only 'vms' and 'api-socket' are "
+			  "allowed)");
 	expect_yaml_error("vms: 3\n", "vms.yaml: line 1: 'vms' must be a list");
 	expect_yaml_error("vms:\n", "vms.yaml: line 1: 'vms' must be a list");
 	expect_yaml_error("vms: {a: 1}\n", "vms.yaml: line 1: 'vms' must be a list");

@@ -1,0 +1,281 @@
+/* The HTTP server of the API: libmicrohttpd on the daemon's listening
+ * socket, a thread of its own, a table of routes.  Errors are JSON objects
+ * {"error": "..."} with their status: 404 for an unknown path, 405 (with
+ * Allow) for a method the path does not take, 413 for a body over
+ * API_MAX_BODY. */
+#include "api.h"
+
+#include "log.h"
+
+#ifdef HAVE_API
+#include <dirent.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_render.h"
+
+/* No request of this API needs more. */
+#define API_MAX_BODY (64u * 1024)
+/* How long a client may stay idle (seconds). */
+#define API_IDLE_TIMEOUT_S 10
+
+struct api {
+	struct MHD_Daemon *mhd;
+	struct api_view view;
+	/* /proc/self/fd, opened before the sandbox forbids opening files:
+	 * rewound and read again for each count. */
+	DIR *fd_dir;
+};
+
+/* One request's body, gathered across the handler's calls. */
+struct request {
+	char *body;
+	size_t len;
+	bool too_large;
+};
+
+/* Sends text (freed here) as the body; allow, unless NULL, is the Allow
+ * header of a 405. */
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
+				 const char *type, char *text, size_t len, const char *allow)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result rc;
+
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	rc = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* Sends j (its reference taken) as the body; NULL is out of memory. */
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *j,
+				 const char *allow)
+{
+	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(j);
+	if (!text)
+		return MHD_NO;
+	return send_text(conn, status, "application/json", text, strlen(text), allow);
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
+				  const char *allow, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
+				  const char *allow, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return send_json(conn, status, json_pack("{s:s}", "error", msg), allow);
+}
+
+/* Descriptors open in the process, -1 if they cannot be counted. */
+static long count_fds(struct api *api)
+{
+	long n = 0;
+
+	if (!api->fd_dir)
+		return -1;
+	rewinddir(api->fd_dir);
+	for (struct dirent *d; (d = readdir(api->fd_dir));)
+		n += d->d_name[0] != '.';
+	return n - 1; /* the directory's own */
+}
+
+static enum MHD_Result get_vms(struct api *api, struct MHD_Connection *conn)
+{
+	return send_json(conn, MHD_HTTP_OK, api_vms_json(&api->view), NULL);
+}
+
+static enum MHD_Result get_metrics(struct api *api, struct MHD_Connection *conn)
+{
+	size_t len = 0;
+	char *text = api_metrics_text(&api->view, count_fds(api), &len);
+
+	if (!text)
+		return MHD_NO;
+	return send_text(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text,
+			 len, NULL);
+}
+
+struct route {
+	const char *path;
+	enum MHD_Result (*get)(struct api *api, struct MHD_Connection *conn);
+};
+
+static const struct route routes[] = {
+	{"/vms", get_vms},
+	{"/metrics", get_metrics},
+};
+
+static enum MHD_Result dispatch(struct api *api, struct MHD_Connection *conn, const char *url,
+				const char *method)
+{
+	const struct route *route = NULL;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strcmp(routes[i].path, url) == 0)
+			route = &routes[i];
+	if (!route)
+		return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "no such path: %s", url);
+	/* libmicrohttpd leaves out the body of a HEAD's answer. */
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
+				  "%s takes GET, not %s", url, method);
+	return route->get(api, conn);
+}
+
+/* Whether the announced body is over the limit: answered at once, before
+ * any of it is read. */
+static bool announced_too_large(struct MHD_Connection *conn)
+{
+	const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return len && strtoull(len, NULL, 10) > API_MAX_BODY;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	struct api *api = cls;
+	struct request *req = *con_cls;
+
+	(void)version;
+	if (!req) {
+		if (announced_too_large(conn))
+			return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+					  "the body is larger than %u bytes", API_MAX_BODY);
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		*con_cls = req;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		/* A chunked body gives no length first: it is read and
+		 * dropped past the limit, then refused. */
+		if (!req->too_large && req->len + *upload_size <= API_MAX_BODY) {
+			char *body = realloc(req->body, req->len + *upload_size);
+
+			if (!body)
+				return MHD_NO;
+			memcpy(body + req->len, upload, *upload_size);
+			req->body = body;
+			req->len += *upload_size;
+		} else {
+			req->too_large = true;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (req->too_large)
+		return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+				  "the body is larger than %u bytes", API_MAX_BODY);
+	return dispatch(api, conn, url, method);
+}
+
+static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode why)
+{
+	struct request *req = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)why;
+	if (req) {
+		free(req->body);
+		free(req);
+	}
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_info_rl("api: %s", msg);
+}
+
+struct api *api_start(int fd, const struct api_view *view)
+{
+	struct api *api = calloc(1, sizeof(*api));
+
+	if (!api) {
+		log_err("api: out of memory");
+		return NULL;
+	}
+	api->view = *view;
+	api->fd_dir = opendir("/proc/self/fd");
+	if (!api->fd_dir)
+		log_warn("api: cannot open /proc/self/fd: open_fds will read -1");
+	/* The Date header's time zone, read now: no file opens once the
+	 * sandbox is on. */
+	tzset();
+	api->mhd = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			MHD_USE_ERROR_LOG,
+		0, NULL, NULL, handle, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)API_MAX_CLIENTS, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)API_IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+		MHD_OPTION_END);
+	if (!api->mhd) {
+		log_err("api: cannot start the HTTP server");
+		if (api->fd_dir)
+			closedir(api->fd_dir);
+		free(api);
+		return NULL;
+	}
+	return api;
+}
+
+void api_stop(struct api *api)
+{
+	if (!api)
+		return;
+	/* Else libmicrohttpd would close the socket, which is the caller's. */
+	MHD_quiesce_daemon(api->mhd);
+	MHD_stop_daemon(api->mhd);
+	if (api->fd_dir)
+		closedir(api->fd_dir);
+	free(api);
+}
+
+#else
+
+struct api *api_start(int fd, const struct api_view *view)
+{
+	(void)fd;
+	(void)view;
+	log_err("api: this build has no HTTP server (libmicrohttpd): --api-socket cannot work");
+	return NULL;
+}
+
+void api_stop(struct api *api) { (void)api; }
+
+#endif

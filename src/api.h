@@ -1,0 +1,36 @@
+/* The HTTP API on a Unix socket (--api-socket; README, "API").  It runs in
+ * libmicrohttpd's thread and reads what the devices publish for it (their
+ * configuration, device_stats.h counters, mailbox depths): it never takes
+ * a lock a device thread takes, and never waits for one. */
+#ifndef VSOCK_API_H
+#define VSOCK_API_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/* Clients served at once; the API holds at most that many descriptors
+ * besides API_FIXED_FDS (listener, epoll, wakeup, /proc/self/fd). */
+#define API_MAX_CLIENTS 16
+#define API_FIXED_FDS 5
+
+struct api;
+struct vsock_device;
+
+/* What the API shows: VM i is vms[i], served by devs[i].  Both arrays
+ * outlive the API (api_stop() first). */
+struct api_view {
+	const struct vm_config *vms;
+	struct vsock_device *const *devs;
+	size_t n;
+};
+
+/* Serves the API on listening socket fd from a thread of its own; fd stays
+ * the caller's, to close after api_stop().  Returns NULL on failure, and in
+ * a build without libmicrohttpd (logged). */
+struct api *api_start(int fd, const struct api_view *view);
+/* Stops the thread once the requests in progress are answered (NULL: no
+ * API). */
+void api_stop(struct api *api);
+
+#endif

@@ -1,0 +1,20 @@
+/* The API's documents, built from an api_view: the Prometheus metrics
+ * (api_metrics.c) and the VM list (api_vms.c). */
+#ifndef VSOCK_API_RENDER_H
+#define VSOCK_API_RENDER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "api.h"
+
+/* GET /metrics: the text exposition format (version 0.0.4), every VM's
+ * series labelled with its cid, then the process's.  Returns malloc'd
+ * text and its length in *len, or NULL when out of memory. */
+char *api_metrics_text(const struct api_view *v, long open_fds, size_t *len);
+
+/* GET /vms: an array with, for each VM, {"config": its --vm keys,
+ * "state": what its device publishes}.  NULL when out of memory. */
+json_t *api_vms_json(const struct api_view *v);
+
+#endif

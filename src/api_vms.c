@@ -1,0 +1,82 @@
+/* GET /vms: each VM's configuration, keyed as --vm keys are (with the
+ * underscores --vm also accepts), and the state its device publishes. */
+#include <stdio.h>
+
+#include "api_render.h"
+#include "device_stats.h"
+#include "vsock_device.h"
+
+static json_t *string_list(char *const *items, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(items[i]));
+	return a;
+}
+
+static json_t *port_list(const uint32_t *ports, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_integer(ports[i]));
+	return a;
+}
+
+static json_t *config_json(const struct vm_config *vm)
+{
+	char mode[8];
+	json_t *o;
+
+	snprintf(mode, sizeof(mode), "%04o", vm->socket_mode);
+	o = json_pack("{s:I, s:s?, s:I, s:I, s:o, s:I, s:I, s:I, s:s}", "guest_cid",
+		      (json_int_t)vm->guest_cid, "socket", vm->socket_path, "tx_buffer_size",
+		      (json_int_t)vm->tx_buffer_size, "queue_size", (json_int_t)vm->queue_size,
+		      "groups", string_list(vm->groups, vm->n_groups), "max_connections",
+		      (json_int_t)vm->max_connections, "max_pending", (json_int_t)vm->max_pending,
+		      "tx_buffer_total", (json_int_t)vm->tx_buffer_total, "socket_mode", mode);
+	if (!o)
+		return NULL;
+	if (vm->socket_gid_set)
+		json_object_set_new(o, "socket_group", json_integer(vm->socket_gid));
+	if (vm->backend == BACKEND_UDS) {
+		json_object_set_new(o, "uds_path", json_string(vm->uds_path));
+		json_object_set_new(o, "max_handshakes", json_integer(vm->max_handshakes));
+	} else {
+		json_object_set_new(o, "forward_cid", json_integer(vm->forward_cid));
+		json_object_set_new(o, "forward_listen",
+				    port_list(vm->forward_listen, vm->n_forward_listen));
+	}
+	return o;
+}
+
+static json_t *state_json(const struct vsock_device *dev)
+{
+	const struct device_stats *s = vsock_device_stats(dev);
+
+	return json_pack("{s:b, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I}}", "vmm_connected",
+			 stats_gauge(s, STAT_VMM_CONNECTED) != 0, "connections", "connecting",
+			 (json_int_t)stats_gauge(s, STAT_CONNECTING), "requesting",
+			 (json_int_t)stats_gauge(s, STAT_REQUESTING), "established",
+			 (json_int_t)stats_gauge(s, STAT_ESTABLISHED), "closing",
+			 (json_int_t)stats_gauge(s, STAT_CLOSING), "payload_bytes",
+			 "guest_to_host", (json_int_t)stats_counter(s, STAT_BYTES_G2H),
+			 "host_to_guest", (json_int_t)stats_counter(s, STAT_BYTES_H2G));
+}
+
+json_t *api_vms_json(const struct api_view *v)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < v->n; i++) {
+		json_t *vm = json_pack("{s:o, s:o}", "config", config_json(&v->vms[i]), "state",
+				       state_json(v->devs[i]));
+
+		if (!vm || json_array_append_new(list, vm) < 0) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return list;
+}
