@@ -5,15 +5,16 @@
 set -euo pipefail
 
 # libc6-dev is only a Recommends of gcc; static libc.a builds the guest program.
-# scdoc builds the man page.  The tests use systemd-analyze (systemd) on the
-# units, python3 for the service-manager test, setpriv (util-linux) for the
-# non-root one; the package test builds the .deb (debhelper), runs lintian, and
-# installs it (its postinst needs adduser).
+# scdoc builds the man page; libmicrohttpd and jansson serve the API.  The
+# tests use systemd-analyze (systemd) on the units, python3 for the
+# service-manager test, setpriv (util-linux) for the non-root one, promtool
+# (prometheus) on the API's metrics; the package test builds the .deb
+# (debhelper), runs lintian, and installs it (its postinst needs adduser).
 build_pkgs=(gcc libc6-dev meson ninja-build pkg-config libyaml-dev libcmocka-dev libseccomp-dev
-	libsystemd-dev scdoc)
+	libsystemd-dev scdoc libmicrohttpd-dev libjansson-dev)
 guest_pkgs=(qemu-system-x86 busybox-static cpio xz-utils)
 deb_pkgs=(debhelper dpkg-dev lintian adduser)
-test_pkgs=("${guest_pkgs[@]}" "${deb_pkgs[@]}" systemd python3 util-linux)
+test_pkgs=("${guest_pkgs[@]}" "${deb_pkgs[@]}" systemd python3 util-linux prometheus)
 bench_pkgs=(gnuplot-nox)
 # libFuzzer comes with clang's runtime libraries; llvm puts llvm-symbolizer on
 # PATH for readable sanitizer reports.

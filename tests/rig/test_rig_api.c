@@ -1,0 +1,643 @@
+/* The HTTP API (--api-socket): what GET /vms and GET /metrics show, checked
+ * against configurations and traffic the test knows exactly, and the
+ * answers to bad requests.  One daemon serves three VMs: A (cid 3) and B
+ * (cid 4, max-connections 1) over Unix sockets, C (cid 5) forwarding to
+ * AF_VSOCK cid 1; only A and B get a front-end (the rig). */
+#include <endian.h>
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/virtio_vsock.h>
+
+#include "http_client.h"
+#include "rig_test.h"
+
+#define CID_A 3u
+#define CID_B 4u
+#define CID_C 5u
+#define REQUEST_TIMEOUT_MS "300"
+
+struct api_fixture {
+	struct rig_daemon d;
+	char api[128];
+	char sock[3][96], uds[3][96];
+	struct rig *a, *b;
+};
+
+static int setup(void **state)
+{
+	struct api_fixture *f = calloc(1, sizeof(*f));
+	char vm[3][256];
+	const char *argv[10];
+	const char *sockets[8];
+	int err;
+
+	signal(SIGPIPE, SIG_IGN);
+	assert_non_null(f);
+	assert_int_equal(rig_daemon_prepare(&f->d), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(f->sock[i], sizeof(f->sock[i]), "%s/vm%u.sock", f->d.dir, CID_A + i);
+		snprintf(f->uds[i], sizeof(f->uds[i]), "%s/vm%u.vsock", f->d.dir, CID_A + i);
+	}
+	snprintf(f->api, sizeof(f->api), "%s/api.sock", f->d.dir);
+	snprintf(vm[0], sizeof(vm[0]), "guest-cid=%u,socket=%s,uds-path=%s", CID_A, f->sock[0],
+		 f->uds[0]);
+	snprintf(vm[1], sizeof(vm[1]), "guest-cid=%u,socket=%s,uds-path=%s,max-connections=1",
+		 CID_B, f->sock[1], f->uds[1]);
+	snprintf(vm[2], sizeof(vm[2]), "guest-cid=%u,socket=%s,forward-cid=1,groups=x+y", CID_C,
+		 f->sock[2]);
+	argv[0] = getenv(RIG_DAEMON_ENV);
+	argv[1] = "--vm";
+	argv[2] = vm[0];
+	argv[3] = "--vm";
+	argv[4] = vm[1];
+	argv[5] = "--vm";
+	argv[6] = vm[2];
+	argv[7] = "--api-socket";
+	argv[8] = f->api;
+	argv[9] = NULL;
+	sockets[0] = f->sock[0];
+	sockets[1] = f->uds[0];
+	sockets[2] = f->sock[1];
+	sockets[3] = f->uds[1];
+	sockets[4] = f->sock[2];
+	sockets[5] = f->api;
+	sockets[6] = NULL;
+	setenv("VHOST_DEVICE_VSOCK_REQUEST_TIMEOUT_MS", REQUEST_TIMEOUT_MS, 1);
+	err = rig_daemon_spawn(&f->d, argv, sockets);
+	unsetenv("VHOST_DEVICE_VSOCK_REQUEST_TIMEOUT_MS");
+	if (err)
+		rig_daemon_dump_log(&f->d);
+	assert_int_equal(err, 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct api_fixture *f = *state;
+	int status;
+
+	rig_destroy(f->a);
+	rig_destroy(f->b);
+	status = rig_daemon_stop(&f->d, T_MS);
+	if (status != 0) {
+		fprintf(stderr, "daemon exit status %d\n", status);
+		rig_daemon_dump_log(&f->d);
+	}
+	free(f);
+	return status == 0 ? 0 : -1;
+}
+
+static struct rig *open_vm(struct api_fixture *f, unsigned i)
+{
+	struct rig_opts o;
+	struct rig *r;
+
+	rig_opts_default(&o);
+	o.socket_path = f->sock[i];
+	assert_int_equal(rig_open(&r, &o), 0);
+	return r;
+}
+
+/* GET url, which must answer 200; its body parsed as JSON. */
+static json_t *get_json(struct api_fixture *f, const char *url)
+{
+	struct http_reply r = http_request(f->api, "GET", url, NULL, T_MS);
+	json_error_t error;
+	json_t *j;
+
+	assert_int_equal(r.status, 200);
+	j = json_loads(r.body, 0, &error);
+	if (!j)
+		fail_msg("GET %s: not JSON (%s): %s", url, error.text, r.body);
+	http_reply_free(&r);
+	return j;
+}
+
+/* The VM of cid in GET /vms. */
+static json_t *vm_of(json_t *vms, unsigned cid)
+{
+	size_t i;
+	json_t *vm;
+
+	json_array_foreach(vms, i, vm) {
+		if (json_integer_value(json_object_get(json_object_get(vm, "config"),
+						       "guest_cid")) == cid)
+			return vm;
+	}
+	fail_msg("no VM with cid %u in GET /vms", cid);
+	return NULL;
+}
+
+static long long state_of(json_t *vms, unsigned cid, const char *group, const char *key)
+{
+	json_t *state = json_object_get(vm_of(vms, cid), "state");
+	json_t *v = group ? json_object_get(json_object_get(state, group), key)
+			  : json_object_get(state, key);
+
+	if (json_is_boolean(v))
+		return json_is_true(v);
+	if (!json_is_integer(v))
+		fail_msg("state %s.%s of cid %u is missing", group ? group : "", key, cid);
+	return json_integer_value(v);
+}
+
+static const char *config_str(json_t *vms, unsigned cid, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(vm_of(vms, cid), "config"), key));
+}
+
+static long long config_int(json_t *vms, unsigned cid, const char *key)
+{
+	return json_integer_value(json_object_get(json_object_get(vm_of(vms, cid), "config"), key));
+}
+
+/* The value of one series in GET /metrics' text: name{cid="N"[,label]}. */
+static long long metric(const char *text, const char *name, unsigned cid, const char *label)
+{
+	char series[256];
+	const char *at;
+	long long v;
+
+	snprintf(series, sizeof(series), "\n%s{cid=\"%u\"%s%s} ", name, cid, label ? "," : "",
+		 label ? label : "");
+	at = strstr(text, series);
+	if (!at || sscanf(at + strlen(series), "%lld", &v) != 1)
+		fail_msg("no series %s in the metrics", series + 1);
+	return v;
+}
+
+static char *get_metrics(struct api_fixture *f)
+{
+	struct http_reply r = http_request(f->api, "GET", "/metrics", NULL, T_MS);
+	char type[128];
+
+	assert_int_equal(r.status, 200);
+	assert_non_null(http_header(&r, "Content-Type", type, sizeof(type)));
+	assert_string_equal(type, "text/plain; version=0.0.4; charset=utf-8");
+	free(r.head);
+	return r.body;
+}
+
+static long long get_state(struct api_fixture *f, unsigned cid, const char *group, const char *key)
+{
+	json_t *vms = get_json(f, "/vms");
+	long long v = state_of(vms, cid, group, key);
+
+	json_decref(vms);
+	return v;
+}
+
+/* Runs rig (if any) until the API shows group.key == want for cid. */
+static void wait_state(struct api_fixture *f, struct rig *rig, unsigned cid, const char *group,
+		       const char *key, long long want)
+{
+	int64_t deadline = rig_now_ms() + T_MS;
+	long long v;
+
+	while ((v = get_state(f, cid, group, key)) != want) {
+		if (rig_left_ms(deadline) == 0)
+			fail_msg("cid %u: %s.%s is %lld, never %lld", cid, group ? group : "", key,
+				 v, want);
+		if (rig)
+			assert_true(rig_poll(rig, NULL, 0, 10) >= 0);
+		else
+			poll(NULL, 0, 10);
+	}
+}
+
+/* ---- GET /vms ------------------------------------------------------------- */
+
+/* Each VM's configuration is shown with its --vm keys, defaults filled in. */
+static void test_vms_show_each_configuration(void **state)
+{
+	struct api_fixture *f = *state;
+	json_t *vms = get_json(f, "/vms"), *groups;
+
+	assert_int_equal(json_array_size(vms), 3);
+	assert_string_equal(config_str(vms, CID_A, "socket"), f->sock[0]);
+	assert_string_equal(config_str(vms, CID_A, "uds_path"), f->uds[0]);
+	assert_int_equal(config_int(vms, CID_A, "tx_buffer_size"), 262144);
+	assert_int_equal(config_int(vms, CID_A, "queue_size"), 1024);
+	assert_int_equal(config_int(vms, CID_A, "max_handshakes"), 1024);
+	assert_string_equal(config_str(vms, CID_A, "socket_mode"), "0600");
+	assert_int_equal(config_int(vms, CID_B, "max_connections"), 1);
+	assert_int_equal(config_int(vms, CID_C, "forward_cid"), 1);
+	assert_null(json_object_get(json_object_get(vm_of(vms, CID_C), "config"), "uds_path"));
+	groups = json_object_get(json_object_get(vm_of(vms, CID_C), "config"), "groups");
+	assert_int_equal(json_array_size(groups), 2);
+	assert_string_equal(json_string_value(json_array_get(groups, 0)), "x");
+	assert_string_equal(json_string_value(json_array_get(groups, 1)), "y");
+	json_decref(vms);
+}
+
+/* The live state follows the VMM, the connections and the bytes moved. */
+static void test_vms_show_live_state(void **state)
+{
+	struct api_fixture *f = *state;
+	static char g2h[1000], h2g[2500], buf[2500];
+	struct rig_conn *out, *in;
+	json_t *vms = get_json(f, "/vms");
+	int lfd, hout, hin;
+
+	assert_int_equal(state_of(vms, CID_A, NULL, "vmm_connected"), 0);
+	json_decref(vms);
+	f->a = open_vm(f, 0);
+	wait_state(f, f->a, CID_A, NULL, "vmm_connected", 1);
+
+	lfd = rig_host_listen(f->uds[0], 6000);
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_connect(f->a, RIG_HOST_CID, 6000, T_MS, &out), 0);
+	hout = rig_host_accept(f->a, lfd, T_MS);
+	assert_true(hout >= 0);
+	assert_int_equal(rig_listen(f->a, 6001), 0);
+	hin = rig_host_open(f->a, f->uds[0], 6001, &in, T_MS);
+	assert_true(hin >= 0);
+	wait_state(f, f->a, CID_A, "connections", "established", 2);
+
+	memset(g2h, 'g', sizeof(g2h));
+	memset(h2g, 'h', sizeof(h2g));
+	assert_int_equal(rig_send_all(f->a, out, g2h, sizeof(g2h), T_MS), 0);
+	assert_int_equal(rig_host_read_full(f->a, hout, buf, sizeof(g2h), T_MS), sizeof(g2h));
+	assert_int_equal(rig_host_write_all(f->a, hin, h2g, sizeof(h2g), T_MS), 0);
+	assert_int_equal(rig_recv_wait(f->a, in, buf, sizeof(h2g), T_MS), sizeof(h2g));
+	vms = get_json(f, "/vms");
+	assert_int_equal(state_of(vms, CID_A, "payload_bytes", "guest_to_host"), sizeof(g2h));
+	assert_int_equal(state_of(vms, CID_A, "payload_bytes", "host_to_guest"), sizeof(h2g));
+	assert_int_equal(state_of(vms, CID_B, "payload_bytes", "guest_to_host"), 0);
+	json_decref(vms);
+
+	/* Closed both ways: the connections leave the count. */
+	rig_close(f->a, out);
+	close(hout);
+	rig_close(f->a, in);
+	close(hin);
+	wait_state(f, f->a, CID_A, "connections", "established", 0);
+	close(lfd);
+
+	rig_destroy(f->a);
+	f->a = NULL;
+	wait_state(f, NULL, CID_A, NULL, "vmm_connected", 0);
+}
+
+/* ---- GET /metrics --------------------------------------------------------- */
+
+/* Each metric A counts, moved by exactly one event of the test. */
+static long long metric_a(struct api_fixture *f, const char *name, const char *label)
+{
+	char *text = get_metrics(f);
+	long long v = metric(text, name, CID_A, label);
+
+	free(text);
+	return v;
+}
+
+#define M "vhost_device_vsock_"
+
+struct counted {
+	const char *name, *label;
+	long long before;
+};
+
+/* Snapshots the counter, for counted_rose(). */
+static struct counted counted(struct api_fixture *f, const char *name, const char *label)
+{
+	return (struct counted){name, label, metric_a(f, name, label)};
+}
+
+/* Waits until the counter rose by exactly by (it may take a pass of the
+ * device thread), and checks that it stays there. */
+static void counted_rose(struct api_fixture *f, const struct counted *c, long long by)
+{
+	int64_t deadline = rig_now_ms() + T_MS;
+	long long v;
+
+	while ((v = metric_a(f, c->name, c->label)) < c->before + by) {
+		if (rig_left_ms(deadline) == 0)
+			break;
+		assert_true(rig_poll(f->a, NULL, 0, 10) >= 0);
+	}
+	for (int i = 0; i < 5; i++)
+		assert_true(rig_poll(f->a, NULL, 0, 5) >= 0);
+	v = metric_a(f, c->name, c->label);
+	if (v != c->before + by)
+		fail_msg("%s{%s} went from %lld to %lld, not up by %lld", c->name,
+			 c->label ? c->label : "", c->before, v, by);
+}
+
+/* A raw REQUEST of type from A to the host's port, whose RST arrives as a
+ * stray (the rig has no such connection). */
+static void raw_request(struct api_fixture *f, uint16_t type, uint32_t port)
+{
+	struct rig_hdr h = {
+		.src_cid = CID_A, .dst_cid = RIG_HOST_CID, .src_port = 50000 + port,
+		.dst_port = port, .type = type, .op = VIRTIO_VSOCK_OP_REQUEST, .buf_alloc = 65536,
+	};
+	struct rig_hdr rst;
+
+	send_pkt_waiting(f->a, &h, NULL, 0);
+	assert_int_equal(rig_wait_stray(f->a, &rst, T_MS), 0);
+	assert_int_equal(rst.op, VIRTIO_VSOCK_OP_RST);
+}
+
+/* A host client on A's uds-path that sends line, then waits for the
+ * daemon to close it. */
+static void host_client_closed(struct api_fixture *f, const char *line)
+{
+	int fd = rig_host_connect(f->uds[0]);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	assert_int_equal(rig_host_wait_eof(f->a, fd, T_MS), 0);
+	close(fd);
+}
+
+static void test_metrics_count_refusals(void **state)
+{
+	struct api_fixture *f = *state;
+	struct counted c;
+	int lfd, fd;
+
+	f->a = open_vm(f, 0);
+	/* Nobody listens on the host's port: no_listener, and an RST. */
+	c = counted(f, M "connections_refused_total", "reason=\"no_listener\"");
+	{
+		struct counted rst = counted(f, M "rst_sent_total", NULL);
+		struct rig_conn *conn;
+
+		assert_int_equal(rig_connect(f->a, RIG_HOST_CID, 7000, T_MS, &conn), -ECONNRESET);
+		counted_rose(f, &c, 1);
+		counted_rose(f, &rst, 1);
+	}
+	/* A stream listener refuses a seqpacket connection. */
+	lfd = rig_host_listen(f->uds[0], 7001);
+	assert_true(lfd >= 0);
+	c = counted(f, M "connections_refused_total", "reason=\"socket_type\"");
+	raw_request(f, VIRTIO_VSOCK_TYPE_SEQPACKET, 7001);
+	counted_rose(f, &c, 1);
+	close(lfd);
+	/* A host client's bad CONNECT line. */
+	c = counted(f, M "connections_refused_total", "reason=\"handshake\"");
+	host_client_closed(f, "CONNECT nope\n");
+	counted_rose(f, &c, 1);
+	/* The guest has no listener on the port a host client asks for. */
+	c = counted(f, M "connections_refused_total", "reason=\"no_listener\"");
+	host_client_closed(f, "CONNECT 7002\n");
+	counted_rose(f, &c, 1);
+	/* The guest does not answer within the request timeout (its RX is
+	 * frozen: it never sees the REQUEST). */
+	c = counted(f, M "connections_refused_total", "reason=\"timeout\"");
+	rig_freeze_rx(f->a, true);
+	fd = rig_host_connect(f->uds[0]);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "CONNECT 7003\n", 13), 13);
+	assert_int_equal(rig_host_wait_eof(f->a, fd, T_MS), 0);
+	close(fd);
+	counted_rose(f, &c, 1);
+	rig_freeze_rx(f->a, false);
+}
+
+static void test_metrics_count_budgets_and_traffic(void **state)
+{
+	struct api_fixture *f = *state;
+	struct rig_conn *out, *in, *second;
+	struct counted opened_g, opened_h, rst_in, bad;
+	char *text;
+	int lfd, hout, hin;
+
+	f->a = open_vm(f, 0);
+	f->b = open_vm(f, 1);
+	/* B's max-connections is 1: its second connection is refused. */
+	lfd = rig_host_listen(f->uds[1], 7100);
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_connect(f->b, RIG_HOST_CID, 7100, T_MS, &out), 0);
+	assert_int_equal(rig_connect(f->b, RIG_HOST_CID, 7100, T_MS, &second), -ECONNRESET);
+	text = get_metrics(f);
+	assert_int_equal(metric(text, M "connections_refused_total", CID_B, "reason=\"budget\""), 1);
+	assert_int_equal(metric(text, M "budget_refusals_total", CID_B,
+				"budget=\"max_connections\""), 1);
+	assert_int_equal(metric(text, M "connections_opened_total", CID_B,
+				"initiator=\"guest\""), 1);
+	assert_int_equal(metric(text, M "connections", CID_B, "state=\"established\""), 1);
+	free(text);
+	close(lfd);
+
+	/* A opens one connection each way, then resets one (guest RST). */
+	opened_g = counted(f, M "connections_opened_total", "initiator=\"guest\"");
+	opened_h = counted(f, M "connections_opened_total", "initiator=\"host\"");
+	rst_in = counted(f, M "rst_received_total", NULL);
+	lfd = rig_host_listen(f->uds[0], 7200);
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_connect(f->a, RIG_HOST_CID, 7200, T_MS, &out), 0);
+	hout = rig_host_accept(f->a, lfd, T_MS);
+	assert_true(hout >= 0);
+	assert_int_equal(rig_listen(f->a, 7201), 0);
+	hin = rig_host_open(f->a, f->uds[0], 7201, &in, T_MS);
+	assert_true(hin >= 0);
+	counted_rose(f, &opened_g, 1);
+	counted_rose(f, &opened_h, 1);
+	rig_abort(f->a, out);
+	assert_int_equal(rig_host_wait_eof(f->a, hout, T_MS), 0);
+	counted_rose(f, &rst_in, 1);
+	close(hout);
+	close(hin);
+	close(lfd);
+
+	/* A TX chain that points outside guest memory. */
+	bad = counted(f, M "malformed_chains_total", NULL);
+	{
+		struct vring_desc d = {.addr = htole64(rig_mem_unmapped_gpa(&f->a->mem)),
+				       .len = htole32(44)};
+		int head = rig_post_raw(f->a, 1, &d, 1);
+
+		assert_true(head >= 0);
+		assert_int_equal(rig_wait_raw(f->a, 1, head, NULL, T_MS), 0);
+	}
+	counted_rose(f, &bad, 1);
+	f->a->stats.violations = 0;
+}
+
+/* Mail for a VM without a VMM waits in its mailbox: the gauge shows it. */
+static void test_metrics_show_mailbox_depth(void **state)
+{
+	struct api_fixture *f = *state;
+	int64_t deadline = rig_now_ms() + T_MS;
+	char *text;
+
+	f->a = open_vm(f, 0);
+	for (unsigned i = 0; i < 5; i++) {
+		struct rig_hdr h = {
+			.src_cid = CID_A, .dst_cid = CID_B, .src_port = 40000 + i,
+			.dst_port = 41000, .type = VIRTIO_VSOCK_TYPE_STREAM,
+			.op = VIRTIO_VSOCK_OP_RW, .buf_alloc = 65536,
+		};
+
+		send_pkt_waiting(f->a, &h, NULL, 0);
+	}
+	wait_tx_used(f->a);
+	for (;;) {
+		long long depth;
+
+		text = get_metrics(f);
+		depth = metric(text, M "mailbox_packets", CID_B, NULL);
+		free(text);
+		if (depth == 5)
+			break;
+		if (rig_left_ms(deadline) == 0)
+			fail_msg("B's mailbox shows %lld packets, not 5", depth);
+		assert_true(rig_poll(f->a, NULL, 0, 10) >= 0);
+	}
+	text = get_metrics(f);
+	assert_int_equal(metric(text, M "mailbox_packets", CID_A, NULL), 0);
+	free(text);
+}
+
+/* The process's series, and promtool's verdict on the whole text. */
+static void test_metrics_pass_promtool(void **state)
+{
+	struct api_fixture *f = *state;
+	char *text, *line;
+	long long fds;
+	FILE *p;
+	int status, outside;
+
+	f->a = open_vm(f, 0);
+	text = get_metrics(f);
+	line = strstr(text, "\n" M "vms ");
+	assert_non_null(line);
+	assert_int_equal(atoi(line + strlen("\n" M "vms ")), 3);
+	line = strstr(text, "\n" M "open_fds ");
+	assert_non_null(line);
+	fds = atoll(line + strlen("\n" M "open_fds "));
+	outside = rig_daemon_fd_count(&f->d);
+	/* The API counted while it held our request's socket. */
+	if (fds < outside - 1 || fds > outside + 1)
+		fail_msg("open_fds says %lld, /proc/PID/fd has %d", fds, outside);
+	p = popen("promtool check metrics", "w");
+	assert_non_null(p);
+	fputs(text, p);
+	status = pclose(p);
+	if (status != 0)
+		fail_msg("promtool check metrics (Debian package prometheus; scripts/install-deps.sh "
+			 "test) refused the metrics or is missing: status %d\n%s", status, text);
+	free(text);
+}
+
+/* ---- Bad requests --------------------------------------------------------- */
+
+static void assert_error(struct http_reply *r, int status, const char *says)
+{
+	json_t *j = json_loads(r->body ? r->body : "", 0, NULL);
+	char type[64];
+
+	if (r->status != status)
+		fail_msg("status %d, not %d: %s", r->status, status, r->body ? r->body : "");
+	assert_non_null(http_header(r, "Content-Type", type, sizeof(type)));
+	assert_string_equal(type, "application/json");
+	assert_non_null(j);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), says));
+	json_decref(j);
+	http_reply_free(r);
+}
+
+static void test_bad_requests_get_json_errors(void **state)
+{
+	struct api_fixture *f = *state;
+	static char big[70 * 1024];
+	struct http_reply r;
+	char allow[64], *raw;
+	int n;
+
+	r = http_request(f->api, "GET", "/nope", NULL, T_MS);
+	assert_error(&r, 404, "no such path: /nope");
+	r = http_request(f->api, "GET", "/vms/", NULL, T_MS);
+	assert_error(&r, 404, "no such path");
+	r = http_request(f->api, "PUT", "/vms", "{}", T_MS);
+	assert_non_null(http_header(&r, "Allow", allow, sizeof(allow)));
+	assert_string_equal(allow, "GET, HEAD");
+	assert_error(&r, 405, "/vms takes GET, not PUT");
+	r = http_request(f->api, "DELETE", "/metrics", NULL, T_MS);
+	assert_error(&r, 405, "/metrics takes GET, not DELETE");
+	/* A body over 64 KiB: announced (refused before it is sent) or
+	 * chunked (read, dropped, then refused). */
+	r = http_raw(f->api, "PUT /vms HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n",
+		     strlen("PUT /vms HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n"), T_MS);
+	assert_error(&r, 413, "larger than 65536 bytes");
+	memset(big, 'x', sizeof(big));
+	n = asprintf(&raw, "PUT /vms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+		     "Connection: close\r\n\r\n%zx\r\n%.*s\r\n0\r\n\r\n", sizeof(big),
+		     (int)sizeof(big), big);
+	assert_true(n > 0);
+	r = http_raw(f->api, raw, (size_t)n, T_MS);
+	free(raw);
+	assert_error(&r, 413, "larger than 65536 bytes");
+	/* HEAD: the headers of GET, no body. */
+	r = http_request(f->api, "HEAD", "/vms", NULL, T_MS);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 0);
+	http_reply_free(&r);
+	/* Not HTTP at all. */
+	r = http_raw(f->api, "\x01\x02 garbage\r\n\r\n", 14, T_MS);
+	assert_int_equal(r.status, 400);
+	http_reply_free(&r);
+	assert_true(rig_daemon_alive(&f->d));
+	r = http_request(f->api, "GET", "/vms", NULL, T_MS);
+	assert_int_equal(r.status, 200);
+	http_reply_free(&r);
+}
+
+/* Clients that connect and say nothing take the API's places, never the
+ * devices' time: A serves meanwhile, and the API answers once they go. */
+static void test_idle_clients_do_not_stall_the_devices(void **state)
+{
+	struct api_fixture *f = *state;
+	int idle[40], lfd, hfd;
+	struct rig_conn *conn;
+	struct http_reply r;
+
+	for (unsigned i = 0; i < 40; i++) {
+		idle[i] = rig_host_connect(f->api);
+		assert_true(idle[i] >= 0);
+	}
+	f->a = open_vm(f, 0);
+	lfd = rig_host_listen(f->uds[0], 7300);
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_connect(f->a, RIG_HOST_CID, 7300, T_MS, &conn), 0);
+	hfd = rig_host_accept(f->a, lfd, T_MS);
+	assert_true(hfd >= 0);
+	close(hfd);
+	close(lfd);
+	for (unsigned i = 0; i < 40; i++)
+		close(idle[i]);
+	r = http_request(f->api, "GET", "/vms", NULL, T_MS);
+	assert_int_equal(r.status, 200);
+	http_reply_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_vms_show_each_configuration),
+		T(test_vms_show_live_state),
+		T(test_metrics_count_refusals),
+		T(test_metrics_count_budgets_and_traffic),
+		T(test_metrics_show_mailbox_depth),
+		T(test_metrics_pass_promtool),
+		T(test_bad_requests_get_json_errors),
+		T(test_idle_clients_do_not_stall_the_devices),
+#undef T
+	};
+
+	if (getenv("RIG_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("RIG_TEST_FILTER"));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
