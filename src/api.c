@@ -9,6 +9,8 @@
 
 #ifdef HAVE_API
 #include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -102,16 +104,38 @@ static long count_fds(struct api *api)
 	return n - 1; /* the directory's own */
 }
 
-static enum MHD_Result get_vms(struct api *api, struct MHD_Connection *conn)
+/* A route's handler; vm is the index of the VM its {cid} names. */
+typedef enum MHD_Result handler_fn(struct api *api, struct MHD_Connection *conn, size_t vm);
+
+static enum MHD_Result get_vms(struct api *api, struct MHD_Connection *conn, size_t vm)
 {
+	(void)vm;
 	return send_json(conn, MHD_HTTP_OK, api_vms_json(&api->view), NULL);
 }
 
-static enum MHD_Result get_metrics(struct api *api, struct MHD_Connection *conn)
+static enum MHD_Result get_connections(struct api *api, struct MHD_Connection *conn,
+				       size_t vm)
+{
+	struct conn_report *r = NULL;
+	ssize_t n = vsock_device_connections(api->view.devs[vm], &r);
+	json_t *j;
+
+	if (n == -ESHUTDOWN)
+		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+				  "cid %u is stopping", api->view.vms[vm].guest_cid);
+	if (n < 0)
+		return MHD_NO;
+	j = api_connections_json(r, (size_t)n);
+	free(r);
+	return send_json(conn, MHD_HTTP_OK, j, NULL);
+}
+
+static enum MHD_Result get_metrics(struct api *api, struct MHD_Connection *conn, size_t vm)
 {
 	size_t len = 0;
 	char *text = api_metrics_text(&api->view, count_fds(api), &len);
 
+	(void)vm;
 	if (!text)
 		return MHD_NO;
 	return send_text(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text,
@@ -119,30 +143,62 @@ static enum MHD_Result get_metrics(struct api *api, struct MHD_Connection *conn)
 }
 
 struct route {
-	const char *path;
-	enum MHD_Result (*get)(struct api *api, struct MHD_Connection *conn);
+	const char *pattern; /* CID_PART stands for one VM's CID */
+	handler_fn *get;
 };
+
+#define CID_PART "{cid}"
 
 static const struct route routes[] = {
 	{"/vms", get_vms},
+	{"/vms/" CID_PART "/connections", get_connections},
 	{"/metrics", get_metrics},
 };
+
+/* Whether url fits pattern; *cid is then the CID it names (0: none). */
+static bool match(const char *pattern, const char *url, unsigned long *cid)
+{
+	const char *part = strstr(pattern, CID_PART);
+	size_t head = part ? (size_t)(part - pattern) : strlen(pattern);
+	const char *tail;
+	char *end;
+
+	*cid = 0;
+	if (!part)
+		return strcmp(pattern, url) == 0;
+	tail = part + strlen(CID_PART);
+	if (strncmp(pattern, url, head) != 0 || url[head] < '0' || url[head] > '9')
+		return false;
+	errno = 0;
+	*cid = strtoul(url + head, &end, 10);
+	return errno == 0 && *cid <= UINT32_MAX && end - (url + head) <= 10 &&
+	       strcmp(end, tail) == 0;
+}
 
 static enum MHD_Result dispatch(struct api *api, struct MHD_Connection *conn, const char *url,
 				const char *method)
 {
 	const struct route *route = NULL;
+	unsigned long cid = 0;
+	size_t vm = 0;
 
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if (strcmp(routes[i].path, url) == 0)
+	for (size_t i = 0; !route && i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (match(routes[i].pattern, url, &cid))
 			route = &routes[i];
 	if (!route)
 		return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "no such path: %s", url);
+	if (strstr(route->pattern, CID_PART)) {
+		while (vm < api->view.n && api->view.vms[vm].guest_cid != cid)
+			vm++;
+		if (vm == api->view.n)
+			return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "no VM with cid %lu",
+					  cid);
+	}
 	/* libmicrohttpd leaves out the body of a HEAD's answer. */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
 				  "%s takes GET, not %s", url, method);
-	return route->get(api, conn);
+	return route->get(api, conn, vm);
 }
 
 /* Whether the announced body is over the limit: answered at once, before

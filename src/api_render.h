@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "api.h"
+#include "vsock_device.h"
 
 /* GET /metrics: the text exposition format (version 0.0.4), every VM's
  * series labelled with its cid, then the process's.  Returns malloc'd
@@ -16,5 +17,8 @@ char *api_metrics_text(const struct api_view *v, long open_fds, size_t *len);
 /* GET /vms: an array with, for each VM, {"config": its --vm keys,
  * "state": what its device publishes}.  NULL when out of memory. */
 json_t *api_vms_json(const struct api_view *v);
+
+/* GET /vms/<cid>/connections: an array of the n connections in r. */
+json_t *api_connections_json(const struct conn_report *r, size_t n);
 
 #endif

@@ -2,6 +2,8 @@
  * underscores --vm also accepts), and the state its device publishes. */
 #include <stdio.h>
 
+#include <linux/virtio_vsock.h>
+
 #include "api_render.h"
 #include "device_stats.h"
 #include "vsock_device.h"
@@ -63,6 +65,34 @@ static json_t *state_json(const struct vsock_device *dev)
 			 (json_int_t)stats_gauge(s, STAT_CLOSING), "payload_bytes",
 			 "guest_to_host", (json_int_t)stats_counter(s, STAT_BYTES_G2H),
 			 "host_to_guest", (json_int_t)stats_counter(s, STAT_BYTES_H2G));
+}
+
+/* enum conn_state's names; a report never holds CONN_DEAD. */
+static const char *const state_names[] = {"connecting", "requesting", "established",
+					  "closing"};
+
+json_t *api_connections_json(const struct conn_report *r, size_t n)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < n; i++) {
+		json_t *c = json_pack(
+			"{s:I, s:I, s:s, s:s, s:{s:I, s:I}, s:{s:I, s:I, s:I, s:I}}", "guest_port",
+			(json_int_t)r[i].guest_port, "host_port", (json_int_t)r[i].host_port,
+			"type", r[i].type == VIRTIO_VSOCK_TYPE_SEQPACKET ? "seqpacket" : "stream",
+			"state", state_names[r[i].state], "payload_bytes",
+			"guest_to_host", (json_int_t)r[i].bytes_g2h, "host_to_guest",
+			(json_int_t)r[i].bytes_h2g, "credit", "guest_buf_alloc",
+			(json_int_t)r[i].guest_buf_alloc, "to_guest", (json_int_t)r[i].guest_credit,
+			"from_guest", (json_int_t)r[i].offered, "buffered",
+			(json_int_t)r[i].buffered);
+
+		if (!c || json_array_append_new(list, c) < 0) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return list;
 }
 
 json_t *api_vms_json(const struct api_view *v)

@@ -66,6 +66,8 @@ struct conn {
 	uint32_t window;           /* the most it is offered now; 0: not yet */
 	uint32_t max_window;       /* the most it may be offered; 0: the pool's */
 	uint32_t charged;          /* counted against the device's tx pool */
+	uint64_t bytes_g2h;        /* payload bytes written to the host */
+	uint64_t bytes_h2g;        /* payload bytes sent to the guest */
 	struct txbuf txbuf;             /* of messages for seqpacket */
 	/* Seqpacket: the length of the host message waiting in the socket
 	 * for the guest's credit (0: none known). */

@@ -256,6 +256,7 @@ void device_conn_write_failed(struct vsock_device *dev, struct conn *c, int err)
 void device_conn_forwarded(struct vsock_device *dev, struct conn *c, uint32_t n)
 {
 	c->fwd_cnt += n;
+	c->bytes_g2h += n;
 	stats_count(&dev->stats, STAT_BYTES_G2H, n);
 	tx_credit_account(&dev->tx_pool, c);
 }

@@ -12,10 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "device_stats.h"
 #include "backend.h"
 #include "conn_table.h"
 #include "ctrl_queue.h"
+#include "device_stats.h"
 #include "ev.h"
 #include "fifo_timer.h"
 #include "port_alloc.h"
@@ -123,6 +123,24 @@ struct park {
 	bool expired;                  /* the timer fired: resolve what is overdue */
 };
 
+/* A function the control plane runs on the device thread (device_call.c). */
+struct device_call {
+	void (*fn)(struct vsock_device *dev, void *arg);
+	void *arg;
+	TAILQ_ENTRY(device_call) link;
+	int result;  /* 0, or -ESHUTDOWN when the device stopped first */
+	bool done;
+};
+
+struct device_calls {
+	pthread_mutex_t lock;   /* guards queue, closed, each call's done */
+	pthread_cond_t done;
+	TAILQ_HEAD(, device_call) queue;
+	struct ev_source ev;    /* eventfd: calls are queued */
+	bool closed;            /* the thread ended: calls are refused */
+	bool ready;             /* lock and cond initialised */
+};
+
 /* The device's budgets (README, "Security model"), from its vm_config. */
 struct device_budget {
 	uint32_t max_connections;
@@ -141,6 +159,7 @@ struct vsock_device {
 
 	struct ev_loop loop;
 	struct ev_source stop_ev;
+	struct device_calls calls;
 	struct ev_source listen_ev;
 	struct ev_source frontend_ev;
 	struct kick_source kick[VU_NUM_QUEUES];
@@ -180,6 +199,16 @@ static inline void device_check_guest_fault(struct vsock_device *dev, int err)
 	if (err == EFAULT)
 		dev->vu.mem.faulted = 1;
 }
+
+/* device_call.c */
+int device_calls_open(struct vsock_device *dev);
+/* Ends the calls: those queued return -ESHUTDOWN, and so do later ones. */
+void device_calls_refuse(struct vsock_device *dev);
+void device_calls_close(struct vsock_device *dev);
+/* From another thread: runs fn(dev, arg) on the device thread and waits
+ * for it.  Returns 0, or -ESHUTDOWN if the device stopped (fn not run). */
+int device_call(struct vsock_device *dev, void (*fn)(struct vsock_device *dev, void *arg),
+		void *arg);
 
 /* device_conn.c */
 /* Whether max-connections are open already (the caller refuses and logs). */

@@ -180,6 +180,7 @@ void device_rx_send_batch(struct vsock_device *dev, struct virtq *vq, struct con
 		write_hdr(&dev->rx.iov[s->first], s->count, &hdr);
 		virtq_push(vq, s->head, (uint32_t)(VSOCK_HDR_SIZE + len));
 		c->rx_cnt += (uint32_t)len;
+		c->bytes_h2g += len;
 		stats_count(&dev->stats, STAT_BYTES_H2G, len);
 		n -= len;
 		used++;

@@ -190,6 +190,7 @@ static void *device_thread(void *arg)
 		}
 		ev_loop_reap(&dev->loop);
 	}
+	device_calls_refuse(dev);
 	return NULL;
 }
 
@@ -207,7 +208,8 @@ static int device_open(struct vsock_device *dev, const struct vm_config *cfg,
 	if (conn_table_init(&dev->conns) < 0)
 		return -1;
 	rc = ev_set(&dev->loop, &dev->stop_ev, EPOLLIN);
-	if (rc < 0 || device_deadline_open(dev) < 0 || device_park_open(dev) < 0)
+	if (rc < 0 || device_deadline_open(dev) < 0 || device_park_open(dev) < 0 ||
+	    device_calls_open(dev) < 0)
 		return -1;
 	if (cfg->backend == BACKEND_VSOCK)
 		dev->backend = backend_vsock_create(dev, &dev->loop, cfg->forward_cid,
@@ -252,6 +254,7 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 	dev->router = router;
 	dev->loop.epfd = -1;
 	dev->stop_ev.fd = -1;
+	dev->calls.ev.fd = -1;
 	dev->vu_listener.fd = -1;
 	dev->frontend_ev = (struct ev_source){.ops = &frontend_ops, .fd = -1};
 	dev->mail_ev.fd = -1;
@@ -329,6 +332,7 @@ void vsock_device_destroy(struct vsock_device *dev)
 		dev->backend->ops->destroy(dev->backend);
 	device_park_close(dev);
 	device_deadline_close(dev);
+	device_calls_close(dev);
 	unix_listener_close(&dev->vu_listener);
 	ev_close(&dev->stop_ev);
 	ev_loop_fini(&dev->loop);

@@ -4,6 +4,7 @@
 #define VSOCK_DEVICE_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "device_stats.h"
@@ -21,6 +22,21 @@ struct vsock_device *vsock_device_create(const struct vm_config *cfg,
 const struct device_stats *vsock_device_stats(const struct vsock_device *dev);
 /* Packets waiting in its sibling mailbox; any thread may ask. */
 unsigned vsock_device_mailbox_depth(const struct vsock_device *dev);
+/* One connection as GET /vms/<cid>/connections shows it. */
+struct conn_report {
+	uint32_t host_port, guest_port;
+	uint16_t type;               /* VIRTIO_VSOCK_TYPE_* */
+	uint8_t state;               /* enum conn_state */
+	uint64_t bytes_g2h, bytes_h2g;
+	uint32_t guest_buf_alloc;    /* the guest's receive buffer, last seen */
+	uint32_t guest_credit;       /* what may still be sent to the guest */
+	uint32_t offered;            /* what the guest may still send */
+	uint32_t buffered;           /* guest bytes waiting for the host socket */
+};
+/* The device's connections, read by its own thread (the caller waits).
+ * Returns how many are in *out (malloc'd, NULL for none), or -ENOMEM, or
+ * -ESHUTDOWN once the device thread has ended. */
+ssize_t vsock_device_connections(struct vsock_device *dev, struct conn_report **out);
 /* Starts the device thread.  Returns 0 or -errno. */
 int vsock_device_start(struct vsock_device *dev);
 /* Asks the device thread to finish (safe to call from another thread). */

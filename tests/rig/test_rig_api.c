@@ -594,6 +594,84 @@ static void test_bad_requests_get_json_errors(void **state)
 	http_reply_free(&r);
 }
 
+/* Each connection with its ports, type, state, bytes and credit, as the
+ * device thread sees it. */
+static void test_connections_show_each_connection(void **state)
+{
+	struct api_fixture *f = *state;
+	static char g2h[3000], h2g[1200], buf[3000];
+	struct rig_conn *out, *in;
+	json_t *list, *c, *other;
+	int lfd, hout, hin;
+	struct http_reply r;
+
+	f->a = open_vm(f, 0);
+	lfd = rig_host_listen(f->uds[0], 6100);
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_connect(f->a, RIG_HOST_CID, 6100, T_MS, &out), 0);
+	hout = rig_host_accept(f->a, lfd, T_MS);
+	assert_true(hout >= 0);
+	assert_int_equal(rig_listen(f->a, 6101), 0);
+	hin = rig_host_open(f->a, f->uds[0], 6101, &in, T_MS);
+	assert_true(hin >= 0);
+	assert_int_equal(rig_send_all(f->a, out, g2h, sizeof(g2h), T_MS), 0);
+	assert_int_equal(rig_host_read_full(f->a, hout, buf, sizeof(g2h), T_MS), sizeof(g2h));
+	assert_int_equal(rig_host_write_all(f->a, hin, h2g, sizeof(h2g), T_MS), 0);
+	assert_int_equal(rig_recv_wait(f->a, in, buf, sizeof(h2g), T_MS), sizeof(h2g));
+
+	list = get_json(f, "/vms/3/connections");
+	assert_int_equal(json_array_size(list), 2);
+	c = json_array_get(list, 0);
+	other = json_array_get(list, 1);
+	if (json_integer_value(json_object_get(c, "host_port")) != 6100) {
+		json_t *swap = c;
+
+		c = other;
+		other = swap;
+	}
+	/* The guest's connection to host port 6100. */
+	assert_int_equal(json_integer_value(json_object_get(c, "host_port")), 6100);
+	assert_int_equal(json_integer_value(json_object_get(c, "guest_port")), out->local_port);
+	assert_string_equal(json_string_value(json_object_get(c, "type")), "stream");
+	assert_string_equal(json_string_value(json_object_get(c, "state")), "established");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(c, "payload_bytes"), "guest_to_host")),
+			 sizeof(g2h));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "credit"),
+							    "guest_buf_alloc")),
+			 f->a->opts.buf_alloc);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "credit"),
+							    "buffered")),
+			 0);
+	assert_true(json_integer_value(json_object_get(json_object_get(c, "credit"),
+						       "from_guest")) > 0);
+	/* The host client's connection to guest port 6101. */
+	assert_int_equal(json_integer_value(json_object_get(other, "guest_port")), 6101);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(other, "payload_bytes"), "host_to_guest")),
+			 sizeof(h2g));
+	json_decref(list);
+
+	/* A VM without connections, a CID nobody has, a path that is not one. */
+	list = get_json(f, "/vms/5/connections");
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	r = http_request(f->api, "GET", "/vms/99/connections", NULL, T_MS);
+	assert_error(&r, 404, "no VM with cid 99");
+	r = http_request(f->api, "GET", "/vms/3x/connections", NULL, T_MS);
+	assert_error(&r, 404, "no such path");
+	r = http_request(f->api, "GET", "/vms/99999999999/connections", NULL, T_MS);
+	assert_error(&r, 404, "no such path");
+	r = http_request(f->api, "POST", "/vms/3/connections", NULL, T_MS);
+	assert_error(&r, 405, "takes GET");
+
+	rig_close(f->a, out);
+	rig_close(f->a, in);
+	close(hout);
+	close(hin);
+	close(lfd);
+}
+
 /* Clients that connect and say nothing take the API's places, never the
  * devices' time: A serves meanwhile, and the API answers once they go. */
 static void test_idle_clients_do_not_stall_the_devices(void **state)
@@ -633,6 +711,7 @@ int main(void)
 		T(test_metrics_show_mailbox_depth),
 		T(test_metrics_pass_promtool),
 		T(test_bad_requests_get_json_errors),
+		T(test_connections_show_each_connection),
 		T(test_idle_clients_do_not_stall_the_devices),
 #undef T
 	};
