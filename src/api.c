@@ -10,6 +10,7 @@
 #ifdef HAVE_API
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -21,6 +22,7 @@
 #include <time.h>
 
 #include "api_render.h"
+#include "vm_registry.h"
 
 /* No request of this API needs more. */
 #define API_MAX_BODY (64u * 1024)
@@ -29,7 +31,7 @@
 
 struct api {
 	struct MHD_Daemon *mhd;
-	struct api_view view;
+	struct vm_registry *reg;
 	/* /proc/self/fd, opened before the sandbox forbids opening files:
 	 * rewound and read again for each count. */
 	DIR *fd_dir;
@@ -42,8 +44,8 @@ struct request {
 	bool too_large;
 };
 
-/* Sends text (freed here) as the body; allow, unless NULL, is the Allow
- * header of a 405. */
+/* Sends text (freed here) as the body, of type unless NULL; allow, unless
+ * NULL, is the Allow header of a 405. */
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
 				 const char *type, char *text, size_t len, const char *allow)
 {
@@ -55,7 +57,8 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
 		free(text);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (type)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
 	rc = MHD_queue_response(conn, status, r);
@@ -104,25 +107,26 @@ static long count_fds(struct api *api)
 	return n - 1; /* the directory's own */
 }
 
-/* A route's handler; vm is the index of the VM its {cid} names. */
+/* A route's handler, the registry locked; vm is the index of the VM its
+ * {cid} names. */
 typedef enum MHD_Result handler_fn(struct api *api, struct MHD_Connection *conn, size_t vm);
 
 static enum MHD_Result get_vms(struct api *api, struct MHD_Connection *conn, size_t vm)
 {
 	(void)vm;
-	return send_json(conn, MHD_HTTP_OK, api_vms_json(&api->view), NULL);
+	return send_json(conn, MHD_HTTP_OK, api_vms_json(api->reg), NULL);
 }
 
 static enum MHD_Result get_connections(struct api *api, struct MHD_Connection *conn,
 				       size_t vm)
 {
 	struct conn_report *r = NULL;
-	ssize_t n = vsock_device_connections(api->view.devs[vm], &r);
+	ssize_t n = vsock_device_connections(api->reg->devs[vm], &r);
 	json_t *j;
 
 	if (n == -ESHUTDOWN)
 		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
-				  "cid %u is stopping", api->view.vms[vm].guest_cid);
+				  "cid %u is stopping", api->reg->vms[vm].guest_cid);
 	if (n < 0)
 		return MHD_NO;
 	j = api_connections_json(r, (size_t)n);
@@ -130,10 +134,16 @@ static enum MHD_Result get_connections(struct api *api, struct MHD_Connection *c
 	return send_json(conn, MHD_HTTP_OK, j, NULL);
 }
 
+static enum MHD_Result delete_vm(struct api *api, struct MHD_Connection *conn, size_t vm)
+{
+	vm_registry_remove(api->reg, vm);
+	return send_text(conn, MHD_HTTP_NO_CONTENT, NULL, NULL, 0, NULL);
+}
+
 static enum MHD_Result get_metrics(struct api *api, struct MHD_Connection *conn, size_t vm)
 {
 	size_t len = 0;
-	char *text = api_metrics_text(&api->view, count_fds(api), &len);
+	char *text = api_metrics_text(api->reg, count_fds(api), &len);
 
 	(void)vm;
 	if (!text)
@@ -144,15 +154,18 @@ static enum MHD_Result get_metrics(struct api *api, struct MHD_Connection *conn,
 
 struct route {
 	const char *pattern; /* CID_PART stands for one VM's CID */
-	handler_fn *get;
+	handler_fn *get;     /* GET and HEAD */
+	handler_fn *delete;
+	const char *allow;   /* the methods it takes */
 };
 
 #define CID_PART "{cid}"
 
 static const struct route routes[] = {
-	{"/vms", get_vms},
-	{"/vms/" CID_PART "/connections", get_connections},
-	{"/metrics", get_metrics},
+	{"/vms", get_vms, NULL, "GET, HEAD"},
+	{"/vms/" CID_PART, NULL, delete_vm, "DELETE"},
+	{"/vms/" CID_PART "/connections", get_connections, NULL, "GET, HEAD"},
+	{"/metrics", get_metrics, NULL, "GET, HEAD"},
 };
 
 /* Whether url fits pattern; *cid is then the CID it names (0: none). */
@@ -175,30 +188,53 @@ static bool match(const char *pattern, const char *url, unsigned long *cid)
 	       strcmp(end, tail) == 0;
 }
 
-static enum MHD_Result dispatch(struct api *api, struct MHD_Connection *conn, const char *url,
-				const char *method)
+/* The route's handler for method; NULL if it takes no such method. */
+static handler_fn *handler_for(const struct route *route, const char *method)
+{
+	/* libmicrohttpd leaves out the body of a HEAD's answer. */
+	if (!strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return route->get;
+	if (!strcmp(method, MHD_HTTP_METHOD_DELETE))
+		return route->delete;
+	return NULL;
+}
+
+/* The registry locked: finds the route and the VM it names. */
+static enum MHD_Result route_locked(struct api *api, struct MHD_Connection *conn,
+				    const char *url, const char *method)
 {
 	const struct route *route = NULL;
 	unsigned long cid = 0;
-	size_t vm = 0;
+	handler_fn *handler;
+	ssize_t vm = 0;
 
 	for (size_t i = 0; !route && i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (match(routes[i].pattern, url, &cid))
 			route = &routes[i];
 	if (!route)
 		return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "no such path: %s", url);
+	handler = handler_for(route, method);
+	if (!handler)
+		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, route->allow,
+				  "%s takes %s, not %s", url, route->allow, method);
 	if (strstr(route->pattern, CID_PART)) {
-		while (vm < api->view.n && api->view.vms[vm].guest_cid != cid)
-			vm++;
-		if (vm == api->view.n)
+		vm = vm_registry_find(api->reg, (uint32_t)cid);
+		if (vm < 0)
 			return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "no VM with cid %lu",
 					  cid);
 	}
-	/* libmicrohttpd leaves out the body of a HEAD's answer. */
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
-				  "%s takes GET, not %s", url, method);
-	return route->get(api, conn, vm);
+	return handler(api, conn, (size_t)vm);
+}
+
+static enum MHD_Result dispatch(struct api *api, struct MHD_Connection *conn, const char *url,
+				const char *method)
+{
+	enum MHD_Result rc;
+
+	pthread_mutex_lock(&api->reg->lock);
+	rc = route_locked(api, conn, url, method);
+	pthread_mutex_unlock(&api->reg->lock);
+	return rc;
 }
 
 /* Whether the announced body is over the limit: answered at once, before
@@ -277,7 +313,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_info_rl("api: %s", msg);
 }
 
-struct api *api_start(int fd, const struct api_view *view)
+struct api *api_start(int fd, struct vm_registry *reg)
 {
 	struct api *api = calloc(1, sizeof(*api));
 
@@ -285,7 +321,7 @@ struct api *api_start(int fd, const struct api_view *view)
 		log_err("api: out of memory");
 		return NULL;
 	}
-	api->view = *view;
+	api->reg = reg;
 	api->fd_dir = opendir("/proc/self/fd");
 	if (!api->fd_dir)
 		log_warn("api: cannot open /proc/self/fd: open_fds will read -1");
@@ -324,10 +360,10 @@ void api_stop(struct api *api)
 
 #else
 
-struct api *api_start(int fd, const struct api_view *view)
+struct api *api_start(int fd, struct vm_registry *reg)
 {
 	(void)fd;
-	(void)view;
+	(void)reg;
 	log_err("api: this build has no HTTP server (libmicrohttpd): --api-socket cannot work");
 	return NULL;
 }

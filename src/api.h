@@ -7,7 +7,6 @@
 
 #include <stddef.h>
 
-#include "config.h"
 
 /* Clients served at once; the API holds at most that many descriptors
  * besides API_FIXED_FDS (listener, epoll, wakeup, /proc/self/fd). */
@@ -15,20 +14,13 @@
 #define API_FIXED_FDS 5
 
 struct api;
-struct vsock_device;
+struct vm_registry;
 
-/* What the API shows: VM i is vms[i], served by devs[i].  Both arrays
- * outlive the API (api_stop() first). */
-struct api_view {
-	const struct vm_config *vms;
-	struct vsock_device *const *devs;
-	size_t n;
-};
-
-/* Serves the API on listening socket fd from a thread of its own; fd stays
- * the caller's, to close after api_stop().  Returns NULL on failure, and in
- * a build without libmicrohttpd (logged). */
-struct api *api_start(int fd, const struct api_view *view);
+/* Serves the API for the VMs of reg (which outlives it: api_stop() first)
+ * on listening socket fd, from a thread of its own; fd stays the caller's,
+ * to close after api_stop().  Returns NULL on failure, and in a build
+ * without libmicrohttpd (logged). */
+struct api *api_start(int fd, struct vm_registry *reg);
 /* Stops the thread once the requests in progress are answered (NULL: no
  * API). */
 void api_stop(struct api *api);

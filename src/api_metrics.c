@@ -88,7 +88,7 @@ static size_t series_count(const struct family *fam)
 	return n;
 }
 
-static void write_family(FILE *f, const struct family *fam, const struct api_view *v)
+static void write_family(FILE *f, const struct family *fam, const struct vm_registry *v)
 {
 	size_t n = series_count(fam);
 
@@ -104,7 +104,7 @@ static void write_family(FILE *f, const struct family *fam, const struct api_vie
 	}
 }
 
-char *api_metrics_text(const struct api_view *v, long open_fds, size_t *len)
+char *api_metrics_text(const struct vm_registry *v, long open_fds, size_t *len)
 {
 	char *text = NULL;
 	FILE *f = open_memstream(&text, len);

@@ -95,7 +95,7 @@ json_t *api_connections_json(const struct conn_report *r, size_t n)
 	return list;
 }
 
-json_t *api_vms_json(const struct api_view *v)
+json_t *api_vms_json(const struct vm_registry *v)
 {
 	json_t *list = json_array();
 

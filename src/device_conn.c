@@ -168,6 +168,22 @@ static bool retire_known_to_guest(struct conn *c, void *dev)
 	return true;
 }
 
+/* A guest that never got a host client's REQUEST has nothing to be told. */
+static bool reset_or_retire(struct conn *c, void *dev)
+{
+	if (c->state == CONN_REQUESTING && (c->pending & CONN_PEND_REQUEST)) {
+		conn_retire(dev, c);
+		return true;
+	}
+	device_conn_reset(dev, c);
+	return false;
+}
+
+void device_conn_reset_all(struct vsock_device *dev)
+{
+	conn_table_sweep(&dev->conns, reset_or_retire, dev);
+}
+
 void device_conn_drop_all(struct vsock_device *dev)
 {
 	conn_table_sweep(&dev->conns, retire_any, dev);

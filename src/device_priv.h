@@ -224,6 +224,9 @@ struct conn *device_conn_new(struct vsock_device *dev, const struct conn_key *ke
 			     uint16_t type, enum conn_state state);
 /* Counts a connection refused because connecting failed with err. */
 void device_count_refusal(struct vsock_device *dev, int err);
+/* Resets every connection (the VM is going away): host sockets close, and
+ * the guest is owed an RST for each it knows. */
+void device_conn_reset_all(struct vsock_device *dev);
 /* Frees at once without telling the guest (guest RST, driver reset). */
 void device_conn_drop(struct vsock_device *dev, struct conn *c);
 /* Closes the host side and owes the guest an RST; freed once it is sent. */

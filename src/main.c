@@ -14,7 +14,7 @@
 #include "sandbox.h"
 #include "service.h"
 #include "unix_sock.h"
-#include "vsock_device.h"
+#include "vm_registry.h"
 
 /* Backlog of the API socket: a few clients at once. */
 #define API_BACKLOG 16
@@ -35,57 +35,20 @@ static bool apply_log_level(const struct daemon_config *cfg)
 	return false;
 }
 
-static void stop_devices(struct vsock_device **devs, size_t n)
-{
-	/* Ask every thread first so they wind down in parallel. */
-	for (size_t i = 0; i < n; i++)
-		vsock_device_request_stop(devs[i]);
-	for (size_t i = 0; i < n; i++)
-		vsock_device_destroy(devs[i]);
-}
-
-/* Creates every device, then starts them; on any failure undoes it all. */
-static bool start_devices(const struct daemon_config *cfg, struct router *router,
-			  struct vsock_device **devs)
-{
-	size_t created = 0;
-
-	for (; created < cfg->n_vms; created++) {
-		devs[created] = vsock_device_create(&cfg->vms[created], router, cfg->poll_us);
-		if (!devs[created])
-			goto fail;
-	}
-	for (size_t i = 0; i < cfg->n_vms; i++) {
-		int rc = vsock_device_start(devs[i]);
-
-		if (rc < 0) {
-			log_err("cid %u: cannot start the device thread: error %d",
-				cfg->vms[i].guest_cid, -rc);
-			goto fail;
-		}
-	}
-	return true;
-fail:
-	log_err("start-up failed: stopping the %zu device(s) already created", created);
-	stop_devices(devs, created);
-	return false;
-}
-
 /* Opens the API socket and serves the API on it; false (logged) if it
  * cannot. */
-static bool start_api(const struct daemon_config *cfg, struct vsock_device **devs,
+static bool start_api(const struct daemon_config *cfg, struct vm_registry *reg,
 		      struct unix_listener *l, struct api **api)
 {
 	const struct unix_perm perm = {.mode = cfg->api_socket_mode,
 				       .gid = cfg->api_socket_gid,
 				       .set_gid = cfg->api_socket_gid_set};
-	const struct api_view view = {cfg->vms, devs, cfg->n_vms};
 
 	if (!cfg->api_socket)
 		return true;
 	if (unix_listener_open(l, cfg->api_socket, API_BACKLOG, &perm) < 0)
 		return false;
-	*api = api_start(l->fd, &view);
+	*api = api_start(l->fd, reg);
 	if (*api)
 		return true;
 	unix_listener_close(l);
@@ -96,10 +59,11 @@ int main(int argc, char **argv)
 {
 	struct daemon_config cfg;
 	struct unix_listener api_listener = {.fd = -1};
+	struct vm_registry reg;
 	struct api *api = NULL;
-	struct vsock_device **devs = NULL;
 	struct router *router = NULL;
 	sigset_t signals;
+	size_t n_vms;
 	int status = 1, signo;
 
 	log_detect_journal();
@@ -121,20 +85,21 @@ int main(int argc, char **argv)
 	if (!fd_budget_apply(&cfg, process_raise_fd_limit(), stderr))
 		goto out;
 	router = router_create(ROUTER_DEFAULT_MAILBOX_BYTES, ROUTER_DEFAULT_MAILBOX_PACKETS);
-	devs = calloc(cfg.n_vms, sizeof(*devs));
-	if (!router || !devs) {
+	if (!router) {
 		log_err("out of memory");
 		goto out;
 	}
-	if (start_devices(&cfg, router, devs)) {
-		if (!start_api(&cfg, devs, &api_listener, &api) || sandbox_apply(cfg.seccomp) < 0) {
+	n_vms = cfg.n_vms;
+	vm_registry_init(&reg, router, cfg.poll_us);
+	if (vm_registry_start(&reg, &cfg)) {
+		if (!start_api(&cfg, &reg, &api_listener, &api) || sandbox_apply(cfg.seccomp) < 0) {
 			api_stop(api);
 			unix_listener_close(&api_listener);
-			stop_devices(devs, cfg.n_vms);
+			vm_registry_stop_all(&reg);
 			goto out;
 		}
-		log_info("serving %zu VM(s)", cfg.n_vms);
-		service_ready(cfg.n_vms);
+		log_info("serving %zu VM(s)", n_vms);
+		service_ready(n_vms);
 		status = process_wait(&signals, &signo);
 		if (status == 0)
 			log_info("signal %d: shutting down", signo);
@@ -143,10 +108,9 @@ int main(int argc, char **argv)
 		service_stopping();
 		api_stop(api);
 		unix_listener_close(&api_listener);
-		stop_devices(devs, cfg.n_vms);
 	}
+	vm_registry_stop_all(&reg);
 out:
-	free(devs);
 	router_destroy(router);
 	config_free(&cfg);
 	return status;

@@ -291,6 +291,18 @@ unsigned vsock_device_mailbox_depth(const struct vsock_device *dev)
 	return router_port_depth(dev->port);
 }
 
+static void close_connections(struct vsock_device *dev, void *arg)
+{
+	(void)arg;
+	device_conn_reset_all(dev);
+	device_pump(dev); /* the RSTs, as far as the guest's RX buffers go */
+}
+
+void vsock_device_close_connections(struct vsock_device *dev)
+{
+	device_call(dev, close_connections, NULL);
+}
+
 int vsock_device_start(struct vsock_device *dev)
 {
 	char name[16];

@@ -37,6 +37,10 @@ struct conn_report {
  * Returns how many are in *out (malloc'd, NULL for none), or -ENOMEM, or
  * -ESHUTDOWN once the device thread has ended. */
 ssize_t vsock_device_connections(struct vsock_device *dev, struct conn_report **out);
+/* Before a stop at run time: resets every connection on the device thread
+ * (host sockets close, the guest gets an RST for each it knows, as far as
+ * its RX buffers go), and waits until done. */
+void vsock_device_close_connections(struct vsock_device *dev);
 /* Starts the device thread.  Returns 0 or -errno. */
 int vsock_device_start(struct vsock_device *dev);
 /* Asks the device thread to finish (safe to call from another thread). */

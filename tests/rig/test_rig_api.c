@@ -17,6 +17,7 @@
 #include <linux/virtio_vsock.h>
 
 #include "http_client.h"
+#include "pattern.h"
 #include "rig_test.h"
 
 #define CID_A 3u
@@ -563,9 +564,9 @@ static void test_bad_requests_get_json_errors(void **state)
 	r = http_request(f->api, "PUT", "/vms", "{}", T_MS);
 	assert_non_null(http_header(&r, "Allow", allow, sizeof(allow)));
 	assert_string_equal(allow, "GET, HEAD");
-	assert_error(&r, 405, "/vms takes GET, not PUT");
+	assert_error(&r, 405, "/vms takes GET, HEAD, not PUT");
 	r = http_request(f->api, "DELETE", "/metrics", NULL, T_MS);
-	assert_error(&r, 405, "/metrics takes GET, not DELETE");
+	assert_error(&r, 405, "/metrics takes GET, HEAD, not DELETE");
 	/* A body over 64 KiB: announced (refused before it is sent) or
 	 * chunked (read, dropped, then refused). */
 	r = http_raw(f->api, "PUT /vms HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n",
@@ -672,6 +673,104 @@ static void test_connections_show_each_connection(void **state)
 	close(lfd);
 }
 
+/* ---- DELETE /vms/<cid> ------------------------------------------------------ */
+
+/* B's guest sends len bytes of the pattern from offset to its host peer,
+ * which checks them. */
+static void b_transfer(struct api_fixture *f, struct rig_conn *c, int hfd, uint64_t offset,
+		       size_t len)
+{
+	static uint8_t buf[64 * 1024];
+
+	for (size_t done = 0; done < len; done += sizeof(buf)) {
+		pattern_fill(7, offset + done, buf, sizeof(buf));
+		assert_int_equal(rig_send_all(f->b, c, buf, sizeof(buf), T_MS), 0);
+		assert_int_equal(rig_host_read_full(f->b, hfd, buf, sizeof(buf), T_MS),
+				 sizeof(buf));
+		assert_int_equal(pattern_check(7, offset + done, buf, sizeof(buf)), sizeof(buf));
+	}
+}
+
+/* Deleting A resets its connections both ways, removes its sockets, and
+ * makes B's packets for it bounce; B's transfer to its host goes on
+ * byte for byte meanwhile. */
+static void test_delete_stops_one_vm_only(void **state)
+{
+	struct api_fixture *f = *state;
+	struct rig_conn *out, *in, *bc, *to_a;
+	int lfd, hout, hin, blfd, bh;
+	char seqpacket[128], buf[8];
+	struct http_reply r;
+	json_t *vms;
+	char *text;
+
+	f->a = open_vm(f, 0);
+	f->b = open_vm(f, 1);
+	lfd = rig_host_listen(f->uds[0], 6200);
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_connect(f->a, RIG_HOST_CID, 6200, T_MS, &out), 0);
+	hout = rig_host_accept(f->a, lfd, T_MS);
+	assert_true(hout >= 0);
+	assert_int_equal(rig_listen(f->a, 6201), 0);
+	hin = rig_host_open(f->a, f->uds[0], 6201, &in, T_MS);
+	assert_true(hin >= 0);
+	blfd = rig_host_listen(f->uds[1], 6300);
+	assert_true(blfd >= 0);
+	assert_int_equal(rig_connect(f->b, RIG_HOST_CID, 6300, T_MS, &bc), 0);
+	bh = rig_host_accept(f->b, blfd, T_MS);
+	assert_true(bh >= 0);
+	b_transfer(f, bc, bh, 0, 1 << 20);
+
+	r = http_request(f->api, "DELETE", "/vms/3", NULL, T_MS);
+	assert_int_equal(r.status, 204);
+	assert_int_equal(r.body_len, 0);
+	http_reply_free(&r);
+
+	/* A's guest got an RST for each connection, its host peers an EOF,
+	 * its socket files are gone. */
+	{
+		int64_t deadline = rig_now_ms() + T_MS;
+
+		while (out->error != -ECONNRESET || in->error != -ECONNRESET) {
+			if (rig_left_ms(deadline) == 0)
+				fail_msg("A's guest saw no RST (%d, %d)", out->error, in->error);
+			rig_poll(f->a, NULL, 0, 10);
+		}
+	}
+	assert_int_equal(rig_host_wait_eof(f->b, hout, T_MS), 0);
+	assert_int_equal(rig_host_wait_eof(f->b, hin, T_MS), 0);
+	snprintf(seqpacket, sizeof(seqpacket), "%s_seqpacket", f->uds[0]);
+	assert_int_equal(access(f->sock[0], F_OK), -1);
+	assert_int_equal(access(f->uds[0], F_OK), -1);
+	assert_int_equal(access(seqpacket, F_OK), -1);
+
+	/* B goes on, and its packets for A bounce. */
+	b_transfer(f, bc, bh, 1 << 20, 1 << 20);
+	assert_int_equal(rig_connect(f->b, CID_A, 7000, T_MS, &to_a), -ECONNRESET);
+	assert_int_equal(rig_recv(f->b, bc, buf, sizeof(buf)), -EAGAIN);
+
+	/* A is gone from the API. */
+	vms = get_json(f, "/vms");
+	assert_int_equal(json_array_size(vms), 2);
+	json_decref(vms);
+	text = get_metrics(f);
+	assert_null(strstr(text, "cid=\"3\""));
+	assert_non_null(strstr(text, "\n" M "vms 2\n"));
+	free(text);
+	r = http_request(f->api, "DELETE", "/vms/3", NULL, T_MS);
+	assert_error(&r, 404, "no VM with cid 3");
+	r = http_request(f->api, "GET", "/vms/3/connections", NULL, T_MS);
+	assert_error(&r, 404, "no VM with cid 3");
+	r = http_request(f->api, "GET", "/vms/4", NULL, T_MS);
+	assert_error(&r, 405, "takes DELETE, not GET");
+
+	close(hout);
+	close(hin);
+	close(lfd);
+	close(bh);
+	close(blfd);
+}
+
 /* Clients that connect and say nothing take the API's places, never the
  * devices' time: A serves meanwhile, and the API answers once they go. */
 static void test_idle_clients_do_not_stall_the_devices(void **state)
@@ -712,6 +811,7 @@ int main(void)
 		T(test_metrics_pass_promtool),
 		T(test_bad_requests_get_json_errors),
 		T(test_connections_show_each_connection),
+		T(test_delete_stops_one_vm_only),
 		T(test_idle_clients_do_not_stall_the_devices),
 #undef T
 	};

@@ -1,0 +1,43 @@
+/* The VMs the daemon serves, as its control plane sees them: each one's
+ * configuration and running device.  main.c fills it at start-up and
+ * empties it at shutdown; the API reads it and removes VMs at run time.
+ * Its lock belongs to the control plane: device threads never take it. */
+#ifndef VSOCK_VM_REGISTRY_H
+#define VSOCK_VM_REGISTRY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+struct router;
+struct vsock_device;
+
+struct vm_registry {
+	pthread_mutex_t lock;        /* guards everything below */
+	struct vm_config *vms;       /* owned */
+	struct vsock_device **devs;  /* devs[i] serves vms[i] */
+	size_t n;
+	struct router *router;
+	uint32_t poll_us;
+};
+
+/* An empty registry whose devices will use router and poll_us. */
+void vm_registry_init(struct vm_registry *r, struct router *router, uint32_t poll_us);
+/* Creates every VM of cfg, then starts their threads, taking over the
+ * configurations (cfg is left without VMs); all or nothing: false (logged)
+ * if any fails.  Called before any other thread uses r. */
+bool vm_registry_start(struct vm_registry *r, struct daemon_config *cfg);
+/* Lock held: the index of the VM with this CID, or -1. */
+ssize_t vm_registry_find(const struct vm_registry *r, uint32_t cid);
+/* Lock held: stops VM i and forgets it.  Its connections are reset (its
+ * guest gets RSTs if it takes them, host sockets close), its socket files
+ * go, and its siblings' packets for it get RSTs from then on. */
+void vm_registry_remove(struct vm_registry *r, size_t i);
+/* Stops every VM (their threads wind down in parallel) and frees r. */
+void vm_registry_stop_all(struct vm_registry *r);
+
+#endif
