@@ -143,10 +143,6 @@ struct parse_state {
 	const char *config_path;
 	unsigned n_vm_args;
 	bool help, version;
-	/* --socket-group and --socket-mode, for VMs without their own. */
-	gid_t socket_gid;
-	uint32_t socket_mode;
-	bool socket_gid_set, socket_mode_set;
 };
 
 static const struct option_def *find_option(const char *arg, size_t name_len)
@@ -285,15 +281,15 @@ static bool apply_option(struct parse_state *st, struct daemon_config *cfg,
 	case OPT_POLL_US:
 		return parse_poll_us(cfg, value, err);
 	case OPT_SOCKET_GROUP:
-		if (st->socket_gid_set)
+		if (cfg->perms.gid_set)
 			return config_error(err, "--socket-group: given more than once");
-		st->socket_gid_set = true;
-		return config_parse_group("command line", opt->name, value, &st->socket_gid, err);
+		cfg->perms.gid_set = true;
+		return config_parse_group("command line", opt->name, value, &cfg->perms.gid, err);
 	case OPT_SOCKET_MODE:
-		if (st->socket_mode_set)
+		if (cfg->perms.mode_set)
 			return config_error(err, "--socket-mode: given more than once");
-		st->socket_mode_set = true;
-		return config_parse_mode("command line", opt->name, value, &st->socket_mode, err);
+		cfg->perms.mode_set = true;
+		return config_parse_mode("command line", opt->name, value, &cfg->perms.mode, err);
 	case OPT_SECCOMP:
 		return parse_seccomp(cfg, value, err);
 	case OPT_API_SOCKET:
@@ -359,38 +355,16 @@ static bool parse_argv(struct parse_state *st, struct daemon_config *cfg, int ar
 	return true;
 }
 
-/* Each VM's socket group and mode: its own, else the global ones, else the
- * default mode. */
-static void apply_socket_perms(struct parse_state *st)
+void config_apply_perms(struct vm_entry *e, const struct socket_perms *perms)
 {
-	for (size_t i = 0; i < st->list.n; i++) {
-		struct vm_entry *e = &st->list.items[i];
-		struct vm_config *vm = &e->vm;
+	struct vm_config *vm = &e->vm;
 
-		if (!vm_entry_has(e, VM_KEY_SOCKET_GROUP) && st->socket_gid_set) {
-			vm->socket_gid = st->socket_gid;
-			vm->socket_gid_set = true;
-		}
-		if (vm_entry_has(e, VM_KEY_SOCKET_MODE))
-			continue;
-		if (st->socket_mode_set)
-			vm->socket_mode = st->socket_mode;
-		else
-			vm->socket_mode = vm->socket_gid_set ? CONFIG_DEFAULT_SOCKET_MODE_GROUP
-							     : CONFIG_DEFAULT_SOCKET_MODE;
+	if (!vm_entry_has(e, VM_KEY_SOCKET_GROUP) && perms->gid_set) {
+		vm->socket_gid = perms->gid;
+		vm->socket_gid_set = true;
 	}
-}
-
-/* The API socket's mode and group: the global ones, else the default. */
-static void apply_api_socket_perms(const struct parse_state *st, struct daemon_config *cfg)
-{
-	cfg->api_socket_gid = st->socket_gid;
-	cfg->api_socket_gid_set = st->socket_gid_set;
-	if (st->socket_mode_set)
-		cfg->api_socket_mode = st->socket_mode;
-	else
-		cfg->api_socket_mode = st->socket_gid_set ? CONFIG_DEFAULT_SOCKET_MODE_GROUP
-							  : CONFIG_DEFAULT_SOCKET_MODE;
+	if (!vm_entry_has(e, VM_KEY_SOCKET_MODE))
+		vm->socket_mode = socket_perms_mode(perms, vm->socket_gid_set);
 }
 
 /* The API socket must not be a file some VM serves. */
@@ -434,8 +408,8 @@ static bool build_vms(struct parse_state *st, struct daemon_config *cfg, FILE *e
 		return false;
 	if (st->config_path && !load_file(st, cfg, err))
 		return false;
-	apply_socket_perms(st);
-	apply_api_socket_perms(st, cfg);
+	for (size_t i = 0; i < st->list.n; i++)
+		config_apply_perms(&st->list.items[i], &cfg->perms);
 	return vm_list_check(&st->list, err) && api_socket_apart(st, cfg, err);
 }
 

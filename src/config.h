@@ -69,6 +69,22 @@ struct vm_config {
 	bool socket_gid_set;
 };
 
+/* --socket-group and --socket-mode: for the sockets without their own. */
+struct socket_perms {
+	gid_t gid;
+	uint32_t mode;
+	bool gid_set, mode_set;
+};
+
+/* The mode of a socket file without its own: the global one, else the
+ * default (which depends on whether there is a group). */
+static inline uint32_t socket_perms_mode(const struct socket_perms *p, bool has_gid)
+{
+	if (p->mode_set)
+		return p->mode;
+	return has_gid ? CONFIG_DEFAULT_SOCKET_MODE_GROUP : CONFIG_DEFAULT_SOCKET_MODE;
+}
+
 struct daemon_config {
 	struct vm_config *vms;
 	size_t n_vms;
@@ -78,12 +94,10 @@ struct daemon_config {
 	bool poll_us_set;
 	enum seccomp_mode seccomp;  /* --seccomp */
 	bool seccomp_set;
+	struct socket_perms perms;
 	/* --api-socket (or the file's api-socket): NULL for no API.  Its file
 	 * gets the global socket mode and group. */
 	char *api_socket;
-	uint32_t api_socket_mode;
-	gid_t api_socket_gid;
-	bool api_socket_gid_set;
 };
 
 enum config_result {

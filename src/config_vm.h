@@ -102,6 +102,14 @@ bool vm_list_check(const struct vm_list *list, FILE *err);
 /* Frees what a vm_config points to. */
 void vm_config_clear(struct vm_config *vm);
 
+/* A VM's socket group and mode: its own keys, else the global ones, else
+ * the default mode. */
+void config_apply_perms(struct vm_entry *e, const struct socket_perms *perms);
+
+/* The checks of vm_list_check() for one VM added to the n VMs served. */
+bool vm_list_check_added(const struct vm_config *served, size_t n, const struct vm_entry *added,
+			 FILE *err);
+
 /* Moves the VMs into cfg; the list is left empty on success. */
 bool vm_list_move_to(struct vm_list *list, struct daemon_config *cfg, FILE *err);
 

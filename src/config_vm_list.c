@@ -167,6 +167,31 @@ bool vm_list_check(const struct vm_list *list, FILE *err)
 	       check_listen_ports(list, err);
 }
 
+bool vm_list_check_added(const struct vm_config *served, size_t n, const struct vm_entry *added,
+			 FILE *err)
+{
+	/* Borrowed: the configurations stay their owners'. */
+	struct vm_list list = {.items = calloc(n + 1, sizeof(*list.items)), .n = n + 1};
+	char(*labels)[24] = calloc(n + 1, sizeof(*labels));
+	bool ok;
+
+	if (!list.items || !labels) {
+		free(list.items);
+		free(labels);
+		return config_error(err, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(labels[i], sizeof(labels[i]), "cid %u", served[i].guest_cid);
+		list.items[i].vm = served[i];
+		list.items[i].label = labels[i];
+	}
+	list.items[n] = *added;
+	ok = vm_list_check(&list, err);
+	free(list.items);
+	free(labels);
+	return ok;
+}
+
 bool vm_list_move_to(struct vm_list *list, struct daemon_config *cfg, FILE *err)
 {
 	cfg->vms = calloc(list->n, sizeof(*cfg->vms));

@@ -67,19 +67,54 @@ static bool fill_pending(struct vm_config *vm, FILE *err)
 	return false;
 }
 
+/* What the process holds besides its devices. */
+static uint64_t process_needs(bool api)
+{
+	return FD_BUDGET_PROCESS + (api ? API_MAX_CLIENTS + API_FIXED_FDS : 0);
+}
+
+/* What one device holds at most with the budgets set so far. */
+static uint64_t device_needs(const struct vm_config *vm)
+{
+	uint64_t n = fd_budget_device_fixed(vm) + vm->max_connections;
+
+	return vm->backend == BACKEND_UDS ? n + vm->max_handshakes : n;
+}
+
+bool fd_budget_fit(const struct vm_config *vms, size_t n, bool api, struct vm_config *vm,
+		   uint64_t limit, FILE *err)
+{
+	uint64_t needed = process_needs(api) + device_needs(vm);
+
+	for (size_t i = 0; i < n; i++)
+		needed += device_needs(&vms[i]);
+	if (needed > limit) {
+		fprintf(err, "vhost-device-vsock: error: cid %u: with the %zu VM(s) served it "
+			"needs %llu open files but the limit (RLIMIT_NOFILE) is %llu: lower its "
+			"max-connections or max-handshakes, or stop a VM\n", vm->guest_cid, n,
+			(unsigned long long)needed, (unsigned long long)limit);
+		return false;
+	}
+	if (is_auto(vm) && !fill_share(vm, limit - needed)) {
+		fprintf(err, "vhost-device-vsock: error: cid %u: the open-file limit "
+			"(RLIMIT_NOFILE) %llu leaves %llu descriptors once the %zu VM(s) served "
+			"have theirs, too few: set its max-connections, or stop a VM\n",
+			vm->guest_cid, (unsigned long long)limit,
+			(unsigned long long)(limit - needed), n);
+		return false;
+	}
+	return fill_pending(vm, err);
+}
+
 bool fd_budget_apply(struct daemon_config *cfg, uint64_t limit, FILE *err)
 {
-	uint64_t needed = FD_BUDGET_PROCESS, share;
+	uint64_t needed = process_needs(cfg->api_socket != NULL), share;
 	size_t n_auto = 0;
 
-	if (cfg->api_socket)
-		needed += API_MAX_CLIENTS + API_FIXED_FDS;
 	for (size_t i = 0; i < cfg->n_vms; i++) {
 		const struct vm_config *vm = &cfg->vms[i];
 
-		needed += fd_budget_device_fixed(vm) + vm->max_connections;
-		if (vm->backend == BACKEND_UDS)
-			needed += vm->max_handshakes;
+		needed += device_needs(vm);
 		n_auto += is_auto(vm);
 	}
 	if (needed > limit) {

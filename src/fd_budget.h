@@ -29,4 +29,11 @@ unsigned fd_budget_device_fixed(const struct vm_config *vm);
  * Returns false, with one line on err, when it cannot. */
 bool fd_budget_apply(struct daemon_config *cfg, uint64_t limit, FILE *err);
 
+/* At run time: fills in the unset budgets of vm, a VM added to the n VMs
+ * served (vms, their budgets set), from what limit open files leave; api
+ * says whether the API runs.  Returns false, with one line on err, when
+ * they do not fit. */
+bool fd_budget_fit(const struct vm_config *vms, size_t n, bool api, struct vm_config *vm,
+		   uint64_t limit, FILE *err);
+
 #endif

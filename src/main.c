@@ -40,9 +40,9 @@ static bool apply_log_level(const struct daemon_config *cfg)
 static bool start_api(const struct daemon_config *cfg, struct vm_registry *reg,
 		      struct unix_listener *l, struct api **api)
 {
-	const struct unix_perm perm = {.mode = cfg->api_socket_mode,
-				       .gid = cfg->api_socket_gid,
-				       .set_gid = cfg->api_socket_gid_set};
+	const struct unix_perm perm = {.mode = socket_perms_mode(&cfg->perms, cfg->perms.gid_set),
+				       .gid = cfg->perms.gid,
+				       .set_gid = cfg->perms.gid_set};
 
 	if (!cfg->api_socket)
 		return true;
