@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "api_render.h"
+#include "config_vm.h"
 #include "vm_registry.h"
 
 /* No request of this API needs more. */
@@ -108,22 +109,26 @@ static long count_fds(struct api *api)
 }
 
 /* A route's handler, the registry locked; vm is the index of the VM its
- * {cid} names. */
-typedef enum MHD_Result handler_fn(struct api *api, struct MHD_Connection *conn, size_t vm);
+ * {cid} names, req the request's body. */
+typedef enum MHD_Result handler_fn(struct api *api, struct MHD_Connection *conn, size_t vm,
+				   const struct request *req);
 
-static enum MHD_Result get_vms(struct api *api, struct MHD_Connection *conn, size_t vm)
+static enum MHD_Result get_vms(struct api *api, struct MHD_Connection *conn, size_t vm,
+			       const struct request *req)
 {
 	(void)vm;
+	(void)req;
 	return send_json(conn, MHD_HTTP_OK, api_vms_json(api->reg), NULL);
 }
 
 static enum MHD_Result get_connections(struct api *api, struct MHD_Connection *conn,
-				       size_t vm)
+				       size_t vm, const struct request *req)
 {
 	struct conn_report *r = NULL;
 	ssize_t n = vsock_device_connections(api->reg->devs[vm], &r);
 	json_t *j;
 
+	(void)req;
 	if (n == -ESHUTDOWN)
 		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
 				  "cid %u is stopping", api->reg->vms[vm].guest_cid);
@@ -134,18 +139,80 @@ static enum MHD_Result get_connections(struct api *api, struct MHD_Connection *c
 	return send_json(conn, MHD_HTTP_OK, j, NULL);
 }
 
-static enum MHD_Result delete_vm(struct api *api, struct MHD_Connection *conn, size_t vm)
+static enum MHD_Result delete_vm(struct api *api, struct MHD_Connection *conn, size_t vm,
+				 const struct request *req)
 {
+	(void)req;
 	vm_registry_remove(api->reg, vm);
 	return send_text(conn, MHD_HTTP_NO_CONTENT, NULL, NULL, 0, NULL);
 }
 
-static enum MHD_Result get_metrics(struct api *api, struct MHD_Connection *conn, size_t vm)
+/* The text config_error() printed to f, without its prefix and newline. */
+static char *config_message(FILE *f, char **text)
+{
+	static const char prefix[] = "vhost-device-vsock: error: ";
+	char *msg;
+
+	if (fclose(f) != 0 || !*text)
+		return NULL;
+	msg = strncmp(*text, prefix, strlen(prefix)) ? *text : *text + strlen(prefix);
+	msg[strcspn(msg, "\n")] = '\0';
+	return msg;
+}
+
+/* PUT /vms: 201 with the VM, as GET /vms shows it, once its sockets accept
+ * connections; 400 for what --vm would refuse, 409 for a CID, path or port
+ * taken or descriptors that do not fit. */
+static enum MHD_Result put_vm(struct api *api, struct MHD_Connection *conn, size_t vm,
+			      const struct request *req)
+{
+	struct vm_entry e = {.label = "PUT /vms"};
+	json_error_t jerr;
+	json_t *obj = json_loadb(req->body ? req->body : "", req->len, 0, &jerr);
+	char *text = NULL, *msg;
+	size_t text_len = 0;
+	unsigned status = MHD_HTTP_BAD_REQUEST;
+	FILE *err;
+	int rc;
+
+	(void)vm;
+	if (!obj)
+		return send_error(conn, MHD_HTTP_BAD_REQUEST, NULL, "the body is not JSON: %s",
+				  jerr.text);
+	err = open_memstream(&text, &text_len);
+	if (!err) {
+		json_decref(obj);
+		return MHD_NO;
+	}
+	if (api_vm_entry(obj, &e, err) && vm_entry_finish(&e, err)) {
+		config_apply_perms(&e, &api->reg->cfg->perms);
+		rc = vm_registry_add(api->reg, &e, err);
+		if (rc == 0) {
+			fclose(err);
+			free(text);
+			json_decref(obj);
+			return send_json(conn, MHD_HTTP_CREATED,
+					 api_vm_json(api->reg, api->reg->n - 1), NULL);
+		}
+		status = rc == -EIO || rc == -ENOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR
+						     : MHD_HTTP_CONFLICT;
+	}
+	vm_config_clear(&e.vm);
+	json_decref(obj);
+	msg = config_message(err, &text);
+	rc = send_error(conn, status, NULL, "%s", msg ? msg : "invalid VM");
+	free(text);
+	return rc;
+}
+
+static enum MHD_Result get_metrics(struct api *api, struct MHD_Connection *conn, size_t vm,
+				   const struct request *req)
 {
 	size_t len = 0;
 	char *text = api_metrics_text(api->reg, count_fds(api), &len);
 
 	(void)vm;
+	(void)req;
 	if (!text)
 		return MHD_NO;
 	return send_text(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text,
@@ -155,6 +222,7 @@ static enum MHD_Result get_metrics(struct api *api, struct MHD_Connection *conn,
 struct route {
 	const char *pattern; /* CID_PART stands for one VM's CID */
 	handler_fn *get;     /* GET and HEAD */
+	handler_fn *put;
 	handler_fn *delete;
 	const char *allow;   /* the methods it takes */
 };
@@ -162,10 +230,10 @@ struct route {
 #define CID_PART "{cid}"
 
 static const struct route routes[] = {
-	{"/vms", get_vms, NULL, "GET, HEAD"},
-	{"/vms/" CID_PART, NULL, delete_vm, "DELETE"},
-	{"/vms/" CID_PART "/connections", get_connections, NULL, "GET, HEAD"},
-	{"/metrics", get_metrics, NULL, "GET, HEAD"},
+	{"/vms", get_vms, put_vm, NULL, "GET, HEAD, PUT"},
+	{"/vms/" CID_PART, NULL, NULL, delete_vm, "DELETE"},
+	{"/vms/" CID_PART "/connections", get_connections, NULL, NULL, "GET, HEAD"},
+	{"/metrics", get_metrics, NULL, NULL, "GET, HEAD"},
 };
 
 /* Whether url fits pattern; *cid is then the CID it names (0: none). */
@@ -194,6 +262,8 @@ static handler_fn *handler_for(const struct route *route, const char *method)
 	/* libmicrohttpd leaves out the body of a HEAD's answer. */
 	if (!strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return route->get;
+	if (!strcmp(method, MHD_HTTP_METHOD_PUT))
+		return route->put;
 	if (!strcmp(method, MHD_HTTP_METHOD_DELETE))
 		return route->delete;
 	return NULL;
@@ -201,7 +271,7 @@ static handler_fn *handler_for(const struct route *route, const char *method)
 
 /* The registry locked: finds the route and the VM it names. */
 static enum MHD_Result route_locked(struct api *api, struct MHD_Connection *conn,
-				    const char *url, const char *method)
+				    const char *url, const char *method, const struct request *req)
 {
 	const struct route *route = NULL;
 	unsigned long cid = 0;
@@ -223,16 +293,16 @@ static enum MHD_Result route_locked(struct api *api, struct MHD_Connection *conn
 			return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "no VM with cid %lu",
 					  cid);
 	}
-	return handler(api, conn, (size_t)vm);
+	return handler(api, conn, (size_t)vm, req);
 }
 
 static enum MHD_Result dispatch(struct api *api, struct MHD_Connection *conn, const char *url,
-				const char *method)
+				const char *method, const struct request *req)
 {
 	enum MHD_Result rc;
 
 	pthread_mutex_lock(&api->reg->lock);
-	rc = route_locked(api, conn, url, method);
+	rc = route_locked(api, conn, url, method, req);
 	pthread_mutex_unlock(&api->reg->lock);
 	return rc;
 }
@@ -285,7 +355,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (req->too_large)
 		return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
 				  "the body is larger than %u bytes", API_MAX_BODY);
-	return dispatch(api, conn, url, method);
+	return dispatch(api, conn, url, method, req);
 }
 
 static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -325,9 +395,10 @@ struct api *api_start(int fd, struct vm_registry *reg)
 	api->fd_dir = opendir("/proc/self/fd");
 	if (!api->fd_dir)
 		log_warn("api: cannot open /proc/self/fd: open_fds will read -1");
-	/* The Date header's time zone, read now: no file opens once the
-	 * sandbox is on. */
+	/* The Date header's time zone and jansson's hash seed (from
+	 * /dev/urandom), read now: no file opens once the sandbox is on. */
 	tzset();
+	json_object_seed(0);
 	api->mhd = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 			MHD_USE_ERROR_LOG,

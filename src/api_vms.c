@@ -1,8 +1,13 @@
 /* GET /vms: each VM's configuration, keyed as --vm keys are (with the
  * underscores --vm also accepts), and the state its device publishes. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <linux/virtio_vsock.h>
+
+#include "config_vm.h"
 
 #include "api_render.h"
 #include "device_stats.h"
@@ -95,13 +100,18 @@ json_t *api_connections_json(const struct conn_report *r, size_t n)
 	return list;
 }
 
+json_t *api_vm_json(const struct vm_registry *v, size_t i)
+{
+	return json_pack("{s:o, s:o}", "config", config_json(&v->vms[i]), "state",
+			 state_json(v->devs[i]));
+}
+
 json_t *api_vms_json(const struct vm_registry *v)
 {
 	json_t *list = json_array();
 
 	for (size_t i = 0; list && i < v->n; i++) {
-		json_t *vm = json_pack("{s:o, s:o}", "config", config_json(&v->vms[i]), "state",
-				       state_json(v->devs[i]));
+		json_t *vm = api_vm_json(v, i);
 
 		if (!vm || json_array_append_new(list, vm) < 0) {
 			json_decref(list);
@@ -109,4 +119,76 @@ json_t *api_vms_json(const struct vm_registry *v)
 		}
 	}
 	return list;
+}
+
+/* One value of key as the text --vm would give it. */
+static bool value_text(const struct vm_entry *e, const char *key, json_t *v, char *buf,
+		       size_t size, FILE *err)
+{
+	if (json_is_string(v)) {
+		snprintf(buf, size, "%s", json_string_value(v));
+		return strlen(json_string_value(v)) < size ||
+		       config_error(err, "%s: %s: the value is too long", e->label, key);
+	}
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+		return true;
+	}
+	return config_error(err, "%s: %s: expected a string or a number that is not negative",
+			    e->label, key);
+}
+
+/* A list key's array, item by item. */
+static bool set_list(struct vm_entry *e, enum vm_key key, const char *name, json_t *array,
+		     FILE *err)
+{
+	size_t n = json_array_size(array);
+	char(*text)[PATH_MAX] = calloc(n ? n : 1, sizeof(*text));
+	const char **items = calloc(n ? n : 1, sizeof(*items));
+	bool ok = text && items;
+	json_t *v;
+	size_t i;
+
+	if (!ok)
+		config_error(err, "out of memory");
+	json_array_foreach(array, i, v) {
+		if (!ok || !(ok = value_text(e, name, v, text[i], sizeof(text[i]), err)))
+			break;
+		items[i] = text[i];
+	}
+	ok = ok && vm_entry_set_items(e, key, name, items, n, err);
+	free(items);
+	free(text);
+	return ok;
+}
+
+bool api_vm_entry(json_t *obj, struct vm_entry *e, FILE *err)
+{
+	const char *name;
+	json_t *v;
+
+	if (!json_is_object(obj))
+		return config_error(err, "%s: expected a JSON object of --vm keys", e->label);
+	json_object_foreach(obj, name, v) {
+		char keys[512], text[PATH_MAX];
+		enum vm_key key;
+
+		if (!vm_key_lookup(name, &key)) {
+			vm_key_list(keys, sizeof(keys), '_');
+			return config_error(err, "%s: %s: unknown key (valid: %s)", e->label, name,
+					    keys);
+		}
+		/* A number names one of the daemon's own descriptors here. */
+		if (key == VM_KEY_FD)
+			return config_error(err, "%s: %s: inherited sockets exist only at "
+					    "start-up; give a socket path", e->label, name);
+		if (json_is_array(v)) {
+			if (!set_list(e, key, name, v, err))
+				return false;
+		} else if (!value_text(e, name, v, text, sizeof(text), err) ||
+			   !vm_entry_set(e, key, name, text, err)) {
+			return false;
+		}
+	}
+	return true;
 }

@@ -81,10 +81,10 @@ static uint64_t device_needs(const struct vm_config *vm)
 	return vm->backend == BACKEND_UDS ? n + vm->max_handshakes : n;
 }
 
-bool fd_budget_fit(const struct vm_config *vms, size_t n, bool api, struct vm_config *vm,
+bool fd_budget_fit(const struct vm_config *vms, size_t n, uint64_t share, struct vm_config *vm,
 		   uint64_t limit, FILE *err)
 {
-	uint64_t needed = process_needs(api) + device_needs(vm);
+	uint64_t needed = process_needs(true) + device_needs(vm);
 
 	for (size_t i = 0; i < n; i++)
 		needed += device_needs(&vms[i]);
@@ -95,7 +95,9 @@ bool fd_budget_fit(const struct vm_config *vms, size_t n, bool api, struct vm_co
 			(unsigned long long)needed, (unsigned long long)limit);
 		return false;
 	}
-	if (is_auto(vm) && !fill_share(vm, limit - needed)) {
+	if (share > limit - needed)
+		share = limit - needed;
+	if (is_auto(vm) && !fill_share(vm, share)) {
 		fprintf(err, "vhost-device-vsock: error: cid %u: the open-file limit "
 			"(RLIMIT_NOFILE) %llu leaves %llu descriptors once the %zu VM(s) served "
 			"have theirs, too few: set its max-connections, or stop a VM\n",
@@ -124,7 +126,14 @@ bool fd_budget_apply(struct daemon_config *cfg, uint64_t limit, FILE *err)
 			cfg->n_vms, (unsigned long long)needed, (unsigned long long)limit);
 		return false;
 	}
-	share = n_auto ? (limit - needed) / n_auto : 0;
+	/* With the API, VMs may come later: a share is never more than one
+	 * of FD_BUDGET_API_SHARES, and those VMs get one too. */
+	if (cfg->api_socket)
+		share = (limit - needed) / (n_auto > FD_BUDGET_API_SHARES ? n_auto
+									   : FD_BUDGET_API_SHARES);
+	else
+		share = n_auto ? (limit - needed) / n_auto : 0;
+	cfg->fd_share = share;
 	for (size_t i = 0; i < cfg->n_vms; i++) {
 		struct vm_config *vm = &cfg->vms[i];
 

@@ -25,15 +25,20 @@
 unsigned fd_budget_device_fixed(const struct vm_config *vm);
 
 /* Fills in the budgets left unset (max_connections, max_handshakes of Unix
- * socket backends, max_pending) so that everything fits limit open files.
- * Returns false, with one line on err, when it cannot. */
+ * socket backends, max_pending) so that everything fits limit open files,
+ * and sets cfg->fd_share to the share an automatic VM got.  Returns false,
+ * with one line on err, when it cannot. */
 bool fd_budget_apply(struct daemon_config *cfg, uint64_t limit, FILE *err);
 
-/* At run time: fills in the unset budgets of vm, a VM added to the n VMs
- * served (vms, their budgets set), from what limit open files leave; api
- * says whether the API runs.  Returns false, with one line on err, when
- * they do not fit. */
-bool fd_budget_fit(const struct vm_config *vms, size_t n, bool api, struct vm_config *vm,
+/* With the API, an automatic share is at most this fraction of what the
+ * limit leaves, so that VMs added later get one too. */
+#define FD_BUDGET_API_SHARES 8
+
+/* At run time (with the API): fills in the unset budgets of vm, a VM added
+ * to the n VMs served (vms, their budgets set), with the share start-up
+ * computed (daemon_config.fd_share), or what limit open files leave if
+ * less.  Returns false, with one line on err, when they do not fit. */
+bool fd_budget_fit(const struct vm_config *vms, size_t n, uint64_t share, struct vm_config *vm,
 		   uint64_t limit, FILE *err);
 
 #endif

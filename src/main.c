@@ -63,6 +63,7 @@ int main(int argc, char **argv)
 	struct api *api = NULL;
 	struct router *router = NULL;
 	sigset_t signals;
+	uint64_t fd_limit;
 	size_t n_vms;
 	int status = 1, signo;
 
@@ -82,7 +83,8 @@ int main(int argc, char **argv)
 		log_err("cannot set up signal handling");
 		goto out;
 	}
-	if (!fd_budget_apply(&cfg, process_raise_fd_limit(), stderr))
+	fd_limit = process_raise_fd_limit();
+	if (!fd_budget_apply(&cfg, fd_limit, stderr))
 		goto out;
 	router = router_create(ROUTER_DEFAULT_MAILBOX_BYTES, ROUTER_DEFAULT_MAILBOX_PACKETS);
 	if (!router) {
@@ -90,9 +92,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	n_vms = cfg.n_vms;
-	vm_registry_init(&reg, router, cfg.poll_us);
+	vm_registry_init(&reg, router, &cfg, fd_limit);
 	if (vm_registry_start(&reg, &cfg)) {
-		if (!start_api(&cfg, &reg, &api_listener, &api) || sandbox_apply(cfg.seccomp) < 0) {
+		if (!start_api(&cfg, &reg, &api_listener, &api) ||
+		    sandbox_apply(cfg.seccomp, api != NULL) < 0) {
 			api_stop(api);
 			unix_listener_close(&api_listener);
 			vm_registry_stop_all(&reg);

@@ -44,6 +44,15 @@ static const int allowed[] = {
 	SCMP_SYS(exit), SCMP_SYS(exit_group),
 };
 
+/* Starting a device at run time (the API's PUT /vms): its listeners are
+ * bound under a temporary name, given their mode and group, and renamed
+ * into place; it gets an epoll set, eventfds, timerfds and a thread. */
+static const int device_start[] = {
+	SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(rename), SCMP_SYS(chmod),
+	SCMP_SYS(chown), SCMP_SYS(epoll_create1), SCMP_SYS(eventfd2),
+	SCMP_SYS(timerfd_create), SCMP_SYS(clone3), SCMP_SYS(clone),
+};
+
 /* The sanitizers' runtime makes calls no list of ours should allow
  * (LeakSanitizer stops the world at exit: clone, ptrace, /proc reads), so
  * a sanitizer build logs what is off the list where it would kill, and
@@ -59,12 +68,16 @@ static const int allowed[] = {
 #define SANITIZER_BUILD 0
 #endif
 
-static int add_rules(scmp_filter_ctx ctx)
+static int add_rules(scmp_filter_ctx ctx, bool vms_at_run_time)
 {
 	int rc = 0;
 
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && rc == 0; i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+	for (size_t i = 0; vms_at_run_time && i < sizeof(device_start) / sizeof(device_start[0]) &&
+			   rc == 0;
+	     i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, device_start[i], 0);
 	/* New sockets only of the families the backends use. */
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
@@ -95,7 +108,7 @@ static int add_rules(scmp_filter_ctx ctx)
 	return rc;
 }
 
-int sandbox_apply(enum seccomp_mode mode)
+int sandbox_apply(enum seccomp_mode mode, bool vms_at_run_time)
 {
 	scmp_filter_ctx ctx;
 	int rc;
@@ -121,7 +134,7 @@ int sandbox_apply(enum seccomp_mode mode)
 	if (rc == 0)
 		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (rc == 0)
-		rc = add_rules(ctx);
+		rc = add_rules(ctx, vms_at_run_time);
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);

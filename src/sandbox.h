@@ -7,10 +7,14 @@
 #ifndef VSOCK_SANDBOX_H
 #define VSOCK_SANDBOX_H
 
+#include <stdbool.h>
+
 #include "config.h"
 
-/* Installs the filter for mode (nothing for SECCOMP_NONE).  Returns 0, or
- * -errno (logged): the caller stops, rather than run unfiltered. */
-int sandbox_apply(enum seccomp_mode mode);
+/* Installs the filter for mode (nothing for SECCOMP_NONE); with
+ * vms_at_run_time (the API), it also allows what starting a device needs:
+ * binding its sockets, its event fds, its thread.  Returns 0, or -errno
+ * (logged): the caller stops, rather than run unfiltered. */
+int sandbox_apply(enum seccomp_mode mode, bool vms_at_run_time);
 
 #endif

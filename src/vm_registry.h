@@ -9,11 +9,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "config.h"
 
 struct router;
+struct vm_entry;
 struct vsock_device;
 
 struct vm_registry {
@@ -22,17 +24,29 @@ struct vm_registry {
 	struct vsock_device **devs;  /* devs[i] serves vms[i] */
 	size_t n;
 	struct router *router;
-	uint32_t poll_us;
+	/* The daemon's settings (poll-us, socket permissions, the API
+	 * socket) and open-file limit, for VMs added at run time. */
+	const struct daemon_config *cfg;
+	uint64_t fd_limit;
 };
 
-/* An empty registry whose devices will use router and poll_us. */
-void vm_registry_init(struct vm_registry *r, struct router *router, uint32_t poll_us);
+/* An empty registry whose devices will use router and cfg's settings. */
+void vm_registry_init(struct vm_registry *r, struct router *router,
+		      const struct daemon_config *cfg, uint64_t fd_limit);
 /* Creates every VM of cfg, then starts their threads, taking over the
  * configurations (cfg is left without VMs); all or nothing: false (logged)
  * if any fails.  Called before any other thread uses r. */
 bool vm_registry_start(struct vm_registry *r, struct daemon_config *cfg);
 /* Lock held: the index of the VM with this CID, or -1. */
 ssize_t vm_registry_find(const struct vm_registry *r, uint32_t cid);
+/* Lock held: adds the VM of e (finished, its socket permissions applied),
+ * checked against the VMs served as start-up checks them, with budgets
+ * that fit what the open-file limit leaves; its sockets accept
+ * connections on return.  e's configuration is taken over on success.
+ * Returns 0, or (err says why) -EEXIST when its CID, a path or a port is
+ * taken, -ENOSPC when its descriptors do not fit, -EIO when its device
+ * cannot start (the log says why). */
+int vm_registry_add(struct vm_registry *r, struct vm_entry *e, FILE *err);
 /* Lock held: stops VM i and forgets it.  Its connections are reset (its
  * guest gets RSTs if it takes them, host sockets close), its socket files
  * go, and its siblings' packets for it get RSTs from then on. */

@@ -161,7 +161,12 @@ static void *device_thread(void *arg)
 	struct vsock_device *dev = arg;
 	struct epoll_event events[EVENTS_PER_WAIT];
 	struct epoll_poller poller;
+	char name[16];
 
+	/* Itself (prctl), since a thread started at run time by the API
+	 * could not name it from outside (/proc) once the sandbox is on. */
+	snprintf(name, sizeof(name), "vsock-cid-%llu", (unsigned long long)dev->guest_cid);
+	pthread_setname_np(pthread_self(), name);
 	epoll_poller_init(&poller, (uint64_t)dev->poll_us * 1000);
 	log_set_thread_cid(dev->guest_cid);
 	guest_mem_serve(&dev->vu.mem);
@@ -305,7 +310,6 @@ void vsock_device_close_connections(struct vsock_device *dev)
 
 int vsock_device_start(struct vsock_device *dev)
 {
-	char name[16];
 	int rc = pthread_create(&dev->thread, NULL, device_thread, dev);
 
 	if (rc != 0) {
@@ -314,8 +318,6 @@ int vsock_device_start(struct vsock_device *dev)
 		return -rc;
 	}
 	dev->thread_started = true;
-	snprintf(name, sizeof(name), "vsock-cid-%llu", (unsigned long long)dev->guest_cid);
-	pthread_setname_np(dev->thread, name);
 	return 0;
 }
 
