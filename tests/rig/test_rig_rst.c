@@ -74,7 +74,7 @@ static void test_rst_never_answered(void **state)
 	struct fixture *f = *state;
 	struct rig *rig = f->rig;
 	int lfd = rig_host_listen(f->d.uds_path, HOST_PORT);
-	struct rig_hdr h[8], probe, back, live;
+	struct rig_hdr h[8], probe, back, live, other_type;
 	uint64_t rsts = rig->stats.rsts_received;
 	struct rig_conn *c;
 	unsigned n;
@@ -86,9 +86,13 @@ static void test_rst_never_answered(void **state)
 		   c->local_port, c->peer_port);
 	n = make_cases(rig, VIRTIO_VSOCK_OP_RST, h);
 	probe = pkt(rig, RIG_HOST_CID, VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RW, 7100, 8100);
+	other_type = live;
+	other_type.type = VIRTIO_VSOCK_TYPE_SEQPACKET;
 	rig_ring_hold(&rig->txq, true);
 	for (unsigned i = 0; i < n; i++)
 		assert_int_equal(rig_send_pkt(rig, &h[i], NULL, 0), 0);
+	/* An RST of the other type on a live connection's ports: dropped. */
+	assert_int_equal(rig_send_pkt(rig, &other_type, NULL, 0), 0);
 	/* The guest aborts a live connection: the daemon drops it silently. */
 	assert_int_equal(rig_send_pkt(rig, &live, NULL, 0), 0);
 	assert_int_equal(rig_send_pkt(rig, &probe, NULL, 0), 0);
