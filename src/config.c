@@ -81,7 +81,9 @@ static const char help_text[] =
 	"    --print-capabilities    print the vhost-user back-end capabilities (JSON)\n"
 	"                            and exit, ignoring every other option\n"
 	"\n"
-	"Exit status: 0 after SIGINT, SIGTERM or SIGHUP (socket files removed); 1 for any\n"
+	"SIGHUP reads the --config file again and applies the difference (VMs gone stop,\n"
+	"new ones start, changed ones restart); without --config it is ignored.\n"
+	"Exit status: 0 after SIGINT or SIGTERM (socket files removed); 1 for any\n"
 	"invalid command line or configuration, a start-up failure or a fatal error.\n";
 
 enum option_id {
@@ -446,6 +448,7 @@ enum config_result config_parse_args(int argc, char **argv, struct daemon_config
 		fprintf(out, "vhost-device-vsock %s\n", VHOST_DEVICE_VSOCK_VERSION);
 		result = CONFIG_EXIT_OK;
 	} else if (build_vms(&st, cfg, err) && vm_list_move_to(&st.list, cfg, err)) {
+		cfg->from_file = st.config_path != NULL;
 		result = CONFIG_OK;
 	}
 out:

@@ -96,6 +96,7 @@ struct daemon_config {
 	bool seccomp_set;
 	struct socket_perms perms;
 	uint64_t fd_share;          /* an automatic VM's descriptors (fd_budget.c) */
+	bool from_file;             /* --config: SIGHUP reads it again */
 	/* --api-socket (or the file's api-socket): NULL for no API.  Its file
 	 * gets the global socket mode and group. */
 	char *api_socket;

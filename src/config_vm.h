@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "vm_config.h"
 
 /* Limits enforced on every VM (documented in --help). */
 #define CONFIG_MIN_TX_BUFFER_SIZE 4096u
@@ -98,9 +99,6 @@ bool config_parse_mode(const char *label, const char *spelling, const char *valu
 /* Checks what no single entry can see: duplicate guest CIDs, a path used
  * twice as socket or uds-path, one forward-listen port claimed twice. */
 bool vm_list_check(const struct vm_list *list, FILE *err);
-
-/* Frees what a vm_config points to. */
-void vm_config_clear(struct vm_config *vm);
 
 /* A VM's socket group and mode: its own keys, else the global ones, else
  * the default mode. */

@@ -34,17 +34,6 @@ struct vm_entry *vm_list_add(struct vm_list *list, FILE *err, const char *fmt, .
 	return e;
 }
 
-void vm_config_clear(struct vm_config *vm)
-{
-	free(vm->socket_path);
-	free(vm->uds_path);
-	free(vm->forward_listen);
-	for (size_t i = 0; i < vm->n_groups; i++)
-		free(vm->groups[i]);
-	free(vm->groups);
-	memset(vm, 0, sizeof(*vm));
-}
-
 void vm_list_free(struct vm_list *list)
 {
 	for (size_t i = 0; i < list->n; i++) {

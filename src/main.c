@@ -1,6 +1,7 @@
 /* The daemon: parse and validate the configuration, create every device
- * (all or none), run them until SIGINT/SIGTERM/SIGHUP or a fatal device
- * error, then stop them and remove their socket files. */
+ * (all or none), run them until SIGINT/SIGTERM or a fatal device error
+ * (SIGHUP reads the --config file again), then stop them and remove their
+ * socket files. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -10,6 +11,7 @@
 #include "guest_mem.h"
 #include "log.h"
 #include "process.h"
+#include "reload.h"
 #include "router.h"
 #include "sandbox.h"
 #include "service.h"
@@ -33,6 +35,14 @@ static bool apply_log_level(const struct daemon_config *cfg)
 	fprintf(stderr, "vhost-device-vsock: error: %s: '%s' is not a level (error, warn, info, "
 		"debug)\n", LOG_ENV_VAR, env ? env : "");
 	return false;
+}
+
+/* The API and reloads start devices; reloads read the file again. */
+static unsigned sandbox_needs(const struct daemon_config *cfg)
+{
+	unsigned needs = cfg->api_socket || cfg->from_file ? SANDBOX_START_DEVICES : 0;
+
+	return cfg->from_file ? needs | SANDBOX_READ_FILES : needs;
 }
 
 /* Opens the API socket and serves the API on it; false (logged) if it
@@ -84,8 +94,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fd_limit = process_raise_fd_limit();
-	if (!fd_budget_apply(&cfg, fd_limit, stderr))
-		goto out;
 	router = router_create(ROUTER_DEFAULT_MAILBOX_BYTES, ROUTER_DEFAULT_MAILBOX_PACKETS);
 	if (!router) {
 		log_err("out of memory");
@@ -95,7 +103,7 @@ int main(int argc, char **argv)
 	vm_registry_init(&reg, router, &cfg, fd_limit);
 	if (vm_registry_start(&reg, &cfg)) {
 		if (!start_api(&cfg, &reg, &api_listener, &api) ||
-		    sandbox_apply(cfg.seccomp, api != NULL) < 0) {
+		    sandbox_apply(cfg.seccomp, sandbox_needs(&cfg)) < 0) {
 			api_stop(api);
 			unix_listener_close(&api_listener);
 			vm_registry_stop_all(&reg);
@@ -103,7 +111,12 @@ int main(int argc, char **argv)
 		}
 		log_info("serving %zu VM(s)", n_vms);
 		service_ready(n_vms);
-		status = process_wait(&signals, &signo);
+		while ((status = process_wait(&signals, &signo)) == 0 && signo == SIGHUP) {
+			if (cfg.from_file)
+				reload_config(&reg, argc, argv);
+			else
+				log_info("SIGHUP: no --config file to read again; ignored");
+		}
 		if (status == 0)
 			log_info("signal %d: shutting down", signo);
 		else

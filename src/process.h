@@ -26,8 +26,9 @@ unsigned long process_raise_fd_limit(void);
 void process_fail(void);
 
 /* Waits for one of the signals in waited; returns the exit status it calls
- * for (0 for SIGINT/SIGTERM/SIGHUP, 1 after process_fail()) and stores the
- * signal in *signo. */
+ * for (0 for SIGINT/SIGTERM, and for SIGHUP, which main() takes as "read
+ * the configuration again"; 1 after process_fail()) and stores the signal
+ * in *signo. */
 int process_wait(const sigset_t *waited, int *signo);
 
 #endif

@@ -1,6 +1,7 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <seccomp.h>
 #include <string.h>
@@ -68,14 +69,34 @@ static const int device_start[] = {
 #define SANITIZER_BUILD 0
 #endif
 
-static int add_rules(scmp_filter_ctx ctx, bool vms_at_run_time)
+/* openat(): read-only opens only (SANDBOX_READ_FILES), each of these
+ * flags refused with EACCES, as all opens are without it. */
+static const int write_flags[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND};
+
+static int add_read_only_opens(scmp_filter_ctx ctx)
+{
+	int rc = 0, all = 0;
+
+	for (size_t i = 0; i < sizeof(write_flags) / sizeof(write_flags[0]) && rc == 0; i++) {
+		all |= write_flags[i];
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t)write_flags[i],
+					      (scmp_datum_t)write_flags[i]));
+	}
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t)all, 0));
+	return rc;
+}
+
+static int add_rules(scmp_filter_ctx ctx, unsigned needs)
 {
 	int rc = 0;
 
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && rc == 0; i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-	for (size_t i = 0; vms_at_run_time && i < sizeof(device_start) / sizeof(device_start[0]) &&
-			   rc == 0;
+	for (size_t i = 0; (needs & SANDBOX_START_DEVICES) &&
+			   i < sizeof(device_start) / sizeof(device_start[0]) && rc == 0;
 	     i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, device_start[i], 0);
 	/* New sockets only of the families the backends use. */
@@ -92,7 +113,9 @@ static int add_rules(scmp_filter_ctx ctx, bool vms_at_run_time)
 	/* No file is opened after start-up; glibc's malloc still tries
 	 * /proc/sys/vm/overcommit_memory the first time it shrinks a thread's
 	 * heap, and takes a failure as "not in strict overcommit mode". */
-	if (rc == 0 && !SANITIZER_BUILD)
+	if (rc == 0 && (needs & SANDBOX_READ_FILES) && !SANITIZER_BUILD)
+		rc = add_read_only_opens(ctx);
+	else if (rc == 0 && !SANITIZER_BUILD)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
 	if (rc == 0 && !SANITIZER_BUILD)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0);
@@ -108,7 +131,7 @@ static int add_rules(scmp_filter_ctx ctx, bool vms_at_run_time)
 	return rc;
 }
 
-int sandbox_apply(enum seccomp_mode mode, bool vms_at_run_time)
+int sandbox_apply(enum seccomp_mode mode, unsigned needs)
 {
 	scmp_filter_ctx ctx;
 	int rc;
@@ -134,7 +157,7 @@ int sandbox_apply(enum seccomp_mode mode, bool vms_at_run_time)
 	if (rc == 0)
 		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (rc == 0)
-		rc = add_rules(ctx, vms_at_run_time);
+		rc = add_rules(ctx, needs);
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -11,10 +11,17 @@
 
 #include "config.h"
 
-/* Installs the filter for mode (nothing for SECCOMP_NONE); with
- * vms_at_run_time (the API), it also allows what starting a device needs:
- * binding its sockets, its event fds, its thread.  Returns 0, or -errno
- * (logged): the caller stops, rather than run unfiltered. */
-int sandbox_apply(enum seccomp_mode mode, bool vms_at_run_time);
+/* What the daemon may still do once started, besides serving. */
+enum sandbox_needs {
+	SANDBOX_START_DEVICES = 1u << 0, /* VMs added at run time (API, reload) */
+	SANDBOX_READ_FILES = 1u << 1,    /* the configuration read again (SIGHUP) */
+};
+
+/* Installs the filter for mode (nothing for SECCOMP_NONE), with what needs
+ * (enum sandbox_needs bits) asks: for starting devices, binding their
+ * sockets, their event fds, their threads; for reading files, opening them
+ * read-only.  Returns 0, or -errno (logged): the caller stops, rather than
+ * run unfiltered. */
+int sandbox_apply(enum seccomp_mode mode, unsigned needs);
 
 #endif

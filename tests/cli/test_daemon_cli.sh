@@ -1,7 +1,8 @@
 #!/bin/sh
 # Black-box checks of the daemon's process behaviour: --help/--version, exit
 # statuses, refusing bad configurations before creating anything, atomic
-# start-up, and clean shutdown on SIGTERM/SIGINT/SIGHUP (socket files gone).
+# start-up, clean shutdown on SIGTERM/SIGINT (socket files gone), and SIGHUP
+# (the --config file read again, or nothing without one).
 # Usage: test_daemon_cli.sh path/to/vhost-device-vsock
 set -u
 DAEMON=$1
@@ -64,7 +65,7 @@ run "$DAEMON" >/dev/null 2>&1; [ $? -eq 1 ] && pass "no arguments: exit 1" || fa
 run env VHOST_DEVICE_VSOCK_LOG=loud "$DAEMON" --socket "$DIR/s" --uds-path "$DIR/u" 2>/dev/null
 [ $? -eq 1 ] && [ -z "$(ls -A "$DIR")" ] && pass "bad log level env: exit 1" || fail "bad log level env"
 
-for sig in TERM INT HUP; do
+for sig in TERM INT; do
 	cat > "$DIR/vms.yaml" <<YAML
 vms:
   - {guest_cid: 3, socket: $DIR/v3.sock, uds_path: $DIR/vm3.vsock}
@@ -81,6 +82,58 @@ YAML
 	fi
 	rm -f "$DIR/vms.yaml" "$DIR/log"
 done
+
+# SIGHUP reads the --config file again and applies only the difference: VM
+# 4 goes, VM 5 comes, VM 3 stays.  A file that does not check changes
+# nothing.  (test_rig_reload checks the connections.)
+cat > "$DIR/vms.yaml" <<YAML
+vms:
+  - {guest_cid: 3, socket: $DIR/v3.sock, uds_path: $DIR/vm3.vsock}
+  - {guest_cid: 4, socket: $DIR/v4.sock, uds_path: $DIR/vm4.vsock}
+YAML
+"$DAEMON" --config "$DIR/vms.yaml" --log-level info 2>"$DIR/log" & PID=$!
+if wait_for "$DIR/v3.sock" "$DIR/v4.sock"; then
+	cat > "$DIR/vms.yaml" <<YAML
+vms:
+  - {guest_cid: 3, socket: $DIR/v3.sock, uds_path: $DIR/vm3.vsock}
+  - {guest_cid: 5, socket: $DIR/v5.sock, uds_path: $DIR/vm5.vsock}
+YAML
+	kill -HUP "$PID"
+	if wait_for "$DIR/v5.sock" && [ ! -e "$DIR/v4.sock" ] && [ -e "$DIR/v3.sock" ] &&
+		grep -q "configuration read again: 1 VM(s) kept, 0 restarted (changed), 1 stopped, 1 started" "$DIR/log"; then
+		pass "SIGHUP with --config: the difference applied"
+	else
+		fail "SIGHUP with --config: $(ls "$DIR") $(cat "$DIR/log")"
+	fi
+	echo "vms: [ {guest_cid: 3, socket: $DIR/v3.sock} ]" > "$DIR/vms.yaml"
+	kill -HUP "$PID"
+	wait_for_log() { i=0; while ! grep -q "$1" "$DIR/log" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; }
+	wait_for_log "nothing changed"
+	grep -q "reload: $DIR/vms.yaml vms\[0\].*needs uds-path.*; nothing changed" "$DIR/log" &&
+		[ -e "$DIR/v3.sock" ] && [ -e "$DIR/v5.sock" ] &&
+		pass "SIGHUP with an invalid file: nothing changed, logged" ||
+		fail "SIGHUP with an invalid file: $(ls "$DIR") $(cat "$DIR/log")"
+	kill -TERM "$PID"; wait_exit
+	[ "$RC" = 0 ] && pass "SIGTERM after reloads: exit 0" || fail "SIGTERM after reloads: $RC"
+else
+	fail "reload: sockets never appeared: $(cat "$DIR/log")"; kill -9 "$PID"; wait_exit
+fi
+rm -f "$DIR/vms.yaml" "$DIR/log"
+
+# Without --config, SIGHUP is logged and ignored.
+"$DAEMON" --socket "$DIR/v3.sock" --uds-path "$DIR/vm3.vsock" --log-level info 2>"$DIR/log" & PID=$!
+if wait_for "$DIR/v3.sock"; then
+	kill -HUP "$PID"
+	i=0; while ! grep -q "SIGHUP" "$DIR/log" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	grep -q "SIGHUP: no --config file to read again; ignored" "$DIR/log" && kill -0 "$PID" &&
+		[ -e "$DIR/v3.sock" ] && pass "SIGHUP without --config: logged, ignored" ||
+		fail "SIGHUP without --config: $(cat "$DIR/log")"
+	kill -TERM "$PID"; wait_exit
+	[ "$RC" = 0 ] || fail "SIGTERM after an ignored SIGHUP: $RC"
+else
+	fail "SIGHUP without --config: sockets never appeared"; kill -9 "$PID"; wait_exit
+fi
+rm -f "$DIR/log"
 
 # Start-up is all or nothing: the second VM cannot listen, so the first
 # one's files are removed again.
