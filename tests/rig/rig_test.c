@@ -110,26 +110,31 @@ int wait_fd_count(struct fixture *f, int want, int timeout_ms)
 	return count;
 }
 
-void assert_round_trip(struct fixture *f, uint32_t port)
+void assert_round_trip_on(struct rig *rig, const char *uds_path, uint32_t port)
 {
-	int lfd = rig_host_listen(f->d.uds_path, port);
+	int lfd = rig_host_listen(uds_path, port);
 	struct rig_conn *c;
 	char buf[4];
 	int hfd;
 
 	assert_true(lfd >= 0);
-	assert_int_equal(rig_connect(f->rig, RIG_HOST_CID, port, T_MS, &c), 0);
-	hfd = rig_host_accept(f->rig, lfd, T_MS);
+	assert_int_equal(rig_connect(rig, RIG_HOST_CID, port, T_MS, &c), 0);
+	hfd = rig_host_accept(rig, lfd, T_MS);
 	assert_true(hfd >= 0);
-	assert_int_equal(rig_send_all(f->rig, c, "ping", 4, T_MS), 0);
-	assert_int_equal(rig_host_read_full(f->rig, hfd, buf, 4, T_MS), 4);
+	assert_int_equal(rig_send_all(rig, c, "ping", 4, T_MS), 0);
+	assert_int_equal(rig_host_read_full(rig, hfd, buf, 4, T_MS), 4);
 	assert_memory_equal(buf, "ping", 4);
-	assert_int_equal(rig_host_write_all(f->rig, hfd, "pong", 4, T_MS), 0);
-	assert_int_equal(rig_recv_wait(f->rig, c, buf, 4, T_MS), 4);
+	assert_int_equal(rig_host_write_all(rig, hfd, "pong", 4, T_MS), 0);
+	assert_int_equal(rig_recv_wait(rig, c, buf, 4, T_MS), 4);
 	assert_memory_equal(buf, "pong", 4);
 	close(hfd);
 	close(lfd);
-	rig_close(f->rig, c);
+	rig_close(rig, c);
+}
+
+void assert_round_trip(struct fixture *f, uint32_t port)
+{
+	assert_round_trip_on(f->rig, f->d.uds_path, port);
 }
 
 long process_cpu_ms(pid_t pid)

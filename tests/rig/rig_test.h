@@ -47,6 +47,8 @@ int wait_fd_count(struct fixture *f, int want, int timeout_ms);
 /* The daemon still serves: a guest-initiated connection to a host listener
  * on port carries a few bytes each way, then closes. */
 void assert_round_trip(struct fixture *f, uint32_t port);
+/* The same for any rig, whose daemon VM has uds_path. */
+void assert_round_trip_on(struct rig *rig, const char *uds_path, uint32_t port);
 
 /* CPU time (user + system) process pid has used, in milliseconds (10 ms
  * ticks): tests check with it that the daemon waits without spinning. */
