@@ -22,8 +22,9 @@ set -euo pipefail
 
 # Largest input per harness: a CONNECT line is at most 64 bytes, a
 # vhost-user session needs room for a few 4 KiB payloads, a device session
-# for a few dozen packets.
+# for a few dozen packets, an API request for its headers and a JSON body.
 declare -A max_len=(
+	[fuzz_api]=8192
 	[fuzz_config]=4096
 	[fuzz_connect_line]=256
 	[fuzz_device_tx]=8192
