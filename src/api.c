@@ -67,6 +67,22 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
 	return rc;
 }
 
+/* When no document could be made (out of memory): a fixed answer. */
+static enum MHD_Result send_no_memory(struct MHD_Connection *conn)
+{
+	static const char body[] = "{\"error\": \"out of memory\"}";
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result rc;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	rc = MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
 /* Sends j (its reference taken) as the body; NULL is out of memory. */
 static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *j,
 				 const char *allow)
@@ -75,7 +91,7 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, j
 
 	json_decref(j);
 	if (!text)
-		return MHD_NO;
+		return send_no_memory(conn);
 	return send_text(conn, status, "application/json", text, strlen(text), allow);
 }
 
@@ -92,6 +108,11 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* It may quote the client's bytes, cut anywhere: JSON strings must be
+	 * UTF-8, so what is not plain ASCII shows as '?'. */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
 	return send_json(conn, status, json_pack("{s:s}", "error", msg), allow);
 }
 
@@ -133,7 +154,7 @@ static enum MHD_Result get_connections(struct api *api, struct MHD_Connection *c
 		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
 				  "cid %u is stopping", api->reg->vms[vm].guest_cid);
 	if (n < 0)
-		return MHD_NO;
+		return send_no_memory(conn);
 	j = api_connections_json(r, (size_t)n);
 	free(r);
 	return send_json(conn, MHD_HTTP_OK, j, NULL);
@@ -182,7 +203,7 @@ static enum MHD_Result put_vm(struct api *api, struct MHD_Connection *conn, size
 	err = open_memstream(&text, &text_len);
 	if (!err) {
 		json_decref(obj);
-		return MHD_NO;
+		return send_no_memory(conn);
 	}
 	if (api_vm_entry(obj, &e, err) && vm_entry_finish(&e, err)) {
 		config_apply_perms(&e, &api->reg->cfg->perms);
@@ -214,7 +235,7 @@ static enum MHD_Result get_metrics(struct api *api, struct MHD_Connection *conn,
 	(void)vm;
 	(void)req;
 	if (!text)
-		return MHD_NO;
+		return send_no_memory(conn);
 	return send_text(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text,
 			 len, NULL);
 }

@@ -1,7 +1,8 @@
 /* The HTTP API on a Unix socket (--api-socket; README, "API").  It runs in
  * libmicrohttpd's thread and reads what the devices publish for it (their
- * configuration, device_stats.h counters, mailbox depths): it never takes
- * a lock a device thread takes, and never waits for one. */
+ * configuration, device_stats.h counters, mailbox depths) without any lock
+ * a device thread takes; a connection list or a VM's removal is one short
+ * job on that VM's own thread (device_call.c), which the API waits for. */
 #ifndef VSOCK_API_H
 #define VSOCK_API_H
 

@@ -13,12 +13,30 @@
 #include "device_stats.h"
 #include "vsock_device.h"
 
+/* s as a JSON string: paths and names are bytes, JSON strings UTF-8, so
+ * one that is not UTF-8 shows its other bytes as '?'. */
+static json_t *json_text(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+
+	if (j || !s)
+		return j;
+	copy = strdup(s);
+	for (char *p = copy; p && *p; p++)
+		if ((unsigned char)*p > 0x7e)
+			*p = '?';
+	j = copy ? json_string(copy) : NULL;
+	free(copy);
+	return j;
+}
+
 static json_t *string_list(char *const *items, size_t n)
 {
 	json_t *a = json_array();
 
 	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, json_string(items[i]));
+		json_array_append_new(a, json_text(items[i]));
 	return a;
 }
 
@@ -37,18 +55,19 @@ static json_t *config_json(const struct vm_config *vm)
 	json_t *o;
 
 	snprintf(mode, sizeof(mode), "%04o", vm->socket_mode);
-	o = json_pack("{s:I, s:s?, s:I, s:I, s:o, s:I, s:I, s:I, s:s}", "guest_cid",
-		      (json_int_t)vm->guest_cid, "socket", vm->socket_path, "tx_buffer_size",
-		      (json_int_t)vm->tx_buffer_size, "queue_size", (json_int_t)vm->queue_size,
-		      "groups", string_list(vm->groups, vm->n_groups), "max_connections",
-		      (json_int_t)vm->max_connections, "max_pending", (json_int_t)vm->max_pending,
-		      "tx_buffer_total", (json_int_t)vm->tx_buffer_total, "socket_mode", mode);
+	o = json_pack("{s:I, s:o?, s:I, s:I, s:o, s:I, s:I, s:I, s:s}", "guest_cid",
+		      (json_int_t)vm->guest_cid, "socket", json_text(vm->socket_path),
+		      "tx_buffer_size", (json_int_t)vm->tx_buffer_size, "queue_size",
+		      (json_int_t)vm->queue_size, "groups", string_list(vm->groups, vm->n_groups),
+		      "max_connections", (json_int_t)vm->max_connections, "max_pending",
+		      (json_int_t)vm->max_pending, "tx_buffer_total",
+		      (json_int_t)vm->tx_buffer_total, "socket_mode", mode);
 	if (!o)
 		return NULL;
 	if (vm->socket_gid_set)
 		json_object_set_new(o, "socket_group", json_integer(vm->socket_gid));
 	if (vm->backend == BACKEND_UDS) {
-		json_object_set_new(o, "uds_path", json_string(vm->uds_path));
+		json_object_set_new(o, "uds_path", json_text(vm->uds_path));
 		json_object_set_new(o, "max_handshakes", json_integer(vm->max_handshakes));
 	} else {
 		json_object_set_new(o, "forward_cid", json_integer(vm->forward_cid));
@@ -143,12 +162,18 @@ static bool set_list(struct vm_entry *e, enum vm_key key, const char *name, json
 		     FILE *err)
 {
 	size_t n = json_array_size(array);
-	char(*text)[PATH_MAX] = calloc(n ? n : 1, sizeof(*text));
-	const char **items = calloc(n ? n : 1, sizeof(*items));
-	bool ok = text && items;
+	char(*text)[PATH_MAX];
+	const char **items;
+	bool ok;
 	json_t *v;
 	size_t i;
 
+	if (n > CONFIG_MAX_LIST_ITEMS)
+		return config_error(err, "%s: %s: more than %u items", e->label, name,
+				    CONFIG_MAX_LIST_ITEMS);
+	text = calloc(n ? n : 1, sizeof(*text));
+	items = calloc(n ? n : 1, sizeof(*items));
+	ok = text && items;
 	if (!ok)
 		config_error(err, "out of memory");
 	json_array_foreach(array, i, v) {

@@ -216,18 +216,21 @@ static bool set_fd(struct vm_entry *e, const char *spelling, const char *value, 
 	return true;
 }
 
+/* A number is a gid, without asking the name service; a name is looked up
+ * with the reentrant call (the API's thread and a reload may both parse). */
 bool config_parse_group(const char *label, const char *spelling, const char *value,
 			gid_t *out, FILE *err)
 {
-	const struct group *g = *value ? getgrnam(value) : NULL;
+	struct group g, *found = NULL;
+	char buf[4096];
 	uint64_t gid;
 
-	if (g) {
-		*out = g->gr_gid;
-		return true;
-	}
 	if (parse_num_u64(value, UINT32_MAX - 1, &gid) == PARSE_NUM_OK) {
 		*out = (gid_t)gid;
+		return true;
+	}
+	if (*value && getgrnam_r(value, &g, buf, sizeof(buf), &found) == 0 && found) {
+		*out = found->gr_gid;
 		return true;
 	}
 	return config_error(err, "%s: %s: '%s' is neither a group name nor a group number",

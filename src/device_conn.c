@@ -369,6 +369,7 @@ void device_conn_guest_accepted(struct vsock_device *dev, struct conn *c)
 	if (rc < 0) {
 		log_info_rl("host client for guest port %u is gone (%s); resetting",
 			    c->key.peer_port, strerror(-rc));
+		stats_count(&dev->stats, STAT_REFUSED_ERROR, 1);
 		device_conn_reset(dev, c);
 		return;
 	}
@@ -492,6 +493,7 @@ static struct conn *host_conn_new(struct vsock_device *dev, int fd, uint32_t gue
 	else
 		log_warn_rl("no free local port for guest port %u", guest_port);
 	if (!c) {
+		stats_count(&dev->stats, STAT_REFUSED_ERROR, 1);
 		close(fd);
 		return NULL;
 	}

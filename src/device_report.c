@@ -26,7 +26,7 @@ static bool report(struct conn *c, void *ctx)
 		.bytes_h2g = c->bytes_h2g,
 		.guest_buf_alloc = c->peer_buf_alloc,
 		.guest_credit = conn_peer_credit(c),
-		.offered = c->credit_edge - c->fwd_cnt,
+		.offered = c->credit_edge - c->fwd_cnt - txbuf_bytes(&c->txbuf),
 		.buffered = txbuf_bytes(&c->txbuf),
 	};
 	return false; /* the table keeps it */

@@ -4,11 +4,12 @@
 #include "vhost_user_msg.h"
 
 /* A device's own descriptors: its epoll set and the loop's back-off timer;
- * the stop and sibling-mail eventfds; the request and sibling-park timers;
- * the vhost-user listener and its front-end; three eventfds (kick, call,
- * err) for each of three rings; the fds one vhost-user message may carry;
- * one client accepted only to be closed when a budget is full. */
-#define DEVICE_FIXED (2 + 2 + 2 + 2 + 3 * 3 + VU_MAX_FDS + 1)
+ * the stop, sibling-mail and control-call eventfds; the request and
+ * sibling-park timers; the vhost-user listener and its front-end; three
+ * eventfds (kick, call, err) for each of three rings; the fds one
+ * vhost-user message may carry; one client accepted only to be closed when
+ * a budget is full. */
+#define DEVICE_FIXED (2 + 3 + 2 + 2 + 3 * 3 + VU_MAX_FDS + 1)
 /* The Unix socket backend: its stream and seqpacket listeners and its
  * CONNECT-line timer. */
 #define UDS_FIXED 3
@@ -81,10 +82,10 @@ static uint64_t device_needs(const struct vm_config *vm)
 	return vm->backend == BACKEND_UDS ? n + vm->max_handshakes : n;
 }
 
-bool fd_budget_fit(const struct vm_config *vms, size_t n, uint64_t share, struct vm_config *vm,
-		   uint64_t limit, FILE *err)
+bool fd_budget_fit(const struct vm_config *vms, size_t n, bool api, uint64_t share,
+		   struct vm_config *vm, uint64_t limit, FILE *err)
 {
-	uint64_t needed = process_needs(true) + device_needs(vm);
+	uint64_t needed = process_needs(api) + device_needs(vm);
 
 	for (size_t i = 0; i < n; i++)
 		needed += device_needs(&vms[i]);
@@ -126,9 +127,10 @@ bool fd_budget_apply(struct daemon_config *cfg, uint64_t limit, FILE *err)
 			cfg->n_vms, (unsigned long long)needed, (unsigned long long)limit);
 		return false;
 	}
-	/* With the API, VMs may come later: a share is never more than one
-	 * of FD_BUDGET_API_SHARES, and those VMs get one too. */
-	if (cfg->api_socket)
+	/* With the API or a file to reload, VMs may come later: a share is
+	 * never more than one of FD_BUDGET_API_SHARES, and those VMs get one
+	 * too. */
+	if (cfg->api_socket || cfg->from_file)
 		share = (limit - needed) / (n_auto > FD_BUDGET_API_SHARES ? n_auto
 									   : FD_BUDGET_API_SHARES);
 	else

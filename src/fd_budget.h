@@ -30,15 +30,16 @@ unsigned fd_budget_device_fixed(const struct vm_config *vm);
  * with one line on err, when it cannot. */
 bool fd_budget_apply(struct daemon_config *cfg, uint64_t limit, FILE *err);
 
-/* With the API, an automatic share is at most this fraction of what the
- * limit leaves, so that VMs added later get one too. */
+/* With the API or a file to reload, an automatic share is at most this
+ * fraction of what the limit leaves, so that VMs added later get one too. */
 #define FD_BUDGET_API_SHARES 8
 
-/* At run time (with the API): fills in the unset budgets of vm, a VM added
- * to the n VMs served (vms, their budgets set), with the share start-up
- * computed (daemon_config.fd_share), or what limit open files leave if
- * less.  Returns false, with one line on err, when they do not fit. */
-bool fd_budget_fit(const struct vm_config *vms, size_t n, uint64_t share, struct vm_config *vm,
-		   uint64_t limit, FILE *err);
+/* At run time: fills in the unset budgets of vm, a VM added to the n VMs
+ * served (vms, their budgets set), with the share start-up computed
+ * (daemon_config.fd_share), or what limit open files leave if less; api
+ * says whether the API runs.  Returns false, with one line on err, when
+ * they do not fit. */
+bool fd_budget_fit(const struct vm_config *vms, size_t n, bool api, uint64_t share,
+		   struct vm_config *vm, uint64_t limit, FILE *err);
 
 #endif

@@ -37,12 +37,12 @@ static bool apply_log_level(const struct daemon_config *cfg)
 	return false;
 }
 
-/* The API and reloads start devices; reloads read the file again. */
+/* The API and reloads start devices, read the file again, look group
+ * names up (the name service opens its files). */
 static unsigned sandbox_needs(const struct daemon_config *cfg)
 {
-	unsigned needs = cfg->api_socket || cfg->from_file ? SANDBOX_START_DEVICES : 0;
-
-	return cfg->from_file ? needs | SANDBOX_READ_FILES : needs;
+	return cfg->api_socket || cfg->from_file ? SANDBOX_START_DEVICES | SANDBOX_READ_FILES
+						 : 0;
 }
 
 /* Opens the API socket and serves the API on it; false (logged) if it

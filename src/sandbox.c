@@ -49,9 +49,15 @@ static const int allowed[] = {
  * bound under a temporary name, given their mode and group, and renamed
  * into place; it gets an epoll set, eventfds, timerfds and a thread. */
 static const int device_start[] = {
-	SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(rename), SCMP_SYS(chmod),
-	SCMP_SYS(chown), SCMP_SYS(epoll_create1), SCMP_SYS(eventfd2),
+	SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(epoll_create1), SCMP_SYS(eventfd2),
 	SCMP_SYS(timerfd_create), SCMP_SYS(clone3), SCMP_SYS(clone),
+	/* rename(), chmod(), chown(): the *at calls where the old ones do not
+	 * exist (arm64). */
+	SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(chmod),
+	SCMP_SYS(fchmodat), SCMP_SYS(chown), SCMP_SYS(fchownat),
+	/* A socket-group name looked up (the name service: libnss_systemd
+	 * seeds a hash with getrandom). */
+	SCMP_SYS(getrandom),
 };
 
 /* The sanitizers' runtime makes calls no list of ours should allow
@@ -120,10 +126,14 @@ static int add_rules(scmp_filter_ctx ctx, unsigned needs)
 	if (rc == 0 && !SANITIZER_BUILD)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0);
 	/* The API's thread (libmicrohttpd) names itself when it starts, which
-	 * may be after the filter is on. */
+	 * may be after the filter is on; libnss_systemd reads the capability
+	 * bounding set when a group name is looked up at run time. */
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 				      SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+	if (rc == 0 && (needs & SANDBOX_START_DEVICES))
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				      SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_READ));
 	/* process_fail(): a signal to this process only. */
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,

@@ -14,7 +14,8 @@
 /* What the daemon may still do once started, besides serving. */
 enum sandbox_needs {
 	SANDBOX_START_DEVICES = 1u << 0, /* VMs added at run time (API, reload) */
-	SANDBOX_READ_FILES = 1u << 1,    /* the configuration read again (SIGHUP) */
+	SANDBOX_READ_FILES = 1u << 1,    /* the configuration read again, group
+					  * names looked up (read-only opens) */
 };
 
 /* Installs the filter for mode (nothing for SECCOMP_NONE), with what needs

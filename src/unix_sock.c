@@ -24,9 +24,28 @@ static int fill_addr(struct sockaddr_un *addr, const char *path)
 	return 0;
 }
 
-/* Whether path may be replaced: 0 if nothing is there, 1 if a socket is
- * (a stale one, or another listener's), -EEXIST (logged) for anything else,
- * or -errno. */
+bool unix_socket_live(const char *path)
+{
+	struct sockaddr_un addr;
+	bool live;
+	int fd;
+
+	if (fill_addr(&addr, path) < 0)
+		return false;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	/* Refused: nobody listens there; anything else (accepted, a full
+	 * backlog, a socket of another type) means somebody does. */
+	live = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 ||
+	       (errno != ECONNREFUSED && errno != ENOENT);
+	close(fd);
+	return live;
+}
+
+/* Whether path may be replaced: 0 if nothing is there, 1 if a stale socket
+ * is, -EEXIST (logged) for anything else (a file, a socket somebody
+ * listens on), or -errno. */
 static int check_replaceable(const char *path)
 {
 	struct stat st;
@@ -35,6 +54,11 @@ static int check_replaceable(const char *path)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode)) {
 		log_err("%s exists and is not a socket; refusing to replace it", path);
+		return -EEXIST;
+	}
+	if (unix_socket_live(path)) {
+		log_err("%s: somebody listens on this socket already; refusing to replace it",
+			path);
 		return -EEXIST;
 	}
 	return 1;

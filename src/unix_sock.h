@@ -26,12 +26,17 @@ struct unix_perm {
 	bool set_gid;
 };
 
+/* Whether somebody listens on the Unix socket at path (a connect is not
+ * refused). */
+bool unix_socket_live(const char *path);
+
 /* Binds a socket of type (SOCK_STREAM, SOCK_SEQPACKET) and listens
  * (non-blocking, close-on-exec).  The socket is bound
  * under a temporary name beside path and renamed onto it once it listens,
  * so path never exists without accepting connections (except for paths so
  * long that no temporary name fits: those are bound directly).  A stale
- * socket file at path is replaced; any other existing file is refused.
+ * socket file at path is replaced; a socket somebody listens on, or any
+ * other existing file, is refused.
  * Errors are logged with the path and returned as -errno, leaving no file
  * behind. */
 int unix_listener_open_type(struct unix_listener *l, const char *path, int type, int backlog,

@@ -1,12 +1,15 @@
 #include "vm_registry.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_uds.h"
 #include "config_vm.h"
 #include "fd_budget.h"
+#include "unix_sock.h"
 #include "vm_config.h"
 #include "log.h"
 #include "vsock_device.h"
@@ -56,7 +59,8 @@ bool vm_registry_start(struct vm_registry *r, struct daemon_config *cfg)
 	cfg->n_vms = 0;
 	{
 		struct daemon_config budgets = {.vms = r->vms, .n_vms = r->n,
-						.api_socket = cfg->api_socket};
+						.api_socket = cfg->api_socket,
+						.from_file = cfg->from_file};
 
 		if (!fd_budget_apply(&budgets, r->fd_limit, stderr))
 			return false;
@@ -125,6 +129,27 @@ static bool grow(struct vm_registry *r)
 	return devs != NULL;
 }
 
+/* Whether one of the paths vm would bind has a listener already (another
+ * VM's, under another spelling of its path, the API's, another program's). */
+static bool path_taken(const struct vm_config *vm, FILE *err)
+{
+	char seqpacket[PATH_MAX];
+	const char *paths[3] = {vm->socket_path, vm->uds_path, NULL};
+
+	if (vm->uds_path) {
+		snprintf(seqpacket, sizeof(seqpacket), "%s%s", vm->uds_path, UDS_SEQPACKET_SUFFIX);
+		paths[2] = seqpacket;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (paths[i] && unix_socket_live(paths[i])) {
+			config_error(err, "cid %u: somebody listens on %s already", vm->guest_cid,
+				     paths[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
 int vm_registry_add(struct vm_registry *r, struct vm_entry *e, FILE *err)
 {
 	struct vsock_device *dev;
@@ -134,11 +159,13 @@ int vm_registry_add(struct vm_registry *r, struct vm_entry *e, FILE *err)
 		config_error(err, "out of memory");
 		return -ENOMEM;
 	}
-	if (!vm_list_check_added(r->vms, r->n, e, err) || on_api_socket(r, &e->vm, err)) {
+	if (!vm_list_check_added(r->vms, r->n, e, err) || on_api_socket(r, &e->vm, err) ||
+	    path_taken(&e->vm, err)) {
 		vm_config_clear(&given);
 		return -EEXIST;
 	}
-	if (!fd_budget_fit(r->vms, r->n, r->fd_share, &e->vm, r->fd_limit, err)) {
+	if (!fd_budget_fit(r->vms, r->n, r->cfg->api_socket != NULL, r->fd_share, &e->vm,
+			   r->fd_limit, err)) {
 		vm_config_clear(&given);
 		return -ENOSPC;
 	}
@@ -212,7 +239,8 @@ static bool budgets_fit(const struct vm_registry *r, const struct daemon_config 
 		if (i >= 0 && kept(r, (size_t)i, next))
 			continue;
 		sim[n] = next->vms[j]; /* shallow: only its budgets change */
-		ok = fd_budget_fit(sim, n, r->fd_share, &sim[n], r->fd_limit, err);
+		ok = fd_budget_fit(sim, n, r->cfg->api_socket != NULL, r->fd_share, &sim[n],
+				   r->fd_limit, err);
 		n++;
 	}
 	if (!sim)
@@ -221,17 +249,54 @@ static bool budgets_fit(const struct vm_registry *r, const struct daemon_config 
 	return ok;
 }
 
+static bool inherits(const struct vm_config *vm)
+{
+	return vm->socket_fd >= 0 || vm->uds_fd >= 0 || vm->uds_seqpacket_fd >= 0;
+}
+
+/* Inherited listeners exist only at start-up: a VM that would start with
+ * one, or restart without the one it has, needs the daemon restarted. */
+static bool inherited_stay(const struct vm_registry *r, const struct daemon_config *next,
+			   FILE *err)
+{
+	for (size_t j = 0; j < next->n_vms; j++) {
+		ssize_t i = vm_registry_find(r, next->vms[j].guest_cid);
+
+		if (i >= 0 && kept(r, (size_t)i, next))
+			continue;
+		if (next->vms[j].socket_fd >= 0)
+			return config_error(err, "cid %u: fd: inherited sockets exist only at "
+					    "start-up; give a socket path", next->vms[j].guest_cid);
+		if (i >= 0 && inherits(&r->vms[i]))
+			return config_error(err, "cid %u: its entry changed, but it serves "
+					    "inherited sockets (--fd, socket activation): that "
+					    "takes a restart of the daemon", next->vms[j].guest_cid);
+	}
+	return true;
+}
+
 bool vm_registry_apply(struct vm_registry *r, struct daemon_config *next, FILE *err)
 {
-	size_t stopped = 0, changed = 0, started = 0;
+	size_t kept_n = 0, stopped = 0, restarted = 0, started = 0, failed = 0;
+	bool *changed = calloc(next->n_vms + 1, sizeof(*changed));
 
-	if (!budgets_fit(r, next, err))
+	if (!changed) {
+		config_error(err, "out of memory");
 		return false;
+	}
+	if (!inherited_stay(r, next, err) || !budgets_fit(r, next, err)) {
+		free(changed);
+		return false;
+	}
 	for (size_t i = r->n; i-- > 0;) {
-		if (kept(r, i, next))
+		ssize_t j = find_in(next, r->vms[i].guest_cid);
+
+		if (kept(r, i, next)) {
+			kept_n++;
 			continue;
-		if (find_in(next, r->vms[i].guest_cid) >= 0)
-			changed++;
+		}
+		if (j >= 0)
+			changed[j] = true;
 		else
 			stopped++;
 		vm_registry_remove(r, i);
@@ -244,12 +309,18 @@ bool vm_registry_apply(struct vm_registry *r, struct daemon_config *next, FILE *
 			continue;
 		snprintf(label, sizeof(label), "cid %u", next->vms[j].guest_cid);
 		e.label = label;
-		if (vm_registry_add(r, &e, err) == 0)
+		if (vm_registry_add(r, &e, err) != 0)
+			failed++;
+		else if (changed[j])
+			restarted++;
+		else
 			started++;
 		next->vms[j] = e.vm;
 	}
+	free(changed);
 	log_info("configuration read again: %zu VM(s) kept, %zu restarted (changed), %zu "
-		 "stopped, %zu started", r->n - started, changed, stopped, started - changed);
+		 "stopped, %zu started, %zu failed to start", kept_n, restarted, stopped, started,
+		 failed);
 	return true;
 }
 

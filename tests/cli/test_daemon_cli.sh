@@ -100,7 +100,7 @@ vms:
 YAML
 	kill -HUP "$PID"
 	if wait_for "$DIR/v5.sock" && [ ! -e "$DIR/v4.sock" ] && [ -e "$DIR/v3.sock" ] &&
-		grep -q "configuration read again: 1 VM(s) kept, 0 restarted (changed), 1 stopped, 1 started" "$DIR/log"; then
+		grep -q "configuration read again: 1 VM(s) kept, 0 restarted (changed), 1 stopped, 1 started, 0 failed to start" "$DIR/log"; then
 		pass "SIGHUP with --config: the difference applied"
 	else
 		fail "SIGHUP with --config: $(ls "$DIR") $(cat "$DIR/log")"
@@ -113,6 +113,19 @@ YAML
 		[ -e "$DIR/v3.sock" ] && [ -e "$DIR/v5.sock" ] &&
 		pass "SIGHUP with an invalid file: nothing changed, logged" ||
 		fail "SIGHUP with an invalid file: $(ls "$DIR") $(cat "$DIR/log")"
+	# An inherited socket exists only at start-up.
+	cat > "$DIR/vms.yaml" <<YAML
+vms:
+  - {guest_cid: 3, socket: $DIR/v3.sock, uds_path: $DIR/vm3.vsock}
+  - {guest_cid: 5, socket: $DIR/v5.sock, uds_path: $DIR/vm5.vsock}
+  - {guest_cid: 6, fd: 3, uds_path: $DIR/vm6.vsock}
+YAML
+	kill -HUP "$PID"
+	wait_for_log "cid 6: fd: inherited sockets exist only at start-up"
+	grep -q "cid 6: fd: inherited sockets exist only at start-up; give a socket path; nothing changed" "$DIR/log" &&
+		[ ! -e "$DIR/vm6.vsock" ] && [ -e "$DIR/v5.sock" ] &&
+		pass "SIGHUP with an fd key: nothing changed" ||
+		fail "SIGHUP with an fd key: $(ls "$DIR") $(cat "$DIR/log")"
 	kill -TERM "$PID"; wait_exit
 	[ "$RC" = 0 ] && pass "SIGTERM after reloads: exit 0" || fail "SIGTERM after reloads: $RC"
 else
@@ -157,7 +170,7 @@ err=$(run "$DAEMON" --socket "$DIR/v3.sock" --uds-path "$DIR/plain" 2>&1); rc=$?
 err=$(run prlimit --nofile=1000:1000 "$DAEMON" --socket "$DIR/v3.sock" --uds-path "$DIR/vm3.vsock" \
 	--max-connections 2000 2>&1); rc=$?
 [ $rc -eq 1 ] && [ -z "$(ls -A "$DIR" | grep -v '^plain$')" ] &&
-	echo "$err" | grep -q "need 2069 open files but the limit (RLIMIT_NOFILE) is 1000" &&
+	echo "$err" | grep -q "need 2070 open files but the limit (RLIMIT_NOFILE) is 1000" &&
 	pass "budgets over the fd limit: exit 1" || fail "budgets over the fd limit: $rc $err"
 err=$(run prlimit --nofile=140:140 "$DAEMON" --vm "guest-cid=3,socket=$DIR/v3.sock,uds-path=$DIR/vm3.vsock" \
 	--vm "guest-cid=4,socket=$DIR/v4.sock,uds-path=$DIR/vm4.vsock" 2>&1); rc=$?

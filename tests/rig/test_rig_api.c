@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/virtio_vsock.h>
@@ -413,9 +414,14 @@ static void test_metrics_count_refusals(void **state)
 	fd = rig_host_connect(f->uds[0]);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "CONNECT 7003\n", 13), 13);
+	wait_state(f, NULL, CID_A, "connections", "requesting", 1);
 	assert_int_equal(rig_host_wait_eof(f->a, fd, T_MS), 0);
 	close(fd);
 	counted_rose(f, &c, 1);
+	/* Its RST went into one of the buffers the guest had posted: no
+	 * connection is left in any state. */
+	assert_int_equal(get_state(f, CID_A, "connections", "requesting"), 0);
+	assert_int_equal(get_state(f, CID_A, "connections", "closing"), 0);
 	rig_freeze_rx(f->a, false);
 }
 
@@ -574,6 +580,9 @@ static void test_bad_requests_get_json_errors(void **state)
 	assert_error(&r, 404, "no such path: /nope");
 	r = http_request(f->api, "GET", "/vms/", NULL, T_MS);
 	assert_error(&r, 404, "no such path");
+	/* A path that is not UTF-8 is quoted as ASCII, in valid JSON. */
+	r = http_request(f->api, "GET", "/%ff%c3", NULL, T_MS);
+	assert_error(&r, 404, "no such path: /??");
 	r = http_request(f->api, "POST", "/vms", "{}", T_MS);
 	assert_non_null(http_header(&r, "Allow", allow, sizeof(allow)));
 	assert_string_equal(allow, "GET, HEAD, PUT");
@@ -821,11 +830,39 @@ static void test_put_refuses_what_start_up_refuses(void **state)
 	r = http_request(f->api, "PUT", "/vms", body, T_MS);
 	assert_error(&r, 409, "open files but the limit (RLIMIT_NOFILE)");
 
+	/* Another spelling of a path somebody listens on: another VM's, the
+	 * API's, a VM's seqpacket listener. */
+	snprintf(body, sizeof(body), "{\"guest_cid\": 6, \"socket\": \"%s/.%s\", "
+		 "\"uds_path\": \"%s/vm6.vsock\"}", f->d.dir, strrchr(f->sock[0], '/'), f->d.dir);
+	r = http_request(f->api, "PUT", "/vms", body, T_MS);
+	assert_error(&r, 409, "somebody listens on");
+	snprintf(body, sizeof(body), "{\"guest_cid\": 6, \"socket\": \"%s//api.sock\", "
+		 "\"uds_path\": \"%s/vm6.vsock\"}", f->d.dir, f->d.dir);
+	r = http_request(f->api, "PUT", "/vms", body, T_MS);
+	assert_error(&r, 409, "somebody listens on");
+	snprintf(body, sizeof(body), "{\"guest_cid\": 6, \"socket\": \"%s/vm6.sock\", "
+		 "\"uds_path\": \"%s_seqpacket\"}", f->d.dir, f->uds[0]);
+	r = http_request(f->api, "PUT", "/vms", body, T_MS);
+	assert_error(&r, 409, "somebody listens on");
+	assert_int_equal(access(f->sock[0], F_OK), 0);
+	assert_true(rig_daemon_alive(&f->d));
+
 	/* Nothing of them was left behind, and a valid one still goes in. */
 	assert_int_equal(access(f->sock[0], F_OK), 0);
-	snprintf(body, sizeof(body), "{\"guest_cid\": 6, %s}", vm6);
+	/* A socket group by name is looked up at run time, as at start-up
+	 * (under the system-call filter). */
+	snprintf(body, sizeof(body), "{\"guest_cid\": 6, %s, \"socket_group\": \"root\"}", vm6);
 	assert_int_equal(put_vm(f, body), 201);
 	assert_int_equal(put_vm(f, body), 409);
+	{
+		struct stat st;
+		char path[160];
+
+		snprintf(path, sizeof(path), "%s/vm6.sock", f->d.dir);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_gid, 0);
+		assert_int_equal(st.st_mode & 0777, 0660);
+	}
 	{
 		json_t *vms = get_json(f, "/vms");
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pattern.h"
@@ -139,7 +140,8 @@ static void test_reload_applies_only_the_difference(void **state)
 	assert_true(hc >= 0);
 
 	e[0] = entry(f, 3, "");
-	e[1] = entry(f, 5, ", tx_buffer_size: 65536");
+	/* A group name, looked up under the system-call filter. */
+	e[1] = entry(f, 5, ", tx_buffer_size: 65536, socket_group: root");
 	e[2] = entry(f, 6, "");
 	write_file(f, (const char *const[]){e[0], e[1], e[2], NULL});
 	for (unsigned i = 0; i < 3; i++)
@@ -151,7 +153,7 @@ static void test_reload_applies_only_the_difference(void **state)
 		assert_true(rig_poll(a, NULL, 0, 10) >= 0);
 	}
 	assert_int_equal(rig_daemon_log_count(&f->d, "configuration read again: 1 VM(s) kept, "
-					      "1 restarted (changed), 1 stopped, 1 started"),
+					      "1 restarted (changed), 1 stopped, 1 started, 0 failed"),
 			 1);
 
 	/* A: same entry, same connection, not a byte lost. */
@@ -164,6 +166,13 @@ static void test_reload_applies_only_the_difference(void **state)
 	/* C: restarted, its connection reset and its host socket closed; its
 	 * VMM comes back to the new device. */
 	assert_int_equal(rig_host_wait_eof(a, hc, T_MS), 0);
+	{
+		struct stat st;
+
+		assert_int_equal(stat(f->sock[2], &st), 0);
+		assert_int_equal(st.st_gid, 0);
+		assert_int_equal(st.st_mode & 0777, 0660);
+	}
 	rig_destroy(c);
 	f->rig[2] = NULL;
 	c = open_vm(f, 5);
