@@ -775,7 +775,25 @@ static void test_put_adds_a_vm_that_serves_at_once(void **state)
 	assert_int_equal(r.status, 204);
 	http_reply_free(&r);
 	assert_int_equal(access(sock, F_OK), -1);
+	assert_int_equal(access(uds, F_OK), -1);
+	{
+		char seqpacket[160];
+
+		snprintf(seqpacket, sizeof(seqpacket), "%s_seqpacket", uds);
+		assert_int_equal(access(seqpacket, F_OK), -1);
+	}
 	assert_int_equal(rig_host_wait_eof(f->a, hfd, T_MS), 0);
+	/* A's end of the sibling connection hears of it at its next packet:
+	 * the router answers for the VM that is gone. */
+	assert_int_equal(rig_send_all(f->a, acc, "x", 1, T_MS), 0);
+	{
+		int64_t deadline = rig_now_ms() + T_MS;
+
+		while (acc->error != -ECONNRESET) {
+			assert_true(rig_left_ms(deadline) > 0);
+			assert_true(rig_poll(f->a, NULL, 0, 10) >= 0);
+		}
+	}
 	close(hfd);
 	close(lfd);
 	rig_destroy(d);
