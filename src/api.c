@@ -189,7 +189,9 @@ static enum MHD_Result put_vm(struct api *api, struct MHD_Connection *conn, size
 {
 	struct vm_entry e = {.label = "PUT /vms"};
 	json_error_t jerr;
-	json_t *obj = json_loadb(req->body ? req->body : "", req->len, 0, &jerr);
+	/* A key given twice is an error, as in --vm. */
+	json_t *obj = json_loadb(req->body ? req->body : "", req->len, JSON_REJECT_DUPLICATES,
+				 &jerr);
 	char *text = NULL, *msg;
 	size_t text_len = 0;
 	unsigned status = MHD_HTTP_BAD_REQUEST;

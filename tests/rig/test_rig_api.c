@@ -811,6 +811,8 @@ static void test_put_refuses_what_start_up_refuses(void **state)
 		 f->d.dir, f->d.dir);
 	r = http_request(f->api, "PUT", "/vms", "{\"guest_cid\": ", T_MS);
 	assert_error(&r, 400, "the body is not JSON");
+	r = http_request(f->api, "PUT", "/vms", "{\"guest_cid\": 6, \"guest_cid\": 7}", T_MS);
+	assert_error(&r, 400, "duplicate object key");
 	r = http_request(f->api, "PUT", "/vms", "[1, 2]", T_MS);
 	assert_error(&r, 400, "PUT /vms: expected a JSON object of --vm keys");
 	snprintf(body, sizeof(body), "{\"guest_cid\": 6, %s, \"tx_buffer_size\": 12}", vm6);
