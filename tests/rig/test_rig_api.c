@@ -222,6 +222,24 @@ static void wait_state(struct api_fixture *f, struct rig *rig, unsigned cid, con
 	}
 }
 
+/* A's guest connects to a host listener on port (out, the host's end
+ * hout), and a host client connects to A's guest on port + 1 (in, hin).
+ * Returns the listener. */
+static int open_both_ways(struct api_fixture *f, uint32_t port, struct rig_conn **out, int *hout,
+			  struct rig_conn **in, int *hin)
+{
+	int lfd = rig_host_listen(f->uds[0], port);
+
+	assert_true(lfd >= 0);
+	assert_int_equal(rig_connect(f->a, RIG_HOST_CID, port, T_MS, out), 0);
+	*hout = rig_host_accept(f->a, lfd, T_MS);
+	assert_true(*hout >= 0);
+	assert_int_equal(rig_listen(f->a, port + 1), 0);
+	*hin = rig_host_open(f->a, f->uds[0], port + 1, in, T_MS);
+	assert_true(*hin >= 0);
+	return lfd;
+}
+
 /* ---- GET /vms ------------------------------------------------------------- */
 
 /* Each VM's configuration is shown with its --vm keys, defaults filled in. */
@@ -268,14 +286,7 @@ static void test_vms_show_live_state(void **state)
 	f->a = open_vm(f, 0);
 	wait_state(f, f->a, CID_A, NULL, "vmm_connected", 1);
 
-	lfd = rig_host_listen(f->uds[0], 6000);
-	assert_true(lfd >= 0);
-	assert_int_equal(rig_connect(f->a, RIG_HOST_CID, 6000, T_MS, &out), 0);
-	hout = rig_host_accept(f->a, lfd, T_MS);
-	assert_true(hout >= 0);
-	assert_int_equal(rig_listen(f->a, 6001), 0);
-	hin = rig_host_open(f->a, f->uds[0], 6001, &in, T_MS);
-	assert_true(hin >= 0);
+	lfd = open_both_ways(f, 6000, &out, &hout, &in, &hin);
 	wait_state(f, f->a, CID_A, "connections", "established", 2);
 
 	memset(g2h, 'g', sizeof(g2h));
@@ -454,14 +465,7 @@ static void test_metrics_count_budgets_and_traffic(void **state)
 	opened_g = counted(f, M "connections_opened_total", "initiator=\"guest\"");
 	opened_h = counted(f, M "connections_opened_total", "initiator=\"host\"");
 	rst_in = counted(f, M "rst_received_total", NULL);
-	lfd = rig_host_listen(f->uds[0], 7200);
-	assert_true(lfd >= 0);
-	assert_int_equal(rig_connect(f->a, RIG_HOST_CID, 7200, T_MS, &out), 0);
-	hout = rig_host_accept(f->a, lfd, T_MS);
-	assert_true(hout >= 0);
-	assert_int_equal(rig_listen(f->a, 7201), 0);
-	hin = rig_host_open(f->a, f->uds[0], 7201, &in, T_MS);
-	assert_true(hin >= 0);
+	lfd = open_both_ways(f, 7200, &out, &hout, &in, &hin);
 	counted_rose(f, &opened_g, 1);
 	counted_rose(f, &opened_h, 1);
 	rig_abort(f->a, out);
@@ -629,14 +633,7 @@ static void test_connections_show_each_connection(void **state)
 	struct http_reply r;
 
 	f->a = open_vm(f, 0);
-	lfd = rig_host_listen(f->uds[0], 6100);
-	assert_true(lfd >= 0);
-	assert_int_equal(rig_connect(f->a, RIG_HOST_CID, 6100, T_MS, &out), 0);
-	hout = rig_host_accept(f->a, lfd, T_MS);
-	assert_true(hout >= 0);
-	assert_int_equal(rig_listen(f->a, 6101), 0);
-	hin = rig_host_open(f->a, f->uds[0], 6101, &in, T_MS);
-	assert_true(hin >= 0);
+	lfd = open_both_ways(f, 6100, &out, &hout, &in, &hin);
 	assert_int_equal(rig_send_all(f->a, out, g2h, sizeof(g2h), T_MS), 0);
 	assert_int_equal(rig_host_read_full(f->a, hout, buf, sizeof(g2h), T_MS), sizeof(g2h));
 	assert_int_equal(rig_host_write_all(f->a, hin, h2g, sizeof(h2g), T_MS), 0);
@@ -1013,14 +1010,7 @@ static void test_delete_stops_one_vm_only(void **state)
 
 	f->a = open_vm(f, 0);
 	f->b = open_vm(f, 1);
-	lfd = rig_host_listen(f->uds[0], 6200);
-	assert_true(lfd >= 0);
-	assert_int_equal(rig_connect(f->a, RIG_HOST_CID, 6200, T_MS, &out), 0);
-	hout = rig_host_accept(f->a, lfd, T_MS);
-	assert_true(hout >= 0);
-	assert_int_equal(rig_listen(f->a, 6201), 0);
-	hin = rig_host_open(f->a, f->uds[0], 6201, &in, T_MS);
-	assert_true(hin >= 0);
+	lfd = open_both_ways(f, 6200, &out, &hout, &in, &hin);
 	blfd = rig_host_listen(f->uds[1], 6300);
 	assert_true(blfd >= 0);
 	assert_int_equal(rig_connect(f->b, RIG_HOST_CID, 6300, T_MS, &bc), 0);
