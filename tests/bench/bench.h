@@ -62,6 +62,15 @@ double bench_cpu_s(clockid_t clock);
 /* The daemon's resident anonymous memory (its heap, stacks and private
  * data; not the guest RAM it maps, nor its binary's pages) in KiB, or -errno. */
 long bench_anon_kib(pid_t pid);
+/* The machine the figures come from, printed and written with them. */
+struct bench_machine {
+	char cpu_model[128];
+	long cpus; /* online */
+};
+void bench_machine(struct bench_machine *m);
+/* CPU seconds per GiB of copying bytes with memcpy, cache-cold (the copy
+ * floor, bench_floor.c); -1 if the buffers could not be had. */
+double bench_copy_floor(uint64_t bytes);
 /* Starts ctx->daemon and opens ctx->rig on it; the rig's guest is Linux-like
  * (rig_opts_default: 4 KiB RX buffers, 64 KiB TX packets, 256 KiB buf_alloc). */
 int bench_daemon_up(struct bench_ctx *ctx);

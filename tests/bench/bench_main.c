@@ -143,6 +143,7 @@ int main(int argc, char **argv)
 {
 	struct args a = {0};
 	struct bench_ctx ctx = {.cfg = &a.cfg};
+	struct bench_machine machine;
 	int rc = parse_args(argc, argv, &a), err;
 
 	if (rc)
@@ -158,10 +159,12 @@ int main(int argc, char **argv)
 	}
 	err = run_all(&ctx);
 	peer_stop(&ctx.peer);
-	printf("vsock-bench%s: median of %u runs; spread = (max - min) / median; "
-	       "ratio = ours / baseline\n", a.cfg.quick ? " --quick" : "", a.cfg.runs);
+	bench_machine(&machine);
+	printf("vsock-bench%s on %s, %ld CPUs: median of %u runs; spread = "
+	       "(max - min) / median; ratio = ours / baseline\n",
+	       a.cfg.quick ? " --quick" : "", machine.cpu_model, machine.cpus, a.cfg.runs);
 	report_print(stdout);
-	if (a.json_path && report_write_json(a.json_path) < 0) {
+	if (a.json_path && report_write_json(a.json_path, &machine) < 0) {
 		fprintf(stderr, "vsock-bench: %s: %s\n", a.json_path, strerror(errno));
 		err = err ? err : -EIO;
 	}

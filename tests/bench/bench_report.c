@@ -119,13 +119,27 @@ static void json_number(FILE *out, const char *key, bool have, double v)
 		fprintf(out, ", \"%s\": null", key);
 }
 
-int report_write_json(const char *path)
+/* A JSON string of text, which holds no control characters (a CPU model). */
+static void json_string(FILE *out, const char *text)
+{
+	fputc('"', out);
+	for (; *text; text++) {
+		if (*text == '"' || *text == '\\')
+			fputc('\\', out);
+		fputc(*text, out);
+	}
+	fputc('"', out);
+}
+
+int report_write_json(const char *path, const struct bench_machine *m)
 {
 	FILE *out = fopen(path, "w");
 
 	if (!out)
 		return -errno;
-	fputs("[\n", out);
+	fputs("[\n  {\"name\": \"machine\", \"cpu_model\": ", out);
+	json_string(out, m->cpu_model);
+	fprintf(out, ", \"cpus\": %ld}%s\n", m->cpus, n_figures ? "," : "");
 	for (unsigned i = 0; i < n_figures; i++) {
 		const struct figure *f = &figures[i];
 		double ours = 0, ours_sp = 0, base = 0, base_sp = 0;

@@ -22,9 +22,11 @@ void report_fail(const char *name, const char *unit);
 bool report_median(const char *name, enum fig_side side, double *out);
 /* The table, one line per figure. */
 void report_print(FILE *out);
-/* A list of {"name","unit","ours","baseline","ratio",...}.  Returns 0 or
+struct bench_machine;
+/* A list: first {"name": "machine", "cpu_model", "cpus"}, then a
+ * {"name","unit","ours","baseline","ratio",...} per figure.  Returns 0 or
  * -errno. */
-int report_write_json(const char *path);
+int report_write_json(const char *path, const struct bench_machine *m);
 /* Throughput against write size, one row per size, for the plot script. */
 int report_write_plot_data(const char *path);
 /* Sanity (not performance): every figure has runs samples on each side it

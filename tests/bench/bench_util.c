@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -138,4 +139,25 @@ int bench_wait_reply(struct bench_ctx *ctx, struct peer_reply *reply)
 		if (rig_left_ms(deadline) == 0)
 			return -ETIMEDOUT;
 	}
+}
+
+void bench_machine(struct bench_machine *m)
+{
+	char line[256];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	snprintf(m->cpu_model, sizeof(m->cpu_model), "unknown");
+	m->cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "model name", 10) != 0 || !colon)
+			continue;
+		colon += 1 + strspn(colon + 1, " \t");
+		colon[strcspn(colon, "\n")] = '\0';
+		snprintf(m->cpu_model, sizeof(m->cpu_model), "%s", colon);
+		break;
+	}
+	if (f)
+		fclose(f);
 }
