@@ -54,6 +54,14 @@ int bench_streams(struct bench_ctx *ctx);
 int bench_rtt(struct bench_ctx *ctx);
 int bench_handshakes(struct bench_ctx *ctx);
 int bench_idle(struct bench_ctx *ctx);
+int bench_send_paths(struct bench_ctx *ctx);
+
+/* CPU seconds the three parties have used: the daemon (all threads), this
+ * process (the guest, or a baseline's server) and the host peer. */
+struct cpu_split {
+	double daemon, guest, host;
+};
+void bench_cpu_split(const struct bench_ctx *ctx, struct cpu_split *s);
 
 /* Monotonic nanoseconds. */
 uint64_t bench_now_ns(void);

@@ -2,7 +2,9 @@
  * Unix socket, sends "CONNECT <port>\n" and waits for "OK ...\n", 16 at a
  * time; the rig's guest listens, accepts and closes.  Baseline: the same
  * client against a plain AF_UNIX server in this process that accepts,
- * reads the line and answers OK. */
+ * reads the line and answers OK.  With them, the CPU microseconds each
+ * party spends per handshake: on a small machine the rate is what the CPUs
+ * can do, and these say where they go. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -34,7 +36,27 @@ static bool no_conns(struct rig *rig, void *arg)
 	return rig->n_conns == 0;
 }
 
-static int run_ours(struct bench_ctx *ctx, double *per_s)
+/* A run's rate and its CPU per handshake, by party. */
+struct hs_result {
+	double per_s;
+	struct cpu_split cpu_us;
+};
+
+static void hs_finished(const struct bench_ctx *ctx, const struct cpu_split *start,
+			const struct peer_reply *reply, struct hs_result *res)
+{
+	struct cpu_split end;
+	double count = reply->count ? (double)reply->count : 1;
+
+	bench_cpu_split(ctx, &end);
+	res->per_s = (double)reply->count * 1e9 /
+		     (double)(reply->elapsed_ns ? reply->elapsed_ns : 1);
+	res->cpu_us.daemon = (end.daemon - start->daemon) * 1e6 / count;
+	res->cpu_us.guest = (end.guest - start->guest) * 1e6 / count;
+	res->cpu_us.host = (end.host - start->host) * 1e6 / count;
+}
+
+static int run_ours(struct bench_ctx *ctx, struct hs_result *res)
 {
 	struct peer_cmd cmd = {
 		.op = PEER_HANDSHAKE,
@@ -45,8 +67,10 @@ static int run_ours(struct bench_ctx *ctx, double *per_s)
 	struct peer_reply reply = {0};
 	int64_t deadline = rig_now_ms() + BENCH_TIMEOUT_MS;
 	int err = rig_listen(ctx->rig, HS_PORT);
+	struct cpu_split start;
 
 	snprintf(cmd.path, sizeof(cmd.path), "%s", ctx->daemon.uds_path);
+	bench_cpu_split(ctx, &start);
 	if (!err)
 		err = peer_send(&ctx->peer, &cmd, NULL);
 	while (!err) {
@@ -62,11 +86,11 @@ static int run_ours(struct bench_ctx *ctx, double *per_s)
 		err = peer_reply(&ctx->peer, &reply);
 	if (!err)
 		err = reply.err;
+	hs_finished(ctx, &start, &reply, res);
 	/* Every connection gone before the next run. */
 	if (!err)
 		err = rig_wait(ctx->rig, no_conns, NULL, BENCH_TIMEOUT_MS);
 	rig_unlisten(ctx->rig, HS_PORT);
-	*per_s = (double)reply.count * 1e9 / (double)(reply.elapsed_ns ? reply.elapsed_ns : 1);
 	return err;
 }
 
@@ -136,7 +160,7 @@ static int serve_until_reply(struct bench_ctx *ctx, int listen_fd)
 	return err;
 }
 
-static int run_base(struct bench_ctx *ctx, const char *path, double *per_s)
+static int run_base(struct bench_ctx *ctx, const char *path, struct hs_result *res)
 {
 	struct peer_cmd cmd = {
 		.op = PEER_HANDSHAKE,
@@ -146,6 +170,7 @@ static int run_base(struct bench_ctx *ctx, const char *path, double *per_s)
 	};
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct peer_reply reply = {0};
+	struct cpu_split start;
 	int fd, err;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
@@ -155,16 +180,33 @@ static int run_base(struct bench_ctx *ctx, const char *path, double *per_s)
 		return -errno;
 	unlink(path);
 	err = (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 128)) ? -errno : 0;
+	bench_cpu_split(ctx, &start);
 	if (!err)
 		err = peer_send(&ctx->peer, &cmd, NULL);
 	if (!err)
 		err = serve_until_reply(ctx, fd);
 	if (!err)
 		err = peer_reply(&ctx->peer, &reply);
+	hs_finished(ctx, &start, &reply, res);
 	close(fd);
 	unlink(path);
-	*per_s = (double)reply.count * 1e9 / (double)(reply.elapsed_ns ? reply.elapsed_ns : 1);
 	return err ? err : reply.err;
+}
+
+static void hs_report(const struct hs_result *ours, const struct hs_result *base)
+{
+	report_add("handshakes_per_s", "1/s", FIG_RATE, SIDE_OURS, ours->per_s);
+	report_add("handshakes_per_s", "1/s", FIG_RATE, SIDE_BASE, base->per_s);
+	/* The baseline has no daemon; its server is this process. */
+	report_add("hs_cpu_us_daemon", "us", FIG_COST, SIDE_OURS, ours->cpu_us.daemon);
+	report_add("hs_cpu_us_guest", "us", FIG_COST, SIDE_OURS, ours->cpu_us.guest);
+	report_add("hs_cpu_us_guest", "us", FIG_COST, SIDE_BASE, base->cpu_us.guest);
+	report_add("hs_cpu_us_host", "us", FIG_COST, SIDE_OURS, ours->cpu_us.host);
+	report_add("hs_cpu_us_host", "us", FIG_COST, SIDE_BASE, base->cpu_us.host);
+	report_add("hs_cpu_us_total", "us", FIG_COST, SIDE_OURS,
+		   ours->cpu_us.daemon + ours->cpu_us.guest + ours->cpu_us.host);
+	report_add("hs_cpu_us_total", "us", FIG_COST, SIDE_BASE,
+		   base->cpu_us.guest + base->cpu_us.host);
 }
 
 int bench_handshakes(struct bench_ctx *ctx)
@@ -178,15 +220,13 @@ int bench_handshakes(struct bench_ctx *ctx)
 	 * directory. */
 	snprintf(path, sizeof(path), "%s/base.sock", ctx->daemon.dir);
 	for (unsigned r = 0; r < ctx->cfg->runs && !err; r++) {
-		double ours = 0, base = 0;
+		struct hs_result ours = {0}, base = {0};
 
 		err = run_ours(ctx, &ours);
 		if (!err)
 			err = run_base(ctx, path, &base);
-		if (!err) {
-			report_add("handshakes_per_s", "1/s", FIG_RATE, SIDE_OURS, ours);
-			report_add("handshakes_per_s", "1/s", FIG_RATE, SIDE_BASE, base);
-		}
+		if (!err)
+			hs_report(&ours, &base);
 	}
 	if (err) {
 		fprintf(stderr, "vsock-bench: handshakes: %s\n", strerror(-err));

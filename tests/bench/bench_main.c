@@ -134,8 +134,10 @@ static int run_all(struct bench_ctx *ctx)
 	}
 	err = bench_daemon_down(ctx);
 	first_err = first_err ? first_err : err;
-	/* Idle runs start a daemon each. */
+	/* Idle runs start a daemon each; the send paths need none. */
 	err = bench_idle(ctx);
+	first_err = first_err ? first_err : err;
+	err = bench_send_paths(ctx);
 	return first_err ? first_err : err;
 }
 

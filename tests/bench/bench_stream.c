@@ -29,25 +29,11 @@ struct stream_case {
 	char name[40];
 };
 
-/* CPU seconds of the three parties (the daemon's stays ~0 in baselines). */
-struct cpu_split {
-	double daemon, guest, host;
-};
-
 struct stream_result {
 	double gbit_s;
 	double gib;
 	struct cpu_split cpu; /* used during the run */
 };
-
-static void cpu_read(const struct bench_ctx *ctx, struct cpu_split *s)
-{
-	clockid_t peer;
-
-	s->daemon = bench_cpu_s(ctx->daemon_cpu);
-	s->guest = bench_cpu_s(CLOCK_PROCESS_CPUTIME_ID);
-	s->host = clock_getcpuclockid(ctx->peer.pid, &peer) ? 0 : bench_cpu_s(peer);
-}
 
 /* Wall clock and CPU times when a timed transfer began. */
 struct run_start {
@@ -58,7 +44,7 @@ struct run_start {
 static void run_started(const struct bench_ctx *ctx, struct run_start *start)
 {
 	start->t0 = bench_now_ns();
-	cpu_read(ctx, &start->cpu);
+	bench_cpu_split(ctx, &start->cpu);
 }
 
 /* Rate, CPU time and size of a transfer of total bytes that began at start. */
@@ -66,7 +52,7 @@ static void run_finished(const struct bench_ctx *ctx, const struct run_start *st
 			 uint64_t total, struct stream_result *res)
 {
 	res->gbit_s = (double)total * 8 / (double)(bench_now_ns() - start->t0);
-	cpu_read(ctx, &res->cpu);
+	bench_cpu_split(ctx, &res->cpu);
 	res->cpu.daemon -= start->cpu.daemon;
 	res->cpu.guest -= start->cpu.guest;
 	res->cpu.host -= start->cpu.host;

@@ -43,6 +43,15 @@ double bench_cpu_s(clockid_t clock)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void bench_cpu_split(const struct bench_ctx *ctx, struct cpu_split *s)
+{
+	clockid_t peer;
+
+	s->daemon = bench_cpu_s(ctx->daemon_cpu);
+	s->guest = bench_cpu_s(CLOCK_PROCESS_CPUTIME_ID);
+	s->host = clock_getcpuclockid(ctx->peer.pid, &peer) ? 0 : bench_cpu_s(peer);
+}
+
 long bench_anon_kib(pid_t pid)
 {
 	char path[64], line[256];
