@@ -7,7 +7,8 @@
  *                  >= 6.5), plus the SIOCOUTQ a daemon must read to learn
  *                  when the reader is done with them (before that, the TX
  *                  buffer must not go back to the guest).
- * At 4 KiB and 64 KiB pieces (a guest's small and largest TX packets), from
+ * At 4 KiB and 64 KiB pieces (a guest's small and largest TX packets), and
+ * 1 MiB for splice (the best batching a daemon could do), from
  * a 256 MiB shared memfd mapping as guest RAM is, cache-cold; a forked child
  * drains the socket.  No daemon takes part: the figures bound what any
  * daemon could do on this machine. */
@@ -122,6 +123,9 @@ int bench_send_paths(struct bench_ctx *ctx)
 		{"send_copy_64k", PATH_COPY, 65536},
 		{"send_splice_4k", PATH_SPLICE, 4096},
 		{"send_splice_64k", PATH_SPLICE, 65536},
+		/* Sixteen 64 KiB packets of one connection in one splice: the
+		 * most a daemon could batch. */
+		{"send_splice_1m", PATH_SPLICE, 1u << 20},
 	};
 	uint64_t bytes = ctx->cfg->quick ? 64u << 20 : 512u << 20;
 	int fd = memfd_create("bench-guest-ram", MFD_CLOEXEC), first_err = 0;
