@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -27,12 +28,17 @@ static bool is_socket(const char *path)
 
 #define MAX_ARGS 64
 
-static void child_exec(const struct rig_daemon *d, const char *const *argv, unsigned nofile)
+static void child_exec(const struct rig_daemon *d, const char *const *argv, unsigned nofile,
+		       pid_t parent)
 {
 	int log_fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	struct rlimit lim = {nofile, nofile};
 
 	if (nofile && setrlimit(RLIMIT_NOFILE, &lim) < 0)
+		_exit(126);
+	/* A test killed by its timeout must not leave its daemon running
+	 * (a mutant's daemon may spin, and slow every later test). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(126);
 
 	if (log_fd >= 0) {
@@ -109,6 +115,7 @@ static int spawn(struct rig_daemon *d, const char *const *argv, const char *cons
 		 unsigned nofile)
 {
 	int inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	pid_t parent = getpid();
 	int err;
 
 	if (inotify_fd < 0 ||
@@ -120,7 +127,7 @@ static int spawn(struct rig_daemon *d, const char *const *argv, const char *cons
 		return -errno;
 	}
 	if (d->pid == 0)
-		child_exec(d, argv, nofile);
+		child_exec(d, argv, nofile, parent);
 	d->pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
 	err = d->pidfd < 0 ? -errno : wait_sockets(d, inotify_fd, paths);
 	close(inotify_fd);

@@ -22,6 +22,7 @@ Usage: mutate.py BUILD_DIR [FILTER]   (FILTER: run only mutants whose
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -139,8 +140,23 @@ def failed_tests(build):
             t = json.loads(line)
             # INTERRUPT: stopped by --maxfail because another test failed.
             if t.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL", "INTERRUPT"):
-                names.append(t["name"].split(" / ")[-1])
+                # A timeout is a kill too (the mutant hung a test), but one
+                # that a loaded machine can fake: it is shown as such.
+                names.append(t["name"].split(" / ")[-1] +
+                             (" (timeout)" if t.get("result") == "TIMEOUT" else ""))
     return names
+
+
+def reap(build):
+    """Kills what a test stopped by its timeout left running from the
+    build (a mutant's daemon spinning in a loop would slow every later
+    mutant's tests)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/exe").startswith(build + os.sep):
+                os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def fast_targets(build):
@@ -231,10 +247,11 @@ def main():
                 print(f"{m.where}: the mutant of {m.name()} does not compile (see {log})")
                 sys.exit(2)
         finally:
+            reap(build)
             with open(os.path.join(tree, m.path), "w", encoding="utf-8") as f:
                 f.write(pristine)
         if failures:
-            killers[key] = failures[0]
+            killers[key] = failures[0].split(" ")[0]
             with open(killers_path, "w") as f:
                 json.dump(killers, f, indent=0)
             killed += 1
