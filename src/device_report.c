@@ -15,7 +15,8 @@ static bool report(struct conn *c, void *ctx)
 {
 	struct connections *l = ctx;
 
-	if (l->n == l->cap || c->state == CONN_DEAD)
+	/* The table holds no CONN_DEAD connection: they leave it as they die. */
+	if (l->n == l->cap)
 		return false;
 	l->items[l->n++] = (struct conn_report){
 		.host_port = c->key.local_port,
