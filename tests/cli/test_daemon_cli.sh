@@ -91,7 +91,7 @@ vms:
   - {guest_cid: 3, socket: $DIR/v3.sock, uds_path: $DIR/vm3.vsock}
   - {guest_cid: 4, socket: $DIR/v4.sock, uds_path: $DIR/vm4.vsock}
 YAML
-"$DAEMON" --config "$DIR/vms.yaml" --log-level info 2>"$DIR/log" & PID=$!
+prlimit --nofile=1000:1000 "$DAEMON" --config "$DIR/vms.yaml" --log-level info 2>"$DIR/log" & PID=$!
 if wait_for "$DIR/v3.sock" "$DIR/v4.sock"; then
 	cat > "$DIR/vms.yaml" <<YAML
 vms:
@@ -126,6 +126,19 @@ YAML
 		[ ! -e "$DIR/vm6.vsock" ] && [ -e "$DIR/v5.sock" ] &&
 		pass "SIGHUP with an fd key: nothing changed" ||
 		fail "SIGHUP with an fd key: $(ls "$DIR") $(cat "$DIR/log")"
+	# Budgets that do not fit the open-file limit: the whole file is
+	# refused, so VM 5, which it drops, keeps running.
+	cat > "$DIR/vms.yaml" <<YAML
+vms:
+  - {guest_cid: 3, socket: $DIR/v3.sock, uds_path: $DIR/vm3.vsock}
+  - {guest_cid: 7, socket: $DIR/v7.sock, uds_path: $DIR/vm7.vsock, max_connections: 2000}
+YAML
+	kill -HUP "$PID"
+	wait_for_log "limit (RLIMIT_NOFILE) is 1000.*nothing changed"
+	grep -q "limit (RLIMIT_NOFILE) is 1000.*nothing changed" "$DIR/log" &&
+		[ -e "$DIR/v5.sock" ] && [ ! -e "$DIR/v7.sock" ] &&
+		pass "SIGHUP with budgets over the fd limit: nothing changed" ||
+		fail "SIGHUP with budgets over the fd limit: $(ls "$DIR") $(cat "$DIR/log")"
 	kill -TERM "$PID"; wait_exit
 	[ "$RC" = 0 ] && pass "SIGTERM after reloads: exit 0" || fail "SIGTERM after reloads: $RC"
 else
