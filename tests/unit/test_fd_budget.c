@@ -149,6 +149,42 @@ static void test_budgets_that_do_not_fit(void **state)
 	free(msg);
 }
 
+/* With a file to reload (or the API), more VMs may come, so a VM takes at
+ * most one of FD_BUDGET_API_SHARES; with more automatic VMs than that they
+ * share the rest evenly, still within the limit. */
+static void test_shares_when_vms_may_come_later(void **state)
+{
+	struct vm_config vms[10];
+	struct daemon_config cfg = {.vms = vms, .from_file = true};
+	FILE *err = fopen("/dev/null", "w");
+
+	(void)state;
+	for (unsigned i = 0; i < 10; i++)
+		vms[i] = uds_vm(3 + i);
+	cfg.n_vms = 10;
+	assert_true(fd_budget_apply(&cfg, 20000, err));
+	assert_int_equal(vms[0].max_connections, vms[9].max_connections);
+	assert_true(fds_used(vms, 10) <= 20000);
+	assert_true(fds_used(vms, 10) > 20000 - 10); /* nothing wasted */
+	fclose(err);
+}
+
+/* A VM added at run time gets at most what the limit still leaves, however
+ * large the share it was promised. */
+static void test_run_time_fit_within_what_is_left(void **state)
+{
+	struct vm_config vms[2] = {uds_vm(3), uds_vm(4)};
+	FILE *err = fopen("/dev/null", "w");
+
+	(void)state;
+	vms[0].max_connections = 1000;
+	vms[0].max_handshakes = 100;
+	assert_true(fd_budget_fit(vms, 1, false, 5000, &vms[1], 2000, err));
+	assert_true(vms[1].max_connections > 0);
+	assert_true(fds_used(vms, 2) <= 2000);
+	fclose(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +193,8 @@ int main(void)
 		cmocka_unit_test(test_explicit_and_automatic_mix),
 		cmocka_unit_test(test_huge_limit_is_capped),
 		cmocka_unit_test(test_budgets_that_do_not_fit),
+		cmocka_unit_test(test_shares_when_vms_may_come_later),
+		cmocka_unit_test(test_run_time_fit_within_what_is_left),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
