@@ -15,7 +15,8 @@ are killed, 1 otherwise, 2 for a list that does not apply (an original line
 no longer in its file, or a mutant that does not compile).
 
 Usage: mutate.py BUILD_DIR [FILTER]   (FILTER: run only mutants whose
-                                       file name contains it; MUTANTS=...
+                                       file name contains it, or one of a
+                                       comma-separated list; MUTANTS=...
                                        in make)
        mutate.py --check              only check that every mutant applies
 """
@@ -70,7 +71,8 @@ def parse_list(filter_text):
                 sys.exit(f"{where}: expected 'FILE[@N]: ORIGINAL => REPLACEMENT'")
             mutants.append(Mutant(path, int(nth) if at else 0, original.strip(),
                                   replacement.strip(), where))
-    return [m for m in mutants if filter_text in m.path]
+    wanted = [f for f in filter_text.split(",") if f] or [""]
+    return [m for m in mutants if any(f in m.path for f in wanted)]
 
 
 def copy_tree(tree):
