@@ -2,8 +2,9 @@
 # Runs the benchmark against a release build (make bench builds it) and
 # leaves in build/: bench.json (the results), bench-throughput.dat and
 # bench-throughput.png (throughput against write size), plus a copy of
-# bench.json in build/bench-runs/.  The table goes to stdout.  Then scripts/bench-guest.sh adds the real-guest figures (QEMU TCG,
-# about 30 s, bench-guest.json) unless --no-guest is given or BENCH_GUEST=0.
+# bench.json in build/bench-runs/.  The table goes to stdout.  Then
+# scripts/bench-guest.sh adds the real-guest figures (QEMU TCG, about 30 s,
+# bench-guest.json) unless --no-guest is given or BENCH_GUEST=0.
 # Other arguments go to vsock-bench (--quick, --runs N, --only X).
 # Usage: scripts/bench.sh <release build dir> [--no-guest] [vsock-bench options]
 set -euo pipefail
