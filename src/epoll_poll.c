@@ -1,11 +1,19 @@
 /* Adaptive polling, as QEMU's event loop does it: a thread whose events
  * usually come soon after it runs out of work spins on epoll_wait(0) for a
  * short window before sleeping.  Spinning costs CPU, but a sleeping thread
- * costs a wakeup per event (scheduler latency, and on a small host the
- * scheduler tends to pile the waker and the wakee onto one CPU).  The
- * window grows while blocking waits end within max_ns and drops to zero
- * after a longer one, so an idle device never polls. */
+ * costs a wakeup per event, and on these small virtual hosts a wakeup that
+ * crosses CPUs costs tens of microseconds.  The window grows while blocking
+ * waits end within max_ns and drops to zero after a longer one, so an idle
+ * device never polls.
+ *
+ * Between empty polls the thread yields: the guest's vCPU or the host peer
+ * it is waiting for may be runnable on this very CPU (with three busy
+ * parties on two CPUs, one shares), and a spinner that kept the CPU would
+ * delay the event it waits for.  With nothing else runnable, sched_yield()
+ * returns at once. */
 #include "epoll_poll.h"
+
+#include <sched.h>
 
 #include "mono_time.h"
 
@@ -30,6 +38,7 @@ int epoll_poller_wait(struct epoll_poller *p, int epfd, struct epoll_event *even
 			n = epoll_wait(epfd, events, max, 0);
 			if (n != 0)
 				return n;
+			sched_yield();
 		} while (mono_ns() - start < p->poll_ns);
 	}
 	n = epoll_wait(epfd, events, max, -1);

@@ -13,7 +13,8 @@ struct epoll_poller {
 void epoll_poller_init(struct epoll_poller *p, uint64_t max_ns);
 
 /* epoll_wait(epfd, events, max, -1), but first, while recent waits were
- * short, polls without sleeping for up to the current window. */
+ * short, polls without sleeping for up to the current window, yielding the CPU
+ * between empty polls. */
 int epoll_poller_wait(struct epoll_poller *p, int epfd, struct epoll_event *events,
 		      int max);
 

@@ -8,8 +8,9 @@
  * poller's clock (mono_ns() reads clock_gettime) and its epoll_wait calls
  * are wrapped (-Wl,--wrap, see meson.build): each test says when its event
  * comes, in simulated time, and checks what the poller did, counted in
- * epoll_wait calls that spin (timeout 0) and that sleep (timeout -1).  One
- * test runs the real calls, for the plumbing only. */
+ * epoll_wait calls that spin (timeout 0) and that sleep (timeout -1), and
+ * in sched_yield calls between spins.  One test runs the real calls, for
+ * the plumbing only. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -32,12 +33,14 @@ int __real_clock_gettime(clockid_t clk, struct timespec *ts);
 int __wrap_clock_gettime(clockid_t clk, struct timespec *ts);
 int __real_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout);
 int __wrap_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout);
+int __real_sched_yield(void);
+int __wrap_sched_yield(void);
 
 static struct {
 	bool on;           /* false: the wrappers pass through */
 	uint64_t now;      /* CLOCK_MONOTONIC, ns */
 	uint64_t event_at; /* when the next event comes */
-	unsigned spins, sleeps;
+	unsigned spins, sleeps, yields;
 } sim;
 
 int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
@@ -70,6 +73,14 @@ int __wrap_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout
 	return 1;
 }
 
+int __wrap_sched_yield(void)
+{
+	if (!sim.on)
+		return __real_sched_yield();
+	sim.yields++;
+	return 0;
+}
+
 static int sim_setup(void **state)
 {
 	(void)state;
@@ -92,7 +103,7 @@ static void wait_event_after(struct epoll_poller *p, uint64_t after_ns)
 	struct epoll_event ev;
 
 	sim.event_at = sim.now + after_ns;
-	sim.spins = sim.sleeps = 0;
+	sim.spins = sim.sleeps = sim.yields = 0;
 	assert_int_equal(epoll_poller_wait(p, -1, &ev, 1), 1);
 }
 
@@ -153,6 +164,8 @@ static void test_event_while_polling_keeps_window(void **state)
 	wait_event_after(&p, LIMIT_NS / 2);
 	assert_true(sim.spins > 0);
 	assert_int_equal(sim.sleeps, 0);
+	/* Each empty poll gave the CPU away; the one that found it did not. */
+	assert_int_equal(sim.yields, sim.spins - 1);
 	assert_int_equal(p.poll_ns, LIMIT_NS);
 }
 
@@ -164,6 +177,7 @@ static void test_limit_zero_never_polls(void **state)
 	epoll_poller_init(&p, 0);
 	wait_event_after(&p, 1000);
 	assert_int_equal(sim.spins, 0);
+	assert_int_equal(sim.yields, 0);
 	assert_int_equal(sim.sleeps, 1);
 	wait_event_after(&p, 50 * 1000 * 1000);
 	assert_int_equal(sim.spins, 0);
@@ -182,6 +196,7 @@ static void test_polling_spins_then_sleeps(void **state)
 	grow_to_limit(&p);
 	wait_event_after(&p, 100 * 1000 * 1000);
 	assert_int_equal(sim.spins, LIMIT_NS / SPIN_NS);
+	assert_int_equal(sim.yields, sim.spins);
 	assert_int_equal(sim.sleeps, 1);
 	assert_int_equal(p.poll_ns, 0);
 	wait_event_after(&p, 50 * 1000 * 1000);
