@@ -8,7 +8,7 @@ BUILD_FUZZ ?= build-fuzz
 BUILD_MUT  ?= build-mutate
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
-.PHONY: all build install deb check check-fast check-sanitize check-tsan demo bench deps clean \
+.PHONY: all build install deb check check-fast check-sanitize check-tsan demo bench bench-placement deps clean \
 	fuzz fuzz-build fuzz-smoke fuzz-merge mutate
 
 all: build
@@ -97,6 +97,13 @@ bench: deps
 	@[ -f $(BUILD_REL)/build.ninja ] || meson setup $(BUILD_REL) --buildtype=release
 	ninja -C $(BUILD_REL)
 	scripts/bench.sh $(BUILD_REL)
+
+# The single-connection figures under each placement of the three parties.
+bench-placement: deps
+	@scripts/install-deps.sh bench
+	@[ -f $(BUILD_REL)/build.ninja ] || meson setup $(BUILD_REL) --buildtype=release
+	ninja -C $(BUILD_REL)
+	scripts/bench-placement.sh $(BUILD_REL)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_TSAN) $(BUILD_REL) $(BUILD_FUZZ) $(BUILD_MUT)

@@ -5,7 +5,8 @@ Each invocation (a fresh daemon, rig and peer) leaves build/bench.json, and
 scripts/bench.sh keeps a copy in build/bench-runs/.  This prints, per figure,
 the median over the invocations of each invocation's median, and the spread
 between invocations ((max - min) / median), for ours, the baseline and the
-ratio.  Invocations from different machines are refused.
+ratio.  Invocations from different machines, or with the parties placed
+differently (vsock-bench --pin), are refused.
 
 Usage: bench-combine.py BENCH.json BENCH.json BENCH.json [...]
 """
@@ -25,7 +26,9 @@ def load(path):
     machine = next((e for e in entries if e.get("name") == "machine"), None)
     if machine is None:
         sys.exit(f"{path}: no machine entry (a bench.json from before it was recorded)")
-    return (machine["cpu_model"], machine["cpus"]), [e for e in entries if e is not machine]
+    # Before --pin existed every invocation ran unpinned.
+    where = (machine["cpu_model"], machine["cpus"], machine.get("placement", "free"))
+    return where, [e for e in entries if e is not machine]
 
 
 def main(paths):
@@ -34,9 +37,9 @@ def main(paths):
     runs = [load(p) for p in paths]
     machines = {m for m, _ in runs}
     if len(machines) != 1:
-        sys.exit(f"invocations from different machines: {sorted(machines)}")
-    model, cpus = machines.pop()
-    print(f"{len(paths)} invocations on {model}, {cpus} CPUs; "
+        sys.exit(f"invocations from different machines or placements: {sorted(machines)}")
+    model, cpus, placement = machines.pop()
+    print(f"{len(paths)} invocations on {model}, {cpus} CPUs, placement {placement}; "
           "median over invocations (spread between them)")
     print(f"{'figure':<22} {'unit':<8} {'ours':>18} {'baseline':>18} {'ratio':>16}")
     names = []

@@ -25,6 +25,13 @@
 #define BENCH_MAX_CONNS 16u
 #define BENCH_MAX_RUNS 15u
 
+/* --pin D,G,P: the CPU of the daemon, the guest (this process) and the
+ * host peer; without it the scheduler places them (bench_pin.c). */
+struct bench_pin {
+	bool on;
+	int daemon, guest, peer;
+};
+
 struct bench_cfg {
 	bool quick;
 	unsigned runs;            /* samples per figure (median reported) */
@@ -33,6 +40,7 @@ struct bench_cfg {
 	unsigned handshakes;      /* per run */
 	unsigned idle_window_ms;  /* how long idle connections are watched */
 	const char *only;         /* run only figures whose name starts so */
+	struct bench_pin pin;
 };
 
 /* What every case needs: the configuration, the host peer process, and a
@@ -70,17 +78,24 @@ double bench_cpu_s(clockid_t clock);
 /* The daemon's resident anonymous memory (its heap, stacks and private
  * data; not the guest RAM it maps, nor its binary's pages) in KiB, or -errno. */
 long bench_anon_kib(pid_t pid);
-/* The machine the figures come from, printed and written with them. */
+/* The machine the figures come from, and where the parties ran on it,
+ * printed and written with them. */
 struct bench_machine {
 	char cpu_model[128];
-	long cpus; /* online */
+	long cpus;          /* online */
+	char placement[40]; /* "free", or "D,G,P" as --pin gave it */
 };
-void bench_machine(struct bench_machine *m);
+void bench_machine(struct bench_machine *m, const struct bench_pin *pin);
+/* Parses --pin's "D,G,P"; -EINVAL unless three online CPU numbers. */
+int bench_pin_parse(const char *arg, struct bench_pin *pin);
+/* Moves every thread of pid to cpu; 0 or -errno. */
+int bench_pin_process(pid_t pid, int cpu);
 /* CPU seconds per GiB of copying bytes with memcpy, cache-cold (the copy
  * floor, bench_floor.c); -1 if the buffers could not be had. */
 double bench_copy_floor(uint64_t bytes);
 /* Starts ctx->daemon and opens ctx->rig on it; the rig's guest is Linux-like
- * (rig_opts_default: 4 KiB RX buffers, 64 KiB TX packets, 256 KiB buf_alloc). */
+ * (rig_opts_default: 4 KiB RX buffers, 64 KiB TX packets, 256 KiB buf_alloc).
+ * With --pin, puts the daemon, this process and the peer on their CPUs. */
 int bench_daemon_up(struct bench_ctx *ctx);
 /* Stops both; -EPROTO if the rig saw the daemon break the protocol,
  * -ECHILD if it did not exit cleanly. */

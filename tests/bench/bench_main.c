@@ -15,7 +15,7 @@
 
 static const char usage[] =
 	"Usage: vsock-bench [--quick] [--runs N] [--json FILE] [--plot-data FILE]\n"
-	"                   [--only PREFIX,...]\n"
+	"                   [--only PREFIX,...] [--pin D,G,P]\n"
 	"Measures the daemon named by $" RIG_DAEMON_ENV " through the guest rig,\n"
 	"against raw AF_UNIX sockets in the same run, and prints a table.\n"
 	"  --quick           seconds, not minutes: a smoke test (sanity only)\n"
@@ -23,7 +23,10 @@ static const char usage[] =
 	"  --json FILE       the results as a JSON list\n"
 	"  --plot-data FILE  throughput against write size, for gnuplot\n"
 	"  --only P1,P2...   only figures whose names start so (g2h, h2g_64k,\n"
-	"                    rtt, handshakes, idle, ...)\n";
+	"                    rtt, handshakes, idle, ...)\n"
+	"  --pin D,G,P       run the daemon, the guest (this process) and the host\n"
+	"                    peer on CPUs D, G and P (default: where the\n"
+	"                    scheduler puts them)\n";
 
 struct args {
 	struct bench_cfg cfg;
@@ -38,6 +41,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"json", required_argument, NULL, 'j'},
 		{"plot-data", required_argument, NULL, 'p'},
 		{"only", required_argument, NULL, 'o'},
+		{"pin", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -65,6 +69,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'o':
 			a->cfg.only = optarg;
+			break;
+		case 'P':
+			if (bench_pin_parse(optarg, &a->cfg.pin)) {
+				fprintf(stderr, "vsock-bench: --pin: '%s' is not three online "
+					"CPU numbers D,G,P\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -161,10 +172,11 @@ int main(int argc, char **argv)
 	}
 	err = run_all(&ctx);
 	peer_stop(&ctx.peer);
-	bench_machine(&machine);
-	printf("vsock-bench%s on %s, %ld CPUs: median of %u runs; spread = "
+	bench_machine(&machine, &a.cfg.pin);
+	printf("vsock-bench%s on %s, %ld CPUs, placement %s: median of %u runs; spread = "
 	       "(max - min) / median; ratio = ours / baseline\n",
-	       a.cfg.quick ? " --quick" : "", machine.cpu_model, machine.cpus, a.cfg.runs);
+	       a.cfg.quick ? " --quick" : "", machine.cpu_model, machine.cpus,
+	       machine.placement, a.cfg.runs);
 	report_print(stdout);
 	if (a.json_path && report_write_json(a.json_path, &machine) < 0) {
 		fprintf(stderr, "vsock-bench: %s: %s\n", a.json_path, strerror(errno));

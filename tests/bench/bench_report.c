@@ -139,7 +139,9 @@ int report_write_json(const char *path, const struct bench_machine *m)
 		return -errno;
 	fputs("[\n  {\"name\": \"machine\", \"cpu_model\": ", out);
 	json_string(out, m->cpu_model);
-	fprintf(out, ", \"cpus\": %ld}%s\n", m->cpus, n_figures ? "," : "");
+	fprintf(out, ", \"cpus\": %ld, \"placement\": ", m->cpus);
+	json_string(out, m->placement);
+	fprintf(out, "}%s\n", n_figures ? "," : "");
 	for (unsigned i = 0; i < n_figures; i++) {
 		const struct figure *f = &figures[i];
 		double ours = 0, ours_sp = 0, base = 0, base_sp = 0;

@@ -72,6 +72,20 @@ long bench_anon_kib(pid_t pid)
 	return kib;
 }
 
+static int pin_parties(const struct bench_ctx *ctx)
+{
+	const struct bench_pin *pin = &ctx->cfg->pin;
+	int err = bench_pin_process(ctx->daemon.pid, pin->daemon);
+
+	if (!err)
+		err = bench_pin_process(getpid(), pin->guest);
+	if (!err)
+		err = bench_pin_process(ctx->peer.pid, pin->peer);
+	if (err)
+		fprintf(stderr, "vsock-bench: --pin: %s\n", strerror(-err));
+	return err;
+}
+
 int bench_daemon_up(struct bench_ctx *ctx)
 {
 	struct rig_opts o;
@@ -82,9 +96,12 @@ int bench_daemon_up(struct bench_ctx *ctx)
 			RIG_DAEMON_ENV, strerror(-err));
 		return err;
 	}
+	if (ctx->cfg->pin.on)
+		err = pin_parties(ctx);
 	/* The daemon's CPU clock counts all its threads, in nanoseconds
 	 * (/proc/PID/stat has 10 ms ticks, too coarse for short runs). */
-	err = -clock_getcpuclockid(ctx->daemon.pid, &ctx->daemon_cpu);
+	if (!err)
+		err = -clock_getcpuclockid(ctx->daemon.pid, &ctx->daemon_cpu);
 	rig_opts_default(&o);
 	o.socket_path = ctx->daemon.socket_path;
 	if (!err)
@@ -150,11 +167,16 @@ int bench_wait_reply(struct bench_ctx *ctx, struct peer_reply *reply)
 	}
 }
 
-void bench_machine(struct bench_machine *m)
+void bench_machine(struct bench_machine *m, const struct bench_pin *pin)
 {
 	char line[256];
 	FILE *f = fopen("/proc/cpuinfo", "r");
 
+	if (pin->on)
+		snprintf(m->placement, sizeof(m->placement), "%d,%d,%d", pin->daemon,
+			 pin->guest, pin->peer);
+	else
+		snprintf(m->placement, sizeof(m->placement), "free");
 	snprintf(m->cpu_model, sizeof(m->cpu_model), "unknown");
 	m->cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	while (f && fgets(line, sizeof(line), f)) {

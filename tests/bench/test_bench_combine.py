@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """scripts/bench-combine.py: medians and spreads across invocations, and
-refusals (fewer than three, different machines, no machine entry).
+refusals (fewer than three, different machines or placements, no machine
+entry).
 
 Usage: test_bench_combine.py path/to/bench-combine.py     (TAP on stdout)
 """
@@ -18,8 +19,9 @@ def check(name, ok, detail=""):
     results.append((name, ok, detail))
 
 
-def bench_json(tmp, n, ours, baseline, model="AMD EPYC", machine=True):
-    entries = [{"name": "machine", "cpu_model": model, "cpus": 2}] if machine else []
+def bench_json(tmp, n, ours, baseline, model="AMD EPYC", machine=True, placement="free"):
+    entries = [{"name": "machine", "cpu_model": model, "cpus": 2,
+                "placement": placement}] if machine else []
     entries.append({"name": "g2h_64k_1conn", "unit": "Gbit/s", "ours": ours,
                     "baseline": baseline, "ratio": ours / baseline,
                     "ours_spread_pct": 1.0, "baseline_spread_pct": 1.0, "runs": 9})
@@ -48,7 +50,8 @@ with tempfile.TemporaryDirectory() as tmp:
           out.returncode == 0 and row[2:4] == ["30", "(67%)"], out.stdout + out.stderr)
     check("median and spread of the baseline", row[4:6] == ["40", "(25%)"], row)
     check("median of the ratios, not ratio of the medians", row[6:8] == ["0.75", "(40%)"], row)
-    check("the machine is printed", "on AMD EPYC, 2 CPUs" in out.stdout, out.stdout)
+    check("the machine and placement are printed",
+          "on AMD EPYC, 2 CPUs, placement free" in out.stdout, out.stdout)
     idle = next((l.split() for l in out.stdout.splitlines()
                  if l.startswith("rss_per_idle_conn")), [])
     check("a figure without baseline shows '-'", idle[2:] == ["174", "(0%)", "-", "-"], idle)
@@ -59,6 +62,10 @@ with tempfile.TemporaryDirectory() as tmp:
     out = run(paths[0], paths[1], other)
     check("invocations from different machines are refused",
           out.returncode != 0 and "different machines" in out.stderr, out.stderr)
+    pinned = bench_json(tmp, 6, 30.0, 40.0, placement="0,0,1")
+    out = run(paths[0], paths[1], pinned)
+    check("invocations with different placements are refused",
+          out.returncode != 0 and "different machines or placements" in out.stderr, out.stderr)
     old = bench_json(tmp, 5, 30.0, 40.0, machine=False)
     out = run(paths[0], paths[1], old)
     check("a bench.json without a machine entry is refused",
