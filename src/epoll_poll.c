@@ -8,9 +8,9 @@
  *
  * Between empty polls the thread yields: the guest's vCPU or the host peer
  * it is waiting for may be runnable on this very CPU (with three busy
- * parties on two CPUs, one shares), and a spinner that kept the CPU would
- * delay the event it waits for.  With nothing else runnable, sched_yield()
- * returns at once. */
+ * parties on two CPUs, two share one), and a spinner that kept the CPU
+ * would delay the event it waits for.  With nothing else runnable on the
+ * CPU, sched_yield() returns at once. */
 #include "epoll_poll.h"
 
 #include <sched.h>
@@ -33,13 +33,13 @@ int epoll_poller_wait(struct epoll_poller *p, int epfd, struct epoll_event *even
 	if (p->max_ns == 0)
 		return epoll_wait(epfd, events, max, -1);
 	start = mono_ns();
-	if (p->poll_ns) {
-		do {
-			n = epoll_wait(epfd, events, max, 0);
-			if (n != 0)
-				return n;
-			sched_yield();
-		} while (mono_ns() - start < p->poll_ns);
+	while (p->poll_ns) {
+		n = epoll_wait(epfd, events, max, 0);
+		if (n != 0)
+			return n;
+		if (mono_ns() - start >= p->poll_ns)
+			break;
+		sched_yield();
 	}
 	n = epoll_wait(epfd, events, max, -1);
 	waited = mono_ns() - start;

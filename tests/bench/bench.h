@@ -86,7 +86,7 @@ struct bench_machine {
 	char placement[40]; /* "free", or "D,G,P" as --pin gave it */
 };
 void bench_machine(struct bench_machine *m, const struct bench_pin *pin);
-/* Parses --pin's "D,G,P"; -EINVAL unless three online CPU numbers. */
+/* Parses --pin's "D,G,P"; -EINVAL unless three CPUs this process may use. */
 int bench_pin_parse(const char *arg, struct bench_pin *pin);
 /* Moves every thread of pid to cpu; 0 or -errno. */
 int bench_pin_process(pid_t pid, int cpu);

@@ -72,8 +72,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'P':
 			if (bench_pin_parse(optarg, &a->cfg.pin)) {
-				fprintf(stderr, "vsock-bench: --pin: '%s' is not three online "
-					"CPU numbers D,G,P\n", optarg);
+				fprintf(stderr, "vsock-bench: --pin: '%s' is not three CPUs "
+					"D,G,P that this process may run on\n", optarg);
 				return 2;
 			}
 			break;

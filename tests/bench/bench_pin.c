@@ -12,14 +12,15 @@
 
 #include "bench.h"
 
-static int parse_cpu(const char **s, long cpus, int *cpu)
+/* A CPU this process may run on (online, and in its cpuset and affinity). */
+static int parse_cpu(const char **s, const cpu_set_t *allowed, int *cpu)
 {
 	char *end;
 	long v;
 
 	errno = 0;
 	v = strtol(*s, &end, 10);
-	if (errno || end == *s || v < 0 || v >= cpus)
+	if (errno || end == *s || v < 0 || v >= CPU_SETSIZE || !CPU_ISSET((int)v, allowed))
 		return -EINVAL;
 	*cpu = (int)v;
 	*s = end;
@@ -28,11 +29,13 @@ static int parse_cpu(const char **s, long cpus, int *cpu)
 
 int bench_pin_parse(const char *arg, struct bench_pin *pin)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int *const slots[] = {&pin->daemon, &pin->guest, &pin->peer};
+	cpu_set_t allowed;
 
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return -errno;
 	for (unsigned i = 0; i < 3; i++) {
-		if (parse_cpu(&arg, cpus, slots[i]))
+		if (parse_cpu(&arg, &allowed, slots[i]))
 			return -EINVAL;
 		if (*arg != (i < 2 ? ',' : '\0'))
 			return -EINVAL;
